@@ -1,0 +1,64 @@
+"""Who is speaking: read from the message metadata the gateway attaches.
+
+The gateway sends every message to Rasa with metadata
+`{"channel", "user_id", "chat_id", "chat_type", "display_name", ...}`; in a group
+the Rasa sender id is the group, so the person is only known from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rasa_sdk import Tracker
+
+
+@dataclass(frozen=True)
+class Speaker:
+    channel: str  # "line", "telegram" or "web"
+    user_id: str  # platform user id of the person who spoke
+    chat_id: str  # platform chat/group id (equals user_id in 1:1 chats)
+    chat_type: str  # "private", "group", "supergroup", "room"
+    display_name: str
+
+    @property
+    def key(self) -> str:
+        """Stable identity of the person across chats: `<channel>:<user_id>`."""
+        return f"{self.channel}:{self.user_id}"
+
+    @property
+    def in_group(self) -> bool:
+        return self.chat_type not in ("private", "user", "")
+
+
+def _latest_metadata(tracker: Tracker) -> dict[str, Any]:
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    if metadata:
+        return metadata
+    for event in reversed(tracker.events):
+        if event.get("event") == "user" and event.get("metadata"):
+            return event["metadata"]
+    return {}
+
+
+def speaker_of(tracker: Tracker) -> Speaker:
+    """The person behind the latest message; falls back to the sender id."""
+    metadata = _latest_metadata(tracker)
+    sender = tracker.sender_id or ""
+    channel, _, rest = sender.partition(":")
+    channel = str(metadata.get("channel") or channel.split("-")[0] or "web")
+    chat_id = str(metadata.get("chat_id") or rest or sender)
+    user_id = str(metadata.get("user_id") or chat_id)
+    return Speaker(
+        channel=channel,
+        user_id=user_id,
+        chat_id=chat_id,
+        chat_type=str(metadata.get("chat_type") or "private"),
+        display_name=str(metadata.get("display_name") or ""),
+    )
+
+
+def shared_location(tracker: Tracker) -> dict[str, Any] | None:
+    """A location the user shared with the latest message (LINE location message), if any."""
+    location = _latest_metadata(tracker).get("location")
+    return location if isinstance(location, dict) and "latitude" in location else None

@@ -1,0 +1,111 @@
+"""Settings for the app runtime, read from the environment and an optional `.env`.
+
+Every setting is documented in `.env.example`. Nothing here opens connections or
+reads files beyond `.env`; call `get_settings()` where a value is needed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load_dotenv() -> None:
+    env_file = Path(os.environ.get("BOT_ENV_FILE", PROJECT_ROOT / ".env"))
+    if env_file.is_file():
+        from dotenv import load_dotenv
+
+        load_dotenv(env_file, override=False)
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+def _str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    var_dir: Path
+    database_url: str
+    rasa_url: str
+    action_server_port: int
+    gateway_host: str
+    gateway_port: int
+    public_base_url: str
+    timezone: str
+    line_channel_secret: str
+    line_channel_access_token: str
+    line_api_base_url: str
+    line_data_api_base_url: str
+    telegram_bot_token: str
+    telegram_webhook_secret: str
+    telegram_mode: str
+    telegram_api_base_url: str
+    admin_token: str
+    local_chat_enabled: bool
+    log_message_text: bool
+    max_body_bytes: int
+    max_message_chars: int
+    quiet_hours: str
+    nlu_capture_retention_days: int
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def line_enabled(self) -> bool:
+        return bool(self.line_channel_secret and self.line_channel_access_token)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_bot_token)
+
+
+def load_settings() -> Settings:
+    """Read settings now (no caching); tests call this after changing the environment."""
+    _load_dotenv()
+    var_dir = Path(_str("BOT_VAR_DIR", str(PROJECT_ROOT / "var"))).resolve()
+    database_url = _str("DATABASE_URL") or f"sqlite:///{var_dir / 'bot.db'}"
+    return Settings(
+        var_dir=var_dir,
+        database_url=database_url,
+        rasa_url=_str("RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
+        action_server_port=_int("ACTION_SERVER_PORT", 5055),
+        gateway_host=_str("GATEWAY_HOST", "127.0.0.1"),
+        gateway_port=_int("GATEWAY_PORT", 8080),
+        public_base_url=_str("PUBLIC_BASE_URL").rstrip("/"),
+        timezone=_str("BOT_TIMEZONE", "Asia/Bangkok"),
+        line_channel_secret=_str("LINE_CHANNEL_SECRET"),
+        line_channel_access_token=_str("LINE_CHANNEL_ACCESS_TOKEN"),
+        line_api_base_url=_str("LINE_API_BASE_URL", "https://api.line.me").rstrip("/"),
+        line_data_api_base_url=_str("LINE_DATA_API_BASE_URL", "https://api-data.line.me").rstrip("/"),
+        telegram_bot_token=_str("TELEGRAM_BOT_TOKEN"),
+        telegram_webhook_secret=_str("TELEGRAM_WEBHOOK_SECRET"),
+        telegram_mode=_str("TELEGRAM_MODE", "polling").lower(),
+        telegram_api_base_url=_str("TELEGRAM_API_BASE_URL", "https://api.telegram.org/bot").rstrip("/"),
+        admin_token=_str("ADMIN_TOKEN"),
+        local_chat_enabled=_bool("LOCAL_CHAT_ENABLED", True),
+        log_message_text=_bool("LOG_MESSAGE_TEXT", False),
+        max_body_bytes=_int("MAX_BODY_BYTES", 1_000_000),
+        max_message_chars=_int("MAX_MESSAGE_CHARS", 2000),
+        quiet_hours=_str("QUIET_HOURS", "21:00-08:00"),
+        nlu_capture_retention_days=_int("NLU_CAPTURE_RETENTION_DAYS", 90),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
