@@ -1,0 +1,55 @@
+# Two runtimes (see ../shared/DESIGN.md): .venv (app, Python >= 3.11) and
+# .venv-rasa (engine, Python 3.10). Every target creates or refreshes what it needs.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+APP_VENV := .venv
+ENGINE_VENV := .venv-rasa
+APP_STAMP := $(APP_VENV)/.installed
+ENGINE_STAMP := $(ENGINE_VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help run test app engine model model-force bench clean
+
+help:
+	@echo "make run    - start the whole system locally (Rasa, actions, gateway, scheduler) on 127.0.0.1"
+	@echo "make test   - run every test (both runtimes; trains the model first if it changed)"
+	@echo "make model  - train the Rasa model if config, domain or training data changed"
+	@echo "make bench  - run all benchmarks and print their figures"
+
+$(APP_STAMP): pyproject.toml
+	@py=$$(scripts/find-python.sh app) && \
+	  { [ -x $(APP_VENV)/bin/python ] && $(APP_VENV)/bin/python -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { rm -rf $(APP_VENV); "$$py" -m venv $(APP_VENV); }; }
+	$(APP_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(APP_VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(ENGINE_STAMP): requirements-rasa.txt
+	@py=$$(scripts/find-python.sh engine) && \
+	  { [ -x $(ENGINE_VENV)/bin/python ] && $(ENGINE_VENV)/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' || { rm -rf $(ENGINE_VENV); "$$py" -m venv $(ENGINE_VENV); }; }
+	$(ENGINE_VENV)/bin/python -m pip install --quiet --upgrade 'pip<25' setuptools wheel
+	$(ENGINE_VENV)/bin/python -m pip install --quiet -r requirements-rasa.txt
+	@touch $@
+
+app: $(APP_STAMP)
+engine: $(ENGINE_STAMP)
+
+model: app engine
+	$(APP_VENV)/bin/python scripts/train_model.py
+
+model-force: app engine
+	$(APP_VENV)/bin/python scripts/train_model.py --force
+
+run: model
+	$(APP_VENV)/bin/bot run
+
+test: model
+	$(APP_VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	RASA_TELEMETRY_ENABLED=false PYTHONPATH=$(CURDIR) $(ENGINE_VENV)/bin/python -m pytest -c tests/engine/pytest.ini tests/engine $(PYTEST_ARGS)
+
+bench: model
+	$(APP_VENV)/bin/python -m benchmarks
+
+clean:
+	rm -rf models results var/*.db
