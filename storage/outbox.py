@@ -21,6 +21,7 @@ def enqueue(
     text: str,
     idempotency_key: str,
     due_at: datetime | None = None,
+    stale_at: datetime | None = None,
     custom: dict[str, Any] | None = None,
     buttons: list[dict[str, str]] | None = None,
     cause: tuple[str, str] | None = None,
@@ -41,6 +42,7 @@ def enqueue(
         recipient=recipient,
         payload=payload,
         due_at=due_at or utcnow(),
+        stale_at=stale_at,
         idempotency_key=idempotency_key,
         cause_type=cause[0] if cause else None,
         cause_id=cause[1] if cause else None,
@@ -50,6 +52,18 @@ def enqueue(
     session.add(row)
     session.flush()
     return row
+
+
+def reschedule_pending(
+    session: Session, *, cause_type: str, cause_id: str, kind: str, due_at: datetime, stale_at: datetime | None = None
+) -> int:
+    """Move pending messages of one kind for one cause (a deadline moved)."""
+    stmt = (
+        update(Outbox)
+        .where(Outbox.cause_type == cause_type, Outbox.cause_id == cause_id, Outbox.kind == kind, Outbox.state == PENDING)
+        .values(due_at=due_at, stale_at=stale_at)
+    )
+    return session.execute(stmt).rowcount or 0
 
 
 def cancel_pending(session: Session, *, cause_type: str, cause_id: str, kinds: tuple[str, ...] | None = None) -> int:

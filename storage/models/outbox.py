@@ -35,12 +35,14 @@ class Outbox(Base):
     recipient: Mapped[str] = mapped_column(String(128))  # platform chat/user id
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # {"text": str, "custom": {...}?, "buttons": [...]?}
     due_at: Mapped[datetime] = mapped_column(default=utcnow)
+    stale_at: Mapped[datetime | None] = mapped_column()  # not worth sending after this (dropped with a log line)
     state: Mapped[str] = mapped_column(String(12), default=PENDING)
     urgent: Mapped[bool] = mapped_column(default=False)  # may be sent during citizens' quiet hours
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     cause_type: Mapped[str | None] = mapped_column(String(40))  # task, request, reminder, ...
     cause_id: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))  # scheduler instance that is sending it
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()

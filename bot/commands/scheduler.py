@@ -1,0 +1,47 @@
+"""`bot scheduler run`: the follow-up scheduler process (one per database)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+import click
+
+
+@click.group(name="scheduler")
+def cli() -> None:
+    """Deliver follow-ups, reminders and digests."""
+
+
+@cli.command()
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="Wait while another scheduler holds the lease, or exit at once.")
+def run(wait: bool) -> None:
+    """Run the scheduler until interrupted."""
+    from bot.scheduler.quiet_hours import QuietHours
+    from bot.scheduler.runner import run_scheduler
+    from bot.scheduler.senders import build_sender
+    from bot.settings import get_settings
+    from storage.db import get_engine
+    from storage.migrate import upgrade
+
+    logging.getLogger().setLevel(logging.INFO)
+    settings = get_settings()
+    engine = get_engine()
+    upgrade(engine)
+    quiet = QuietHours.parse(settings.quiet_hours, settings.timezone)
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with build_sender(settings) as send:
+            return await run_scheduler(engine, send, quiet=quiet, timezone=settings.timezone, wait=wait, stop=stop)
+
+    code = asyncio.run(main())
+    if code == 3:
+        click.echo("another scheduler is already running against this database; not starting a second one.", err=True)
+    sys.exit(code)

@@ -1,0 +1,24 @@
+"""Outbound delivery for the scheduler: hands each message to the channel's client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from bot.scheduler.delivery import DeliveryError, OutgoingMessage, Sender
+from bot.settings import Settings
+
+
+@asynccontextmanager
+async def build_sender(settings: Settings) -> AsyncIterator[Sender]:
+    """A sender backed by the gateway's outbound clients (connectors.outbound)."""
+    from connectors.outbound import OutboundClients
+
+    async with OutboundClients(settings) as clients:
+
+        async def send(message: OutgoingMessage) -> None:
+            if not clients.supports(message.channel):
+                raise DeliveryError(f"channel {message.channel} is not configured", permanent=True)
+            await clients.send(message.channel, message.recipient, message.payload, retry_key=message.retry_key)
+
+        yield send

@@ -1,0 +1,86 @@
+"""Daily digests for officials' groups.
+
+Features register a section builder with `register_section`; each builder returns
+the lines it has for a group chat today (open tasks, due today, overdue, new citizen
+requests for the group's agency). A group whose sections are all empty gets nothing.
+One digest per group per day (idempotency key `digest:<chat>:<date>`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from storage.outbox import enqueue
+
+# (session, today) -> list of (channel, chat_id) to consider
+GroupLister = Callable[[Session, date], list[tuple[str, str]]]
+# (session, channel, chat_id, today) -> (section title, lines) or None
+SectionBuilder = Callable[[Session, str, str, date], tuple[str, list[str]] | None]
+
+_group_listers: list[GroupLister] = []
+_sections: list[SectionBuilder] = []
+
+
+def register_groups(lister: GroupLister) -> None:
+    if lister not in _group_listers:
+        _group_listers.append(lister)
+
+
+def register_section(builder: SectionBuilder) -> None:
+    if builder not in _sections:
+        _sections.append(builder)
+
+
+def _load_feature_modules() -> None:
+    """Import the features that contribute to digests (they register on import)."""
+    import importlib
+
+    for name in ("storage.tasks_digest",):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+
+
+def build_digest(session: Session, channel: str, chat_id: str, today: date) -> str | None:
+    parts: list[str] = []
+    for builder in _sections:
+        section = builder(session, channel, chat_id, today)
+        if section and section[1]:
+            title, lines = section
+            parts.append(f"<b>{title}</b>\n" + "\n".join(lines) if channel == "telegram" else title + "\n" + "\n".join(lines))
+    if not parts:
+        return None
+    from bot.thai_datetime import format_thai
+
+    header = f"สรุปงานประจำวันที่ {format_thai(datetime(today.year, today.month, today.day), with_time=False)}"
+    return header + "\n\n" + "\n\n".join(parts)
+
+
+def queue_daily_digests(session: Session, now: datetime | None = None, tz: str = "Asia/Bangkok") -> int:
+    _load_feature_modules()
+    today = (now or datetime.now(ZoneInfo(tz))).astimezone(ZoneInfo(tz)).date()
+    count = 0
+    groups: set[tuple[str, str]] = set()
+    for lister in _group_listers:
+        groups.update(lister(session, today))
+    for channel, chat_id in sorted(groups):
+        text = build_digest(session, channel, chat_id, today)
+        if text is None:
+            continue
+        enqueue(
+            session,
+            kind="digest",
+            channel=channel,
+            recipient=chat_id,
+            text=text,
+            idempotency_key=f"digest:{channel}:{chat_id}:{today.isoformat()}",
+            cause=("digest", f"{chat_id}:{today.isoformat()}"),
+        )
+        count += 1
+    return count
