@@ -21,7 +21,7 @@ def cli() -> None:
 def run(wait: bool) -> None:
     """Run the scheduler until interrupted."""
     from bot.scheduler.quiet_hours import QuietHours
-    from bot.scheduler.runner import run_scheduler
+    from bot.scheduler.runner import instance_name, run_scheduler, wait_for_lease
     from bot.scheduler.senders import build_sender
     from bot.settings import get_settings
     from storage.db import get_engine
@@ -33,13 +33,17 @@ def run(wait: bool) -> None:
     upgrade(engine)
     quiet = QuietHours.parse(settings.quiet_hours, settings.timezone)
 
+    owner = instance_name()
+
     async def main() -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        if not await wait_for_lease(engine, owner, wait=wait):
+            return 3
         async with build_sender(settings) as send:
-            return await run_scheduler(engine, send, quiet=quiet, timezone=settings.timezone, wait=wait, stop=stop)
+            return await run_scheduler(engine, send, quiet=quiet, timezone=settings.timezone, owner=owner, stop=stop)
 
     code = asyncio.run(main())
     if code == 3:

@@ -42,8 +42,8 @@ def instance_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-async def wait_for_lease(engine: Engine, owner: str, *, wait: bool, poll: float = 5.0) -> bool:
-    while not try_acquire(engine, owner, LEASE_TTL):
+async def wait_for_lease(engine: Engine, owner: str, *, wait: bool, poll: float = 2.0, ttl: timedelta = LEASE_TTL) -> bool:
+    while not try_acquire(engine, owner, ttl):
         if not wait:
             return False
         await asyncio.sleep(poll)
@@ -60,18 +60,19 @@ async def run_scheduler(
     owner: str | None = None,
     stop: asyncio.Event | None = None,
     interval: float = 1.0,
+    lease_ttl: timedelta = LEASE_TTL,
 ) -> int:
     """Run until `stop` is set (or the lease is lost). Returns a process exit code."""
     owner = owner or instance_name()
     stop = stop or asyncio.Event()
-    if not await wait_for_lease(engine, owner, wait=wait):
+    if not await wait_for_lease(engine, owner, wait=wait, ttl=lease_ttl, poll=min(2.0, lease_ttl.total_seconds() / 3)):
         logger.error("another scheduler holds the lease on this database; exiting")
         return 3
     recover_in_flight(engine)
     lost = asyncio.Event()
 
     async def renew() -> None:
-        if not try_acquire(engine, owner, LEASE_TTL):
+        if not try_acquire(engine, owner, lease_ttl):
             logger.error("scheduler lease lost; stopping so that nothing is sent twice")
             lost.set()
             stop.set()
@@ -88,7 +89,7 @@ async def run_scheduler(
         timezone=timezone,
         jobstores={"default": MemoryJobStore(), "db": SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs")},
     )
-    scheduler.add_job(renew, "interval", seconds=LEASE_TTL.total_seconds() / 3, id="lease", replace_existing=True,
+    scheduler.add_job(renew, "interval", seconds=lease_ttl.total_seconds() / 3, id="lease", replace_existing=True,
                       coalesce=True, max_instances=1, misfire_grace_time=None)
     scheduler.add_job(deliver, "interval", seconds=interval, id="deliver", replace_existing=True,
                       coalesce=True, max_instances=1, misfire_grace_time=None)
