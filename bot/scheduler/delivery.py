@@ -142,23 +142,29 @@ def _claim(engine: Engine, owner: str, now: datetime, limit: int) -> list[Outgoi
         return [OutgoingMessage(r.id, r.kind, r.channel, r.recipient, dict(r.payload), retry_key(r.idempotency_key)) for r in rows]
 
 
-def _finish(engine: Engine, message: OutgoingMessage, owner: str, error: DeliveryError | None, now: datetime, stats: DeliveryStats) -> None:
+def _finish(
+    engine: Engine, results: list[tuple[OutgoingMessage, DeliveryError | None]], owner: str, now: datetime, stats: DeliveryStats
+) -> None:
+    """Record the outcome of one claimed batch in one transaction."""
     with session_scope(engine) as s:
-        row = s.get(Outbox, message.id)
-        if row is None or row.state != SENDING or row.claimed_by != owner:
-            return  # cancelled or re-claimed meanwhile; leave it alone
-        if error is None:
-            row.state, row.sent_at, row.last_error = SENT, utcnow(), None
-            stats.sent += 1
-        elif error.permanent or row.attempts >= MAX_ATTEMPTS:
-            row.state, row.last_error = FAILED, error.reason[:500]
-            stats.failed += 1
-            logger.warning("follow-up %d failed for good after %d attempt(s): %s", row.id, row.attempts, error.reason[:200])
-        else:
-            delay = max(error.retry_after or 0.0, backoff_seconds(row.attempts))
-            row.state, row.last_error, row.due_at = PENDING, error.reason[:500], now + timedelta(seconds=delay)
-            stats.retried += 1
-        row.claimed_by = None
+        rows = {r.id: r for r in s.scalars(select(Outbox).where(Outbox.id.in_([m.id for m, _ in results])))}
+        sent_at = utcnow()
+        for message, error in results:
+            row = rows.get(message.id)
+            if row is None or row.state != SENDING or row.claimed_by != owner:
+                continue  # cancelled or re-claimed meanwhile; leave it alone
+            if error is None:
+                row.state, row.sent_at, row.last_error = SENT, sent_at, None
+                stats.sent += 1
+            elif error.permanent or row.attempts >= MAX_ATTEMPTS:
+                row.state, row.last_error = FAILED, error.reason[:500]
+                stats.failed += 1
+                logger.warning("follow-up %d failed for good after %d attempt(s): %s", row.id, row.attempts, error.reason[:200])
+            else:
+                delay = max(error.retry_after or 0.0, backoff_seconds(row.attempts))
+                row.state, row.last_error, row.due_at = PENDING, error.reason[:500], now + timedelta(seconds=delay)
+                stats.retried += 1
+            row.claimed_by = None
 
 
 async def deliver_due(
@@ -169,33 +175,32 @@ async def deliver_due(
     now: datetime | None = None,
     quiet: QuietHours | None = None,
     batch: int = 200,
-    concurrency: int = 16,
+    concurrency: int = 32,
 ) -> DeliveryStats:
     """Send every row due at `now`; returns what happened."""
     now = now or utcnow()
     stats = DeliveryStats()
     stats.stale = _drop_stale(engine, now)
     stats.postponed = _postpone_quiet(engine, now, quiet)
-    gate = asyncio.Semaphore(concurrency)
 
-    async def one(message: OutgoingMessage) -> None:
-        async with gate:
-            error: DeliveryError | None = None
-            try:
-                await send(message)
-            except DeliveryError as exc:
-                error = exc
-            except Exception as exc:  # noqa: BLE001 - an unexpected failure is retried, never lost
-                error = DeliveryError(f"{type(exc).__name__}: {exc}")
-            await asyncio.to_thread(_finish, engine, message, owner, error, now, stats)
+    async def one(message: OutgoingMessage) -> tuple[OutgoingMessage, DeliveryError | None]:
+        try:
+            await send(message)
+        except DeliveryError as exc:
+            return message, exc
+        except Exception as exc:  # noqa: BLE001 - an unexpected failure is retried, never lost
+            return message, DeliveryError(f"{type(exc).__name__}: {exc}")
+        return message, None
 
     while True:
-        claimed = await asyncio.to_thread(_claim, engine, owner, now, batch)
+        # A claimed batch is at most `concurrency` rows: all are in flight together and
+        # their outcomes are recorded in one transaction, which keeps the window in
+        # which a crash leaves rows in `sending` to one round of platform calls.
+        claimed = await asyncio.to_thread(_claim, engine, owner, now, min(batch, concurrency))
         if not claimed:
             break
-        await asyncio.gather(*(one(m) for m in claimed))
-        if len(claimed) < batch:
-            break
+        results = await asyncio.gather(*(one(m) for m in claimed))
+        await asyncio.to_thread(_finish, engine, list(results), owner, now, stats)
     return stats
 
 
