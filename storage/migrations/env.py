@@ -25,10 +25,20 @@ def run_migrations_online() -> None:
         engine.dispose()
 
 
+def _render_item(type_: str, obj, autogen_context):  # type: ignore[no-untyped-def]
+    """Autogenerate plain sa.DateTime(timezone=True) for UTCDateTime columns."""
+    from storage.models.base import UTCDateTime
+
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        render_item=_render_item,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )
