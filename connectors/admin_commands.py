@@ -1,0 +1,76 @@
+"""In-group admin commands, answered by the gateway before NLU.
+
+`/register <user id> <agency> [member|coordinator|admin]` (or as a reply to the
+person's message, without the user id), `/unregister <user id>`,
+`/linkgroup <agency>` and `/whoami`. Only officials with the admin role may change
+anything; everyone else gets a polite refusal. These are commands, not language,
+so they never reach Rasa.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from storage.models.officials import ROLES
+from storage.officials import PermissionDenied, find_official, link_group, register_official, remove_official, require_official
+
+COMMANDS = ("/register", "/unregister", "/linkgroup", "/whoami")
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    channel: str
+    chat_id: str
+    chat_type: str
+    user_id: str
+    display_name: str
+    reply_to_user_id: str | None = None
+    reply_to_name: str = ""
+
+
+def is_admin_command(text: str) -> bool:
+    head = text.strip().split(maxsplit=1)[0].split("@")[0].lower() if text.strip() else ""
+    return head in COMMANDS
+
+
+def handle(session: Session, ctx: CommandContext, text: str) -> str:
+    """Run one admin command; returns the Thai reply."""
+    parts = text.strip().split()
+    command = parts[0].split("@")[0].lower()
+    args = parts[1:]
+    if command == "/whoami":
+        official = find_official(session, ctx.channel, ctx.user_id)
+        if official is None or not official.active:
+            return f"คุณยังไม่ได้ลงทะเบียนเป็นเจ้าหน้าที่ครับ (user id: {ctx.user_id})"
+        return f"คุณคือเจ้าหน้าที่ {official.agency} สิทธิ์ {official.role} (user id: {ctx.user_id})"
+    try:
+        require_official(session, ctx.channel, ctx.user_id, "admin")
+    except PermissionDenied:
+        return "ขออภัยครับ คำสั่งนี้สำหรับผู้ดูแลระบบของหน่วยงานเท่านั้น"
+    if command == "/linkgroup":
+        if ctx.chat_type == "private":
+            return "ใช้คำสั่งนี้ในกลุ่มที่ต้องการเชื่อมกับหน่วยงานครับ"
+        if not args:
+            return "ระบุหน่วยงานด้วยครับ เช่น /linkgroup กรมสรรพากร"
+        link_group(session, channel=ctx.channel, chat_id=ctx.chat_id, agency=" ".join(args))
+        return f"เชื่อมกลุ่มนี้กับ {' '.join(args)} แล้วครับ คำร้องของประชาชนและสรุปงานประจำวันของหน่วยงานจะส่งมาที่กลุ่มนี้"
+    target = ctx.reply_to_user_id
+    if target is None:
+        if not args:
+            return "ระบุ user id ของเจ้าหน้าที่ หรือใช้คำสั่งนี้โดยตอบกลับ (reply) ข้อความของเจ้าหน้าที่คนนั้นครับ"
+        target, args = args[0], args[1:]
+    if command == "/unregister":
+        if remove_official(session, ctx.channel, target):
+            return f"ยกเลิกสิทธิ์เจ้าหน้าที่ของ {target} แล้วครับ"
+        return f"ไม่พบเจ้าหน้าที่ {target} ครับ"
+    role = "member"
+    if args and args[-1].lower() in ROLES:
+        role = args[-1].lower()
+        args = args[:-1]
+    if not args:
+        return "ระบุหน่วยงานด้วยครับ เช่น /register 123456 กรมสรรพากร coordinator"
+    agency = " ".join(args)
+    register_official(session, channel=ctx.channel, user_id=target, agency=agency, role=role, display_name=ctx.reply_to_name)
+    return f"ลงทะเบียน {ctx.reply_to_name or target} เป็นเจ้าหน้าที่ {agency} (สิทธิ์ {role}) แล้วครับ"

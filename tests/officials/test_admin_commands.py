@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from connectors.admin_commands import CommandContext, handle, is_admin_command
+from storage.db import session_scope
+from storage.officials import find_official, group_link, register_official
+
+
+def _ctx(user: str, **kw) -> CommandContext:
+    return CommandContext(channel="telegram", chat_id="-500", chat_type="group", user_id=user, display_name="", **kw)
+
+
+def test_only_admins_register_and_link(db_engine) -> None:
+    with session_scope(db_engine) as s:
+        register_official(s, channel="telegram", user_id="1", agency="สำนักงานพัฒนารัฐบาลดิจิทัล", role="admin")
+        register_official(s, channel="telegram", user_id="2", agency="กรมสรรพากร", role="member")
+    with session_scope(db_engine) as s:
+        assert "เท่านั้น" in handle(s, _ctx("2"), "/register 3 กรมสรรพากร admin")  # a member cannot
+        assert "เท่านั้น" in handle(s, _ctx("999"), "/linkgroup กรมสรรพากร")  # a citizen cannot
+        assert find_official(s, "telegram", "3") is None
+        reply = handle(s, _ctx("1"), "/register 3 กรมสรรพากร coordinator")
+        assert "ลงทะเบียน" in reply
+        assert find_official(s, "telegram", "3").role == "coordinator"
+        handle(s, _ctx("1", reply_to_user_id="4", reply_to_name="วิชัย"), "/register@thgov_bot กรุงเทพมหานคร")
+        assert find_official(s, "telegram", "4").agency == "กรุงเทพมหานคร"
+        assert "เชื่อม" in handle(s, _ctx("1"), "/linkgroup กรมสรรพากร")
+        assert group_link(s, "telegram", "-500").agency == "กรมสรรพากร"
+        assert "ยกเลิกสิทธิ์" in handle(s, _ctx("1"), "/unregister 3")
+        assert not find_official(s, "telegram", "3").active
+        assert "ยังไม่ได้ลงทะเบียน" in handle(s, _ctx("999"), "/whoami")
+
+
+def test_command_detection() -> None:
+    assert is_admin_command("/register 1 x")
+    assert is_admin_command("/whoami@thgov_bot")
+    assert not is_admin_command("/tasks")
+    assert not is_admin_command("สวัสดี")
+    assert not is_admin_command("")
