@@ -53,7 +53,7 @@ def build_digest(session: Session, channel: str, chat_id: str, today: date) -> s
         section = builder(session, channel, chat_id, today)
         if section and section[1]:
             title, lines = section
-            parts.append(f"<b>{title}</b>\n" + "\n".join(lines) if channel == "telegram" else title + "\n" + "\n".join(lines))
+            parts.append(f"【{title}】\n" + "\n".join(lines))
     if not parts:
         return None
     from bot.thai_datetime import format_thai

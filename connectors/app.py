@@ -1,0 +1,160 @@
+"""The gateway web app (Starlette): webhooks, web chat, health.
+
+`create_app()` wires settings, the database, the Rasa client and the channels
+whose credentials are set; tests inject their own. Webhooks answer only after the
+event is stored; the worker answers the person in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import Engine, text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from bot.settings import Settings, get_settings
+from connectors import render_telegram, webchat
+from connectors.gateway_state import GatewayState
+from connectors.rasa_client import RasaClient
+from connectors.worker import Worker
+from storage.inbound import Event, short_payload
+
+logger = logging.getLogger(__name__)
+
+
+def quiet_loggers() -> None:
+    """Telegram URLs carry the bot token; request logs would carry citizens' words."""
+    for name in ("httpx", "httpcore", "telegram", "linebot", "uvicorn.access"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+async def _admin_reply(state: GatewayState, event: Event) -> list[dict[str, Any]]:
+    from connectors.admin_commands import CommandContext, handle
+    from storage.db import session_scope
+
+    m = event.metadata
+    ctx = CommandContext(channel=m.get("channel", ""), chat_id=str(m.get("chat_id")), chat_type=m.get("chat_type", "private"),
+                         user_id=str(m.get("user_id")), display_name=m.get("display_name", ""),
+                         reply_to_user_id=m.get("reply_to_user_id"), reply_to_name=m.get("reply_to_name", ""))
+
+    def run() -> str:
+        with session_scope(state.engine) as session:
+            return handle(session, ctx, event.text)
+
+    return [{"text": await asyncio.to_thread(run), "buttons": [], "custom": None}]
+
+
+def make_deliver(state_holder: dict[str, GatewayState]):  # type: ignore[no-untyped-def]
+    async def deliver(event: Event, replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        state = state_holder["state"]
+        if event.kind == "admin_command":
+            replies = await _admin_reply(state, event)
+        if event.channel == "local":
+            return replies  # web chat and `bot shell`: stored with the event, read by the page
+        channel = state.channels.get(event.channel)
+        if channel is None:
+            logger.warning("event %d: channel %s is not enabled; reply dropped", event.id, event.channel)
+            return []
+        await channel.deliver(event, replies)
+        return []
+
+    return deliver
+
+
+def make_busy_notice(state_holder: dict[str, GatewayState]):  # type: ignore[no-untyped-def]
+    async def notify(event: Event, note: str) -> None:
+        state = state_holder["state"]
+        channel = state.channels.get(event.channel)
+        if channel is not None and event.kind == "message":
+            await channel.deliver(Event(event.id, event.channel, event.conversation, "message", "", event.metadata, event.reply_token,
+                                        event.attempts, event.received_at), [{"text": note, "buttons": [], "custom": None}])
+
+    return notify
+
+
+async def health(request: Request) -> Response:
+    state: GatewayState = request.app.state.gateway
+
+    def ping() -> bool:
+        with state.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+
+    try:
+        await asyncio.to_thread(ping)
+    except Exception:  # noqa: BLE001 - health reports, never raises
+        return JSONResponse({"status": "degraded", "database": "unavailable"}, status_code=503)
+    return JSONResponse({"status": "ok", "backlog": state.worker.backlog})
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    rasa: RasaClient | None = None,
+    channels: dict[str, Any] | None = None,
+    poll_interval: float = 0.5,
+) -> Starlette:
+    settings = settings or get_settings()
+    quiet_loggers()
+    if engine is None:
+        from storage.db import get_engine
+        from storage.migrate import upgrade
+
+        engine = get_engine(settings.database_url)
+        upgrade(engine)
+    if channels is None:
+        channels = {}
+        if settings.line_enabled:
+            from connectors.line import LineChannel
+
+            channels["line"] = LineChannel(settings)
+        if settings.telegram_enabled:
+            from connectors.telegram import TelegramChannel
+
+            channels["telegram"] = TelegramChannel(settings)
+    holder: dict[str, GatewayState] = {}
+    rasa = rasa or RasaClient(settings.rasa_url)
+    worker = Worker(engine, rasa, make_deliver(holder), notify_busy=make_busy_notice(holder), poll_interval=poll_interval,
+                    max_text=settings.max_message_chars)
+    state = GatewayState(settings=settings, engine=engine, worker=worker, channels=channels)
+    holder["state"] = state
+    render_telegram.shorten = lambda payload: short_payload(engine, payload)  # type: ignore[assignment]
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        for channel in channels.values():
+            await channel.start(state)
+        worker.start()
+        try:
+            yield
+        finally:
+            await worker.stop()
+            for channel in channels.values():
+                await channel.aclose()
+            await rasa.aclose()
+
+    routes = [
+        Route("/healthz", health),
+        Route("/chat", webchat.page),
+        Route("/api/chat/messages", webchat.post_message, methods=["POST"]),
+        Route("/api/chat/messages", webchat.get_messages, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=str(webchat.STATIC)), name="static"),
+    ]
+    if "line" in channels:
+        routes.append(Route("/webhooks/line", channels["line"].webhook, methods=["POST"]))
+    if "telegram" in channels:
+        routes.append(Route("/webhooks/telegram", channels["telegram"].webhook, methods=["POST"]))
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.gateway = state
+    return app
+
+

@@ -1,0 +1,21 @@
+"""What the gateway's request handlers share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine
+
+from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from connectors.worker import Worker
+
+
+@dataclass
+class GatewayState:
+    settings: Settings
+    engine: Engine
+    worker: Worker
+    channels: dict[str, Any] = field(default_factory=dict)  # "line" / "telegram" adapters that are enabled

@@ -1,0 +1,213 @@
+"""LINE Messaging API adapter (line-bot-sdk 3, async client).
+
+Thin: verify the signature over the raw body, turn webhook events into stored
+inbound events, and turn neutral replies into LINE messages (reply token first,
+push when the token is used up or expired). No business logic here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from linebot.v3 import SignatureValidator
+from linebot.v3.messaging import (
+    ApiException,
+    AsyncApiClient,
+    AsyncMessagingApi,
+    Configuration,
+    PushMessageRequest,
+    ReplyMessageRequest,
+    ShowLoadingAnimationRequest,
+)
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from bot.scheduler.delivery import DeliveryError
+from bot.settings import Settings
+from connectors.gateway_state import GatewayState
+from connectors.render_line import to_line_messages
+from connectors.text import clean_text
+from storage.inbound import Event, set_following, store_event
+
+logger = logging.getLogger(__name__)
+
+MAX_PER_REQUEST = 5
+WELCOME = ("สวัสดีครับ ขอบคุณที่เพิ่มเพื่อนนะครับ 🙏 ผมเป็นผู้ช่วยบริการภาครัฐ ช่วยค้นหากฎหมาย บอกเอกสารและขั้นตอนของบริการ "
+           "รับเรื่องร้องเรียน และติดตามคำร้องให้ได้ พิมพ์ถามได้เลย หรือพิมพ์ \"เมนู\" เพื่อดูสิ่งที่ช่วยได้ครับ")
+UNSUPPORTED = ("ขออภัยครับ ตอนนี้ผมอ่านได้เฉพาะข้อความ ตำแหน่งที่ตั้ง (แชร์โลเคชัน) และการกดปุ่มเมนูเท่านั้น "
+               "รบกวนพิมพ์เป็นข้อความแทนนะครับ 🙏")
+
+
+def _is_redelivery(event: dict[str, Any]) -> bool:
+    return bool((event.get("deliveryContext") or {}).get("isRedelivery"))
+
+
+def _source(event: dict[str, Any]) -> tuple[str, str, str]:
+    """(chat type, chat id, user id) of a LINE event source."""
+    source = event.get("source") or {}
+    kind = source.get("type", "user")
+    user_id = source.get("userId") or ""
+    if kind == "group":
+        return "group", source.get("groupId", ""), user_id
+    if kind == "room":
+        return "room", source.get("roomId", ""), user_id
+    return "private", user_id, user_id
+
+
+def sender_id(chat_type: str, chat_id: str) -> str:
+    return f"line-group:{chat_id}" if chat_type in ("group", "room") else f"line:{chat_id}"
+
+
+class LineChannel:
+    """Inbound webhook handling and outbound messages for one LINE channel."""
+
+    def __init__(self, settings: Settings, api_client: AsyncApiClient | None = None) -> None:
+        if not settings.line_channel_secret or not settings.line_channel_access_token:
+            raise ValueError("LINE needs LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN")
+        self.settings = settings
+        self.validator = SignatureValidator(settings.line_channel_secret)
+        self.configuration = Configuration(access_token=settings.line_channel_access_token, host=settings.line_api_base_url)
+        self.api_client = api_client
+        self.api: AsyncMessagingApi | None = AsyncMessagingApi(api_client) if api_client else None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self, state: object = None) -> None:
+        """Open the API client (aiohttp needs a running event loop)."""
+        if self.api is None:
+            self.api_client = AsyncApiClient(self.configuration)
+            self.api = AsyncMessagingApi(self.api_client)
+
+    async def aclose(self) -> None:
+        if self.api_client is not None:
+            await self.api_client.close()
+
+    # ---------------------------------------------------------------- inbound
+    async def webhook(self, request: Request) -> Response:
+        state: GatewayState = request.app.state.gateway
+        signature = request.headers.get("x-line-signature")
+        if not signature:
+            return JSONResponse({"error": "missing signature"}, status_code=400)
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > self.settings.max_body_bytes:
+            return JSONResponse({"error": "body too large"}, status_code=413)
+        body = await request.body()
+        if len(body) > self.settings.max_body_bytes:
+            return JSONResponse({"error": "body too large"}, status_code=413)
+        if not self.validator.validate(body.decode("utf-8", errors="replace"), signature):
+            return JSONResponse({"error": "bad signature"}, status_code=401)
+        try:
+            payload = json.loads(body)
+            events = payload["events"]
+            assert isinstance(events, list)
+        except (ValueError, KeyError, AssertionError, TypeError):
+            return JSONResponse({"error": "malformed body"}, status_code=400)
+        stored = 0
+        for event in events:
+            if isinstance(event, dict):
+                stored += await self._store(state, event)
+        if stored:
+            state.worker.wake()
+        return JSONResponse({"stored": stored})
+
+    async def _store(self, state: GatewayState, event: dict[str, Any]) -> int:
+        event_id = str(event.get("webhookEventId") or "")
+        if not event_id:
+            return 0
+        chat_type, chat_id, user_id = _source(event)
+        if not chat_id:
+            return 0
+        kind, text, extra = self._read(event)
+        if kind is None:
+            return 0
+        metadata: dict[str, Any] = {"channel": "line", "user_id": user_id, "chat_id": chat_id, "chat_type": chat_type, "display_name": ""}
+        metadata.update(extra)
+        text, _ = clean_text(text, self.settings.max_message_chars)
+        stored = await asyncio.to_thread(
+            store_event, state.engine, channel="line", external_id=event_id, conversation=sender_id(chat_type, chat_id),
+            text=text, metadata=metadata, kind=kind, reply_token=event.get("replyToken"),
+        )
+        if stored is None:
+            logger.info("LINE event %s already stored (redelivery=%s)", event_id, _is_redelivery(event))
+            return 0
+        if kind in ("follow", "unfollow"):
+            await asyncio.to_thread(set_following, state.engine, "line", user_id, kind == "follow")
+        if kind == "message" and chat_type == "private":
+            self._background(self.show_loading(chat_id))
+        return 1
+
+    @staticmethod
+    def _read(event: dict[str, Any]) -> tuple[str | None, str, dict[str, Any]]:
+        """(kind, text for Rasa, extra metadata) of one LINE event."""
+        etype = event.get("type")
+        if etype == "message":
+            message = event.get("message") or {}
+            mtype = message.get("type")
+            if mtype == "text":
+                return "message", str(message.get("text") or ""), {}
+            if mtype == "location":
+                location = {"latitude": message.get("latitude"), "longitude": message.get("longitude"),
+                            "address": message.get("address") or "", "title": message.get("title") or ""}
+                return "message", location["address"] or "ตำแหน่งที่ตั้ง", {"location": location}
+            return "unsupported", "", {"message_type": mtype}
+        if etype == "postback":
+            return "message", str((event.get("postback") or {}).get("data") or ""), {"postback": True}
+        if etype in ("follow", "unfollow", "join", "leave", "memberJoined"):
+            return etype.lower(), "", {}
+        return None, "", {}
+
+    def _background(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def show_loading(self, user_id: str) -> None:
+        try:
+            await self.api.show_loading_animation(ShowLoadingAnimationRequest(chat_id=user_id, loading_seconds=20))
+        except Exception:  # noqa: BLE001 - a loading animation is a courtesy
+            logger.debug("loading animation failed")
+
+    # ---------------------------------------------------------------- outbound
+    async def deliver(self, event: Event, replies: list[dict[str, Any]]) -> None:
+        """Answer one stored event: its replies, or the fixed text for non-message events."""
+        if event.kind in ("follow", "join"):
+            replies = [{"text": WELCOME, "buttons": [{"title": "ดูเมนู", "payload": "/help"}], "custom": None}]
+        elif event.kind == "unsupported":
+            replies = [{"text": UNSUPPORTED, "buttons": [], "custom": None}]
+        elif event.kind in ("unfollow", "leave", "memberjoined"):
+            return
+        messages = to_line_messages(replies)
+        if not messages:
+            return
+        target = str(event.metadata.get("chat_id"))
+        first, rest = messages[:MAX_PER_REQUEST], messages[MAX_PER_REQUEST:]
+        replied = False
+        if event.reply_token:
+            try:
+                await self.api.reply_message(ReplyMessageRequest(reply_token=event.reply_token, messages=first))
+                replied = True
+            except ApiException as exc:
+                if exc.status not in (400,):  # 400: token used up or expired -> push instead
+                    raise
+        if not replied:
+            rest = messages
+        for start in range(0, len(rest), MAX_PER_REQUEST):
+            await self.push(target, rest[start : start + MAX_PER_REQUEST], retry_key=None)
+
+    async def push(self, to: str, messages: list[Any], retry_key: str | None) -> None:
+        try:
+            await self.api.push_message(PushMessageRequest(to=to, messages=messages), x_line_retry_key=retry_key)
+        except ApiException as exc:
+            if exc.status == 409:
+                return  # this retry key was already accepted: delivered once
+            retry_after = float(exc.headers.get("Retry-After", "0") or 0) if exc.headers else None
+            raise DeliveryError(f"LINE HTTP {exc.status}", permanent=400 <= exc.status < 500 and exc.status != 429, retry_after=retry_after) from exc
+
+    async def send(self, recipient: str, payload: dict[str, Any], retry_key: str) -> None:
+        """Proactive message (scheduler): push with LINE's retry key."""
+        reply = {"text": payload.get("text"), "buttons": payload.get("buttons") or [], "custom": payload.get("custom")}
+        messages = to_line_messages([reply])
+        for start in range(0, len(messages), MAX_PER_REQUEST):
+            await self.push(recipient, messages[start : start + MAX_PER_REQUEST], retry_key=retry_key if start == 0 else None)

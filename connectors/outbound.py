@@ -1,0 +1,57 @@
+"""Outbound clients for proactive messages (used by the scheduler process)."""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+from typing import Any
+
+from bot.scheduler.delivery import DeliveryError
+from bot.settings import Settings
+
+
+class OutboundClients:
+    """`async with OutboundClients(settings) as clients: await clients.send(...)`."""
+
+    def __init__(self, settings: Settings, channels: dict[str, Any] | None = None) -> None:
+        self.settings = settings
+        self.channels = channels if channels is not None else {}
+        self._owns = channels is None
+
+    async def __aenter__(self) -> OutboundClients:
+        if self._owns:
+            if self.settings.line_enabled:
+                from connectors.line import LineChannel
+
+                line = LineChannel(self.settings)
+                await line.start()
+                self.channels["line"] = line
+            if self.settings.telegram_enabled:
+                from telegram import Bot
+
+                from connectors.telegram import TelegramChannel
+
+                channel = TelegramChannel(self.settings, Bot(self.settings.telegram_bot_token, base_url=self.settings.telegram_api_base_url))
+                await channel.bot.initialize()
+                self.channels["telegram"] = channel
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self._owns:
+            for channel in self.channels.values():
+                await channel.aclose()
+
+    def supports(self, channel: str) -> bool:
+        return channel == "web" or channel in self.channels
+
+    async def send(self, channel: str, recipient: str, payload: dict[str, Any], *, retry_key: str) -> None:
+        if channel == "web":
+            from storage.db import get_engine
+            from storage.inbound import push_web_message
+
+            await asyncio.to_thread(push_web_message, get_engine(), recipient, dict(payload, buttons=payload.get("buttons") or []), retry_key)
+            return
+        client = self.channels.get(channel)
+        if client is None:
+            raise DeliveryError(f"channel {channel} is not configured", permanent=True)
+        await client.send(recipient, payload, retry_key)

@@ -1,0 +1,117 @@
+"""Local web chat and the chat API behind it (also used by `bot shell`).
+
+`POST /api/chat/messages` stores the message as an inbound event — the same path
+LINE and Telegram messages take — waits until the worker has processed it and
+returns the replies. `GET /api/chat/messages?chat_id=..&after=..` returns later
+(proactive) messages. Only loopback clients may speak as another channel (to try
+group and multi-user flows without accounts); others are always `web`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+
+from connectors.admin_commands import is_admin_command
+from connectors.gateway_state import GatewayState
+from connectors.text import clean_text
+from storage.inbound import store_event, web_messages
+
+STATIC = Path(__file__).resolve().parent / "static"
+_ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
+_LOOPBACK = {"127.0.0.1", "::1", "localhost", "testclient"}
+WAIT_SECONDS = 25.0
+
+
+def _bad(message: str, status: int = 400) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def sender_for(channel: str, chat_id: str, chat_type: str) -> str:
+    """The Rasa sender id for a conversation (DESIGN.md)."""
+    if channel == "line" and chat_type in ("group", "room"):
+        return f"line-group:{chat_id}"
+    return f"{channel}:{chat_id}"
+
+
+async def page(request: Request) -> Response:
+    return FileResponse(STATIC / "chat.html", media_type="text/html; charset=utf-8")
+
+
+async def post_message(request: Request) -> Response:
+    state: GatewayState = request.app.state.gateway
+    if not state.settings.local_chat_enabled:
+        return _bad("local chat is disabled", 404)
+    body = await request.body()
+    if len(body) > state.settings.max_body_bytes:
+        return _bad("request too large", 413)
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        return _bad("body must be JSON")
+    if not isinstance(data, dict):
+        return _bad("body must be a JSON object")
+    chat_id = str(data.get("chat_id") or "")
+    user_id = str(data.get("user_id") or chat_id)
+    if not _ID.match(chat_id) or not _ID.match(user_id):
+        return _bad("chat_id and user_id: 1-64 letters, digits or _.:@-")
+    channel = str(data.get("channel") or "web")
+    chat_type = str(data.get("chat_type") or "private")
+    client_host = request.client.host if request.client else ""
+    if channel != "web" and client_host not in _LOOPBACK:
+        return _bad("only local clients may speak as another channel", 403)
+    if channel not in ("web", "line", "telegram") or chat_type not in ("private", "group", "supergroup", "room"):
+        return _bad("unknown channel or chat_type")
+    text, truncated = clean_text(str(data.get("text") or ""), state.settings.max_message_chars)
+    if not text:
+        return _bad("text is empty")
+    metadata: dict[str, Any] = {
+        "channel": channel, "user_id": user_id, "chat_id": chat_id, "chat_type": chat_type,
+        "display_name": str(data.get("display_name") or "")[:80], "via": "local_chat",
+    }
+    location = data.get("location")
+    if isinstance(location, dict) and {"latitude", "longitude"} <= location.keys():
+        try:
+            metadata["location"] = {"latitude": float(location["latitude"]), "longitude": float(location["longitude"]),
+                                    "address": str(location.get("address") or "")[:300], "title": str(location.get("title") or "")[:100]}
+        except (TypeError, ValueError):
+            return _bad("location needs numeric latitude and longitude")
+    message_id = str(data.get("message_id") or uuid.uuid4().hex)[:64]
+    kind = "admin_command" if is_admin_command(text) else "message"
+    event_id = await asyncio.to_thread(
+        store_event, state.engine, channel="local", external_id=message_id, conversation=sender_for(channel, chat_id, chat_type),
+        text=text, metadata=metadata, kind=kind,
+    )
+    if event_id is None:
+        return JSONResponse({"duplicate": True, "replies": []})
+    waiter = state.worker.waiter(event_id)
+    state.worker.wake()
+    try:
+        await asyncio.wait_for(waiter.wait(), timeout=WAIT_SECONDS)
+    except TimeoutError:
+        return JSONResponse({"event_id": event_id, "pending": True, "replies": [], "note": "กำลังดำเนินการ คำตอบจะตามมาในไม่ช้าครับ"}, status_code=202)
+    replies = await asyncio.to_thread(web_messages, state.engine, chat_id, 0, event_id)
+    notes = ["ข้อความยาวเกินไป ระบบตัดให้เหลือ %d ตัวอักษรครับ" % state.settings.max_message_chars] if truncated else []
+    return JSONResponse({"event_id": event_id, "replies": [{"id": i, **p} for i, p in replies], "last_id": max((i for i, _ in replies), default=0), "notes": notes})
+
+
+async def get_messages(request: Request) -> Response:
+    state: GatewayState = request.app.state.gateway
+    if not state.settings.local_chat_enabled:
+        return _bad("local chat is disabled", 404)
+    chat_id = request.query_params.get("chat_id", "")
+    if not _ID.match(chat_id):
+        return _bad("chat_id required")
+    try:
+        after = int(request.query_params.get("after", "0"))
+    except ValueError:
+        return _bad("after must be a number")
+    rows = await asyncio.to_thread(web_messages, state.engine, chat_id, after)
+    return JSONResponse({"messages": [{"id": i, **p} for i, p in rows]})

@@ -1,0 +1,142 @@
+"""Store inbound events once, hand them to the worker in order, record the outcome."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from storage.db import session_scope
+from storage.models.base import utcnow
+from storage.models.channels import EVENT_DONE, EVENT_FAILED, EVENT_PENDING, CallbackPayload, ChannelUser, InboundEvent, WebMessage
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    channel: str
+    conversation: str
+    kind: str
+    text: str
+    metadata: dict[str, Any]
+    reply_token: str | None
+    attempts: int
+    received_at: datetime
+
+
+def _event(row: InboundEvent) -> Event:
+    return Event(row.id, row.channel, row.conversation, row.kind, row.text, dict(row.metadata_ or {}), row.reply_token,
+                 row.attempts, row.received_at)
+
+
+def store_event(
+    engine: Engine, *, channel: str, external_id: str, conversation: str, text: str, metadata: dict[str, Any],
+    kind: str = "message", reply_token: str | None = None,
+) -> int | None:
+    """Persist an event; None when it was already stored (a redelivery)."""
+    try:
+        with session_scope(engine) as s:
+            row = InboundEvent(channel=channel, external_id=str(external_id)[:128], conversation=conversation, kind=kind,
+                               text=text, metadata_=metadata, reply_token=reply_token)
+            s.add(row)
+            s.flush()
+            return row.id
+    except IntegrityError:
+        return None
+
+
+def due_events(engine: Engine, now: datetime | None = None, limit: int = 500, conversation: str | None = None) -> list[Event]:
+    """Pending events whose turn has come, oldest first (one conversation stays in order)."""
+    now = now or utcnow()
+    with session_scope(engine) as s:
+        stmt = select(InboundEvent).where(InboundEvent.state == EVENT_PENDING, InboundEvent.next_attempt_at <= now)
+        if conversation is not None:
+            stmt = stmt.where(InboundEvent.conversation == conversation)
+        rows = s.scalars(stmt.order_by(InboundEvent.id).limit(limit)).all()
+        return [_event(r) for r in rows]
+
+
+def first_pending_in_conversation(engine: Engine, conversation: str) -> int | None:
+    with session_scope(engine) as s:
+        return s.scalar(
+            select(func.min(InboundEvent.id)).where(InboundEvent.conversation == conversation, InboundEvent.state == EVENT_PENDING)
+        )
+
+
+def mark_done(engine: Engine, event_id: int, web_replies: list[dict[str, Any]] | None = None, chat_id: str | None = None) -> None:
+    """Finish an event; web chat replies are stored in the same transaction."""
+    with session_scope(engine) as s:
+        s.execute(update(InboundEvent).where(InboundEvent.id == event_id)
+                  .values(state=EVENT_DONE, processed_at=utcnow(), last_error=None, text=""))
+        for payload in web_replies or []:
+            s.add(WebMessage(chat_id=chat_id or "", event_id=event_id, payload=payload))
+
+
+def mark_retry(engine: Engine, event_id: int, error: str, delay: timedelta, max_attempts: int) -> bool:
+    """Schedule another attempt; False (and failed) once attempts are used up."""
+    with session_scope(engine) as s:
+        row = s.get(InboundEvent, event_id)
+        if row is None:
+            return False
+        row.attempts += 1
+        row.last_error = error[:500]
+        if row.attempts >= max_attempts:
+            row.state = EVENT_FAILED
+            return False
+        row.next_attempt_at = utcnow() + delay
+        return True
+
+
+def web_messages(engine: Engine, chat_id: str, after: int = 0, event_id: int | None = None) -> list[tuple[int, dict[str, Any]]]:
+    with session_scope(engine) as s:
+        stmt = select(WebMessage).where(WebMessage.chat_id == chat_id, WebMessage.id > after).order_by(WebMessage.id).limit(200)
+        if event_id is not None:
+            stmt = stmt.where(WebMessage.event_id == event_id)
+        return [(m.id, dict(m.payload)) for m in s.scalars(stmt)]
+
+
+def push_web_message(engine: Engine, chat_id: str, payload: dict[str, Any], retry_key: str) -> bool:
+    """A proactive message for a web chat; the retry key makes it happen once."""
+    try:
+        with session_scope(engine) as s:
+            s.add(WebMessage(chat_id=chat_id, payload=payload, retry_key=retry_key))
+        return True
+    except IntegrityError:
+        return False
+
+
+def set_following(engine: Engine, channel: str, user_id: str, following: bool) -> None:
+    with session_scope(engine) as s:
+        row = s.scalar(select(ChannelUser).where(ChannelUser.channel == channel, ChannelUser.user_id == user_id))
+        if row is None:
+            s.add(ChannelUser(channel=channel, user_id=user_id, following=following))
+        else:
+            row.following = following
+        if not following:
+            from storage.outbox import cancel_for_recipient
+
+            cancel_for_recipient(s, channel=channel, recipient=user_id)
+
+
+def short_payload(engine: Engine, payload: str, limit: int = 64) -> str:
+    """`payload` itself when short enough, else a stored key `cb:<hash>`."""
+    if len(payload.encode()) <= limit:
+        return payload
+    import hashlib
+
+    key = "cb:" + hashlib.sha256(payload.encode()).hexdigest()[:24]
+    with session_scope(engine) as s:
+        if s.get(CallbackPayload, key) is None:
+            s.add(CallbackPayload(key=key, payload=payload))
+    return key
+
+
+def expand_payload(engine: Engine, data: str) -> str:
+    if not data.startswith("cb:"):
+        return data
+    with session_scope(engine) as s:
+        row = s.get(CallbackPayload, data)
+        return row.payload if row else ""

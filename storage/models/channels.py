@@ -1,0 +1,82 @@
+"""Inbound events from every channel, stored before they are acknowledged, and the
+web chat's outgoing messages.
+
+An event is unique per (channel, external_id) — LINE's webhookEventId, Telegram's
+update_id, the web chat's client message id — so a redelivery is recognised and
+dropped. The worker moves events pending -> done (or failed after its retries).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.models.base import Base, utcnow
+
+EVENT_PENDING = "pending"
+EVENT_DONE = "done"
+EVENT_FAILED = "failed"
+
+
+class InboundEvent(Base):
+    __tablename__ = "inbound_events"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id"),
+        Index("ix_inbound_events_state_next", "state", "next_attempt_at"),
+        Index("ix_inbound_events_conversation", "conversation", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    conversation: Mapped[str] = mapped_column(String(160))  # the Rasa sender id
+    kind: Mapped[str] = mapped_column(String(24), default="message")  # message, follow, unfollow, join, unsupported
+    text: Mapped[str] = mapped_column(Text, default="")
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    reply_token: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(12), default=EVENT_PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column()
+
+
+class WebMessage(Base):
+    """A bot message for the web chat (and `bot shell`), fetched by the page."""
+
+    __tablename__ = "web_messages"
+    __table_args__ = (Index("ix_web_messages_chat", "chat_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(128))
+    event_id: Mapped[int | None] = mapped_column()
+    retry_key: Mapped[str | None] = mapped_column(String(64), unique=True)  # proactive messages: delivered once
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChannelUser(Base):
+    """What a channel told us about a person: LINE follow/unfollow."""
+
+    __tablename__ = "channel_users"
+    __table_args__ = (UniqueConstraint("channel", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str] = mapped_column(String(128))
+    following: Mapped[bool] = mapped_column(default=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CallbackPayload(Base):
+    """Telegram callback data is limited to 64 bytes: longer button payloads are kept here under a short key."""
+
+    __tablename__ = "callback_payloads"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,108 @@
+"""Fake servers on 127.0.0.1 for channel tests: Rasa's gateway channel and the LINE/Telegram APIs.
+
+Each runs uvicorn in a thread on a free port and stops when the test ends.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerThread:
+    def __init__(self, app: Any) -> None:
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error", access_log=False))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("fake server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+class FakeRasa:
+    """Echoes like the assistant would: 'สวัสดี' gets a greeting with buttons; can be switched off."""
+
+    def __init__(self) -> None:
+        self.up = True
+        self.received: list[dict[str, Any]] = []
+        self.app = Starlette(routes=[Route("/webhooks/gateway/webhook", self.webhook, methods=["POST"])])
+
+    async def webhook(self, request: Request) -> JSONResponse:
+        if not self.up:
+            return JSONResponse({"error": "down"}, status_code=503)
+        body = await request.json()
+        self.received.append(body)
+        text = body["message"]
+        replies: list[dict[str, Any]] = [{"recipient_id": body["sender"], "text": f"ตอบ: {text}",
+                                          "buttons": [{"title": "เมนู", "payload": "/help"}]}]
+        if "การ์ด" in text:
+            replies.append({"recipient_id": body["sender"], "custom": {"type": "cards", "alt_text": "ผลค้นหา", "cards": [
+                {"title": "พ.ร.บ.คุ้มครองข้อมูลส่วนบุคคล", "subtitle": "2562", "lines": ["สรุป"], "fields": [["หน่วยงาน", "สคส."]],
+                 "link": {"label": "อ่านฉบับเต็ม", "url": "https://www.krisdika.go.th/"}, "buttons": [{"title": "ดูมาตรา", "payload": "/search_law"}]}]}})
+        return JSONResponse(replies)
+
+
+class FakeLineApi:
+    """The parts of LINE's Messaging API the gateway calls; push honours X-Line-Retry-Key."""
+
+    def __init__(self) -> None:
+        self.replies: list[dict[str, Any]] = []
+        self.pushes: list[dict[str, Any]] = []
+        self.loading: list[dict[str, Any]] = []
+        self.retry_keys: set[str] = set()
+        self.used_tokens: set[str] = set()
+        self.app = Starlette(routes=[
+            Route("/v2/bot/message/reply", self.reply, methods=["POST"]),
+            Route("/v2/bot/message/push", self.push, methods=["POST"]),
+            Route("/v2/bot/chat/loading/start", self.load, methods=["POST"]),
+        ])
+
+    async def reply(self, request: Request) -> JSONResponse:
+        body = await request.json()
+        if body["replyToken"] in self.used_tokens or body["replyToken"].startswith("expired"):
+            return JSONResponse({"message": "Invalid reply token"}, status_code=400)
+        self.used_tokens.add(body["replyToken"])
+        self.replies.append(body)
+        return JSONResponse({"sentMessages": [{"id": str(i), "quoteToken": "q"} for i, _ in enumerate(body["messages"])]})
+
+    async def push(self, request: Request) -> JSONResponse:
+        key = request.headers.get("x-line-retry-key")
+        if key and key in self.retry_keys:
+            return JSONResponse({"message": "The retry key is already accepted"}, status_code=409)
+        if key:
+            self.retry_keys.add(key)
+        body = await request.json()
+        self.pushes.append(body)
+        return JSONResponse({"sentMessages": [{"id": "1", "quoteToken": "q"}]})
+
+    async def load(self, request: Request) -> JSONResponse:
+        self.loading.append(await request.json())
+        return JSONResponse({})
