@@ -1,0 +1,1 @@
+"""Law catalog: Thai text handling, importer, seed and search."""

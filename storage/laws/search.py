@@ -1,0 +1,214 @@
+"""Thai-aware ranked law search, done by the database's full-text engine.
+
+The query is normalised (พ.ร.บ./พรบ. -> พระราชบัญญัติ, Thai digits, C.E. years as B.E.),
+expanded (nicknames and aliases, typos matched against the alias vocabulary,
+everyday situations mapped to legal topics), tokenised with PyThaiNLP and sent to
+SQLite FTS5 (bm25, per-column weights) or PostgreSQL (ts_rank over weighted
+tsvectors). Section hits add to their law's score and are returned as the law's
+best sections.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from storage.laws.seed import ensure_seeded, situations
+from storage.laws.text import clean_title, normalise, terms
+from storage.models.laws import Law, LawSection
+
+# Words so common in law text that they carry no signal for section search.
+GENERIC = frozenset("พระราชบัญญัติ ประมวลกฎหมาย พระราชกำหนด มาตรา ความ ผู้ ให้ การ ตาม ใน ที่ ของ และ หรือ ซึ่ง ได้ เป็น ไม่ มี โดย".split())
+_SECTION_QUERY = re.compile(r"มาตรา\s*([0-9]+(?:/[0-9]+)?)")
+
+
+@dataclass
+class SectionHit:
+    number: str
+    snippet: str
+
+
+@dataclass
+class LawHit:
+    law_id: int
+    sysid: str | None
+    title: str
+    law_type: str
+    year_be: int | None
+    aliases: list[str]
+    summary: str
+    url: str
+    score: float
+    sections: list[SectionHit] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "sysid": self.sysid, "title": self.title, "score": round(self.score, 4), "type": self.law_type,
+            "year_be": self.year_be, "aliases": self.aliases, "summary": self.summary, "url": self.url,
+            "sections": [{"number": s.number, "snippet": s.snippet} for s in self.sections],
+        }
+
+
+@dataclass(frozen=True)
+class _Vocabulary:
+    """Aliases and titles of every law, normalised without spaces, for exact and fuzzy hits."""
+
+    names: tuple[tuple[str, int], ...]  # (normalised name, law id)
+    words: tuple[str, ...]
+
+
+_vocab_cache: dict[tuple[int, str], _Vocabulary] = {}
+
+
+def _vocabulary(session: Session) -> _Vocabulary:
+    marker = session.execute(text("SELECT count(*), max(updated_at) FROM laws")).one()
+    key = (id(session.get_bind()), f"{marker[0]}:{marker[1]}")
+    if key not in _vocab_cache:
+        names: list[tuple[str, int]] = []
+        words: set[str] = set()
+        for law_id, title, aliases in session.execute(select(Law.id, Law.title, Law.aliases)):
+            for name in [clean_title(title), *(aliases or [])]:
+                flat = normalise(name).replace(" ", "")
+                if len(flat) >= 3:
+                    names.append((flat, law_id))
+                words.update(w for w in terms(name) if len(w) >= 3)
+        _vocab_cache.clear()
+        _vocab_cache[key] = _Vocabulary(tuple(names), tuple(sorted(words)))
+    return _vocab_cache[key]
+
+
+def _expand(query: str, vocab: _Vocabulary) -> tuple[list[str], dict[int, float]]:
+    """Query terms (with situation topics and typo fixes) and direct name boosts per law."""
+    norm = normalise(query)
+    flat = norm.replace(" ", "")
+    boosts: dict[int, float] = {}
+    for name, law_id in vocab.names:
+        if name in flat:
+            boosts[law_id] = max(boosts.get(law_id, 0.0), 3.0 + min(len(name), 40) / 20)
+    extra: list[str] = []
+    for phrases, topics in situations():
+        if any(p and p in flat for p in phrases):
+            extra.extend(topics)
+    words = terms(norm, drop_stopwords=True)
+    for topic in extra:
+        words.extend(terms(topic, drop_stopwords=True))
+    fixed = []
+    for word in words:
+        if len(word) >= 4 and word not in vocab.words:
+            fixed.extend(difflib.get_close_matches(word, vocab.words, n=1, cutoff=0.84))
+    words.extend(fixed)
+    return list(dict.fromkeys(words)), boosts
+
+
+def _fts_query(words: list[str]) -> str:
+    return " OR ".join('"' + w.replace('"', "") + '"' for w in words)
+
+
+def _law_scores_sqlite(session: Session, words: list[str]) -> dict[int, float]:
+    if not words:
+        return {}
+    rows = session.execute(
+        text("SELECT rowid, bm25(law_fts, 10.0, 8.0, 3.0, 1.0) FROM law_fts WHERE law_fts MATCH :q ORDER BY 2 LIMIT 100"),
+        {"q": _fts_query(words)},
+    )
+    return {law_id: -rank for law_id, rank in rows}
+
+
+def _section_scores_sqlite(session: Session, words: list[str]) -> list[tuple[int, int, float]]:
+    words = [w for w in words if w not in GENERIC]
+    if not words:
+        return []
+    rows = session.execute(
+        text("SELECT s.law_id, s.id, bm25(law_section_fts) AS r FROM law_section_fts JOIN law_sections s ON s.id = law_section_fts.rowid "
+             "WHERE law_section_fts MATCH :q ORDER BY r LIMIT 300"),
+        {"q": _fts_query(words)},
+    )
+    return [(law_id, section_id, -rank) for law_id, section_id, rank in rows]
+
+
+def _ts_query(words: list[str]) -> str:
+    cleaned = [re.sub(r"[&|!():*'\\<>\s]", "", w) for w in words]
+    return " | ".join(f"'{w}'" for w in cleaned if w)
+
+
+def _law_scores_pg(session: Session, words: list[str]) -> dict[int, float]:
+    query = _ts_query(words)
+    if not query:
+        return {}
+    rows = session.execute(
+        text("SELECT id, ts_rank(search_vector, q, 1) * 10 FROM laws, to_tsquery('simple', :q) q WHERE search_vector @@ q "
+             "ORDER BY 2 DESC LIMIT 100"),
+        {"q": query},
+    )
+    return {law_id: float(rank) for law_id, rank in rows}
+
+
+def _section_scores_pg(session: Session, words: list[str]) -> list[tuple[int, int, float]]:
+    query = _ts_query([w for w in words if w not in GENERIC])
+    if not query:
+        return []
+    rows = session.execute(
+        text("SELECT law_id, id, ts_rank(search_vector, q, 1) * 10 FROM law_sections, to_tsquery('simple', :q) q "
+             "WHERE search_vector @@ q ORDER BY 3 DESC LIMIT 300"),
+        {"q": query},
+    )
+    return [(law_id, section_id, float(rank)) for law_id, section_id, rank in rows]
+
+
+def _snippet(body: str, words: list[str], width: int = 160) -> str:
+    flat = body.replace("\n", " ")
+    positions = [flat.find(w) for w in words if len(w) > 1 and flat.find(w) >= 0]
+    start = max(0, min(positions) - 40) if positions else 0
+    piece = flat[start : start + width].strip()
+    return ("…" if start else "") + piece + ("…" if start + width < len(flat) else "")
+
+
+def search_laws(session: Session, query: str, limit: int = 10) -> list[LawHit]:
+    """Laws ranked for `query` (empty list for an empty query)."""
+    query = " ".join(query.split())[:500]
+    if not query:
+        return []
+    ensure_seeded(session)
+    vocab = _vocabulary(session)
+    words, boosts = _expand(query, vocab)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    law_scores = (_law_scores_pg if postgres else _law_scores_sqlite)(session, words)
+    section_rows = (_section_scores_pg if postgres else _section_scores_sqlite)(session, words)
+    wanted_section = _SECTION_QUERY.search(normalise(query))
+    best_sections: dict[int, list[tuple[float, int]]] = {}
+    for law_id, section_id, score in section_rows:
+        best_sections.setdefault(law_id, []).append((score, section_id))
+    combined: dict[int, float] = {}
+    for law_id in set(law_scores) | set(best_sections) | set(boosts):
+        section_part = sorted((s for s, _ in best_sections.get(law_id, [])), reverse=True)[:3]
+        combined[law_id] = (
+            law_scores.get(law_id, 0.0)
+            + 0.35 * sum(section_part)
+            + 6.0 * boosts.get(law_id, 0.0)
+        )
+    ranked = sorted(((k, v) for k, v in combined.items() if v > 0), key=lambda kv: kv[1], reverse=True)[:limit]
+    if not ranked:
+        return []
+    top = ranked[0][1] or 1.0
+    laws = {law.id: law for law in session.scalars(select(Law).where(Law.id.in_([law_id for law_id, _ in ranked])))}
+    hits = []
+    for law_id, score in ranked:
+        law = laws[law_id]
+        section_ids = [sid for _, sid in sorted(best_sections.get(law_id, []), reverse=True)[:3]]
+        sections: list[SectionHit] = []
+        if wanted_section:
+            exact = session.scalar(select(LawSection).where(LawSection.law_id == law_id, LawSection.number == wanted_section.group(1)))
+            if exact is not None:
+                sections.append(SectionHit(exact.number, _snippet(exact.text, [], 200)))
+        if section_ids:
+            rows = {s.id: s for s in session.scalars(select(LawSection).where(LawSection.id.in_(section_ids)))}
+            for sid in section_ids:
+                if sid in rows and all(h.number != rows[sid].number for h in sections):
+                    sections.append(SectionHit(rows[sid].number, _snippet(rows[sid].text, words)))
+        hits.append(LawHit(law.id, law.sysid, clean_title(law.title), law.law_type, law.year_be, list(law.aliases or []),
+                           law.summary, law.url, max(0.0, min(1.0, score / top)) if top > 0 else 0.0, sections[:3]))
+    return hits
