@@ -89,6 +89,9 @@ def normalise(text: str) -> str:
 
 @lru_cache(maxsize=8)
 def _trie(extra_words: frozenset[str]):  # type: ignore[no-untyped-def]
+    """newmm's dictionary plus the given words (None: the default dictionary as it is)."""
+    if not extra_words:
+        return None
     from pythainlp.corpus import thai_words
     from pythainlp.util import Trie
 
@@ -100,7 +103,7 @@ def _trie(extra_words: frozenset[str]):  # type: ignore[no-untyped-def]
 def _segment_thai(chunk: str, extra_words: frozenset[str]) -> list[str]:
     from pythainlp.tokenize import word_tokenize
 
-    return [w for w in word_tokenize(chunk, custom_dict=_trie(extra_words), engine="newmm", keep_whitespace=False)]
+    return word_tokenize(chunk, custom_dict=_trie(extra_words), engine="newmm", keep_whitespace=False)
 
 
 def _is_dropped(text: str) -> bool:

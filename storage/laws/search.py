@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -59,6 +60,7 @@ class _Vocabulary:
 
     names: tuple[tuple[str, int], ...]  # (normalised name, law id)
     words: tuple[str, ...]
+    short: dict[str, frozenset[int]]  # short name (no law type, no year) -> law ids
 
 
 _vocab_cache: dict[tuple[int, str], _Vocabulary] = {}
@@ -70,15 +72,30 @@ def _vocabulary(session: Session) -> _Vocabulary:
     if key not in _vocab_cache:
         names: list[tuple[str, int]] = []
         words: set[str] = set()
-        for law_id, title, aliases in session.execute(select(Law.id, Law.title, Law.aliases)):
+        rows = session.execute(select(Law.id, Law.title, Law.aliases, Law.title_terms, Law.alias_terms))
+        for law_id, title, aliases, title_terms, alias_terms in rows:
             for name in [clean_title(title), *(aliases or [])]:
                 flat = normalise(name).replace(" ", "")
                 if len(flat) >= 3:
                     names.append((flat, law_id))
-                words.update(w for w in terms(name) if len(w) >= 3)
+            words.update(w for w in f"{title_terms} {alias_terms}".split() if len(w) >= 3)
+        short: dict[str, set[int]] = {}
+        for name, law_id in names:
+            short.setdefault(_short_name(name), set()).add(law_id)
         _vocab_cache.clear()
-        _vocab_cache[key] = _Vocabulary(tuple(names), tuple(sorted(words)))
+        _vocab_cache[key] = _Vocabulary(tuple(names), tuple(sorted(words)), {k: frozenset(v) for k, v in short.items() if len(k) >= 3})
     return _vocab_cache[key]
+
+
+_LAW_WORDS = re.compile(r"^(?:พระราชบัญญัติ|พระราชกำหนด|ประมวลกฎหมาย|กฎหมาย|ว่าด้วย)+|พศ\.?[0-9]{4}$|พ\.ศ\.[0-9]{4}$|[0-9]{4}$")
+
+
+def _short_name(flat: str) -> str:
+    """A name without its law type and year: 'พระราชบัญญัติคุ้มครองแรงงานพ.ศ.2541' -> 'คุ้มครองแรงงาน'."""
+    previous = None
+    while previous != flat:
+        previous, flat = flat, _LAW_WORDS.sub("", flat)
+    return flat
 
 
 def _expand(query: str, vocab: _Vocabulary) -> tuple[list[str], dict[int, float]]:
@@ -89,19 +106,36 @@ def _expand(query: str, vocab: _Vocabulary) -> tuple[list[str], dict[int, float]
     for name, law_id in vocab.names:
         if name in flat:
             boosts[law_id] = max(boosts.get(law_id, 0.0), 3.0 + min(len(name), 40) / 20)
+        elif len(flat) >= 6 and flat in name:
+            boosts[law_id] = max(boosts.get(law_id, 0.0), 1.5)
+    if not boosts:
+        core = _short_name(flat)
+        if 5 <= len(core) <= 40:  # a misspelt name: compare the whole query with every short alias and title
+            for match in difflib.get_close_matches(core, list(vocab.short), n=2, cutoff=0.8):
+                for law_id in vocab.short[match]:
+                    boosts[law_id] = max(boosts.get(law_id, 0.0), 2.0)
     extra: list[str] = []
     for phrases, topics in situations():
         if any(p and p in flat for p in phrases):
             extra.extend(topics)
     words = terms(norm, drop_stopwords=True)
+    query_words = list(words)
     for topic in extra:
         words.extend(terms(topic, drop_stopwords=True))
+    known = _dictionary()
     fixed = []
-    for word in words:
-        if len(word) >= 4 and word not in vocab.words:
+    for word in query_words:  # a word neither in the catalog nor in the Thai dictionary may be a typo
+        if len(word) >= 4 and word not in known and word not in vocab.words:
             fixed.extend(difflib.get_close_matches(word, vocab.words, n=1, cutoff=0.84))
     words.extend(fixed)
     return list(dict.fromkeys(words)), boosts
+
+
+@lru_cache(maxsize=1)
+def _dictionary() -> frozenset[str]:
+    from pythainlp.corpus import thai_words
+
+    return frozenset(thai_words())
 
 
 def _fts_query(words: list[str]) -> str:
@@ -175,9 +209,10 @@ def search_laws(session: Session, query: str, limit: int = 10) -> list[LawHit]:
     ensure_seeded(session)
     vocab = _vocabulary(session)
     words, boosts = _expand(query, vocab)
+    own_words = [w for w in terms(query, drop_stopwords=True) if w not in GENERIC][:6] or words[:6]
     postgres = session.get_bind().dialect.name == "postgresql"
     law_scores = (_law_scores_pg if postgres else _law_scores_sqlite)(session, words)
-    section_rows = (_section_scores_pg if postgres else _section_scores_sqlite)(session, words)
+    section_rows = (_section_scores_pg if postgres else _section_scores_sqlite)(session, own_words)
     wanted_section = _SECTION_QUERY.search(normalise(query))
     best_sections: dict[int, list[tuple[float, int]]] = {}
     for law_id, section_id, score in section_rows:
@@ -191,6 +226,8 @@ def search_laws(session: Session, query: str, limit: int = 10) -> list[LawHit]:
             + 6.0 * boosts.get(law_id, 0.0)
         )
     ranked = sorted(((k, v) for k, v in combined.items() if v > 0), key=lambda kv: kv[1], reverse=True)[:limit]
+    if ranked:
+        ranked = [(k, v) for k, v in ranked if v >= 0.02 * ranked[0][1]]
     if not ranked:
         return []
     top = ranked[0][1] or 1.0
