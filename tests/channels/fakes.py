@@ -106,3 +106,44 @@ class FakeLineApi:
     async def load(self, request: Request) -> JSONResponse:
         self.loading.append(await request.json())
         return JSONResponse({})
+
+
+class FakeTelegramApi:
+    """The Bot API methods the gateway uses, at /bot<token>/<method>; records calls."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.updates: list[dict[str, Any]] = []
+        self.app = Starlette(routes=[Route("/bot{token}/{method}", self.method, methods=["POST", "GET"])])
+
+    def sent(self, method: str = "sendMessage") -> list[dict[str, Any]]:
+        return [params for name, params in self.calls if name == method]
+
+    async def method(self, request: Request) -> JSONResponse:
+        import json as _json
+
+        if request.path_params["token"] != self.token:
+            return JSONResponse({"ok": False, "error_code": 401, "description": "Unauthorized"}, status_code=401)
+        name = request.path_params["method"]
+        if request.headers.get("content-type", "").startswith("application/json"):
+            params = await request.json()
+        else:
+            from urllib.parse import parse_qsl
+
+            params = {}
+            for key, value in parse_qsl((await request.body()).decode()):
+                try:
+                    params[key] = _json.loads(value)
+                except (TypeError, ValueError):
+                    params[key] = value
+        self.calls.append((name, params))
+        if name == "getMe":
+            return JSONResponse({"ok": True, "result": {"id": 999, "is_bot": True, "first_name": "ผู้ช่วย", "username": "thgov_bot"}})
+        if name == "sendMessage":
+            return JSONResponse({"ok": True, "result": {"message_id": len(self.calls), "date": 1700000000,
+                                                        "chat": {"id": int(params["chat_id"]), "type": "private"}, "text": params.get("text", "")}})
+        if name == "getUpdates":
+            updates, self.updates = self.updates, []
+            return JSONResponse({"ok": True, "result": updates})
+        return JSONResponse({"ok": True, "result": True})
