@@ -51,8 +51,8 @@ def load_seed(session: Session) -> int:
         law.title = entry["title"]
         law.law_type = entry.get("type", "") or law.law_type or ""
         law.year_be = entry.get("year_be") or law.year_be
-        law.aliases = list(entry.get("aliases") or [])
-        law.keywords = list(entry.get("keywords") or [])
+        law.aliases = [str(a) for a in entry.get("aliases") or []]
+        law.keywords = [str(k) for k in entry.get("keywords") or []]
         law.groups = sorted(set(law.groups or []) | set(entry.get("groups") or []))
         law.agency = entry.get("agency", "") or ""
         law.summary = " ".join(str(entry.get("summary", "")).split())
