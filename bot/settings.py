@@ -63,6 +63,7 @@ class Settings:
     max_message_chars: int
     quiet_hours: str
     nlu_capture_retention_days: int
+    line_group_triggers: str = "บอท"  # comma-separated words that address the bot in a LINE group (besides @mentions)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -103,6 +104,7 @@ def load_settings() -> Settings:
         max_message_chars=_int("MAX_MESSAGE_CHARS", 2000),
         quiet_hours=_str("QUIET_HOURS", "21:00-08:00"),
         nlu_capture_retention_days=_int("NLU_CAPTURE_RETENTION_DAYS", 90),
+        line_group_triggers=_str("LINE_GROUP_TRIGGERS") or "บอท",
     )
 
 

@@ -8,6 +8,7 @@ event is stored; the worker answers the person in the background.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,7 +26,7 @@ from connectors import render_telegram, webchat
 from connectors.gateway_state import GatewayState
 from connectors.rasa_client import RasaClient
 from connectors.worker import Worker
-from storage.inbound import Event, short_payload
+from storage.inbound import Event, counts_by_state, short_payload
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +75,7 @@ def make_busy_notice(state_holder: dict[str, GatewayState]):  # type: ignore[no-
         state = state_holder["state"]
         channel = state.channels.get(event.channel)
         if channel is not None and event.kind == "message":
-            await channel.deliver(Event(event.id, event.channel, event.conversation, "message", "", event.metadata, event.reply_token,
-                                        event.attempts, event.received_at), [{"text": note, "buttons": [], "custom": None}])
+            await channel.deliver(dataclasses.replace(event, text=""), [{"text": note, "buttons": [], "custom": None}], tag="busy")
 
     return notify
 
@@ -95,6 +95,37 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok", "backlog": state.worker.backlog})
 
 
+async def metrics(request: Request) -> Response:
+    """Prometheus text: counts only (no ids, no text, no names)."""
+    state: GatewayState = request.app.state.gateway
+    lines = ["# TYPE gateway_events gauge"]
+    for name, value in sorted((await asyncio.to_thread(counts_by_state, state.engine)).items()):
+        lines.append(f'gateway_events{{state="{name}"}} {value}')
+    lines.append("# TYPE gateway_worker_total counter")
+    for name, value in sorted(state.worker.stats.items()):
+        lines.append(f'gateway_worker_total{{what="{name}"}} {value}')
+    lines.append("# TYPE gateway_channel_enabled gauge")
+    for name in ("line", "telegram"):
+        lines.append(f'gateway_channel_enabled{{channel="{name}"}} {int(name in state.channels)}')
+    return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+
+
+def enabled_channels(settings: Settings) -> dict[str, Any]:
+    """The adapters whose credentials are complete; a half-configured channel stays off, loudly."""
+    channels: dict[str, Any] = {}
+    if settings.line_enabled:
+        from connectors.line import LineChannel
+
+        channels["line"] = LineChannel(settings)
+    elif settings.line_channel_access_token or settings.line_channel_secret:
+        logger.warning("LINE is off: both LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN are needed")
+    if settings.telegram_enabled:
+        from connectors.telegram import TelegramChannel
+
+        channels["telegram"] = TelegramChannel(settings)  # raises in webhook mode without TELEGRAM_WEBHOOK_SECRET
+    return channels
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -102,6 +133,8 @@ def create_app(
     rasa: RasaClient | None = None,
     channels: dict[str, Any] | None = None,
     poll_interval: float = 0.5,
+    slow_after: float = 8.0,
+    max_pending: int = 5000,
 ) -> Starlette:
     settings = settings or get_settings()
     quiet_loggers()
@@ -112,19 +145,12 @@ def create_app(
         engine = get_engine(settings.database_url)
         upgrade(engine)
     if channels is None:
-        channels = {}
-        if settings.line_enabled:
-            from connectors.line import LineChannel
-
-            channels["line"] = LineChannel(settings)
-        if settings.telegram_enabled:
-            from connectors.telegram import TelegramChannel
-
-            channels["telegram"] = TelegramChannel(settings)
+        channels = enabled_channels(settings)
     holder: dict[str, GatewayState] = {}
     rasa = rasa or RasaClient(settings.rasa_url)
     worker = Worker(engine, rasa, make_deliver(holder), notify_busy=make_busy_notice(holder), poll_interval=poll_interval,
-                    max_text=settings.max_message_chars)
+                    max_text=settings.max_message_chars, slow_after=slow_after, max_pending=max_pending,
+                    log_text=settings.log_message_text)
     state = GatewayState(settings=settings, engine=engine, worker=worker, channels=channels)
     holder["state"] = state
     render_telegram.shorten = lambda payload: short_payload(engine, payload)  # type: ignore[assignment]
@@ -144,11 +170,15 @@ def create_app(
 
     routes = [
         Route("/healthz", health),
-        Route("/chat", webchat.page),
-        Route("/api/chat/messages", webchat.post_message, methods=["POST"]),
-        Route("/api/chat/messages", webchat.get_messages, methods=["GET"]),
-        Mount("/static", StaticFiles(directory=str(webchat.STATIC)), name="static"),
+        Route("/metrics", metrics),
     ]
+    if settings.local_chat_enabled:
+        routes += [
+            Route("/chat", webchat.page),
+            Route("/api/chat/messages", webchat.post_message, methods=["POST"]),
+            Route("/api/chat/messages", webchat.get_messages, methods=["GET"]),
+            Mount("/static", StaticFiles(directory=str(webchat.STATIC)), name="static"),
+        ]
     if "line" in channels:
         routes.append(Route("/webhooks/line", channels["line"].webhook, methods=["POST"]))
     if "telegram" in channels:

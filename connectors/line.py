@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from typing import Any
 
 from linebot.v3 import SignatureValidator
@@ -27,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 
 from bot.scheduler.delivery import DeliveryError
 from bot.settings import Settings
+from connectors.body import BodyTooLarge, read_body
 from connectors.gateway_state import GatewayState
 from connectors.render_line import to_line_messages
 from connectors.text import clean_text
@@ -45,6 +47,10 @@ def _is_redelivery(event: dict[str, Any]) -> bool:
     return bool((event.get("deliveryContext") or {}).get("isRedelivery"))
 
 
+def _is_group(chat_type: str) -> bool:
+    return chat_type in ("group", "room")
+
+
 def _source(event: dict[str, Any]) -> tuple[str, str, str]:
     """(chat type, chat id, user id) of a LINE event source."""
     source = event.get("source") or {}
@@ -58,7 +64,30 @@ def _source(event: dict[str, Any]) -> tuple[str, str, str]:
 
 
 def sender_id(chat_type: str, chat_id: str) -> str:
-    return f"line-group:{chat_id}" if chat_type in ("group", "room") else f"line:{chat_id}"
+    return f"line-group:{chat_id}" if _is_group(chat_type) else f"line:{chat_id}"
+
+
+def _without_self_mentions(message: dict[str, Any]) -> tuple[str, bool]:
+    """The text with @mentions of the bot cut out, and whether there was one."""
+    text = str(message.get("text") or "")
+    spans = [(m.get("index", 0), m.get("length", 0)) for m in (message.get("mention") or {}).get("mentionees", [])
+             if isinstance(m, dict) and m.get("isSelf")]
+    for index, length in sorted(spans, reverse=True):
+        text = text[:index] + text[index + length:]
+    return text.strip(), bool(spans)
+
+
+def _addressed(text: str, triggers: list[str]) -> str | None:
+    """Text that starts with a trigger word, without it; None when the bot is not addressed."""
+    for word in triggers:
+        if word and text.startswith(word):
+            return text[len(word):].lstrip(" ,:：-") or text
+    return None
+
+
+def retry_key(event_id: int, tag: str, offset: int) -> str:
+    """A stable X-Line-Retry-Key for one push of one event's reply: a retried push is accepted once."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"thai-gov-assistant:line-event:{event_id}:{tag}:{offset}"))
 
 
 class LineChannel:
@@ -73,6 +102,8 @@ class LineChannel:
         self.api_client = api_client
         self.api: AsyncMessagingApi | None = AsyncMessagingApi(api_client) if api_client else None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._sent: dict[tuple[int, str], int] = {}  # (event id, tag) -> messages already out, across delivery retries
+        self.triggers = [w.strip() for w in settings.line_group_triggers.split(",") if w.strip()]
 
     async def start(self, state: object = None) -> None:
         """Open the API client (aiohttp needs a running event loop)."""
@@ -90,14 +121,15 @@ class LineChannel:
         signature = request.headers.get("x-line-signature")
         if not signature:
             return JSONResponse({"error": "missing signature"}, status_code=400)
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > self.settings.max_body_bytes:
-            return JSONResponse({"error": "body too large"}, status_code=413)
-        body = await request.body()
-        if len(body) > self.settings.max_body_bytes:
+        try:
+            body = await read_body(request, self.settings.max_body_bytes)
+        except BodyTooLarge:
             return JSONResponse({"error": "body too large"}, status_code=413)
         if not self.validator.validate(body.decode("utf-8", errors="replace"), signature):
             return JSONResponse({"error": "bad signature"}, status_code=401)
+        if state.worker.overloaded:
+            logger.warning("LINE webhook refused: backlog full")
+            return JSONResponse({"error": "busy"}, status_code=503, headers={"Retry-After": "10"})
         try:
             payload = json.loads(body)
             events = payload["events"]
@@ -108,8 +140,7 @@ class LineChannel:
         for event in events:
             if isinstance(event, dict):
                 stored += await self._store(state, event)
-        if stored:
-            state.worker.wake()
+        state.worker.stored(stored)
         return JSONResponse({"stored": stored})
 
     async def _store(self, state: GatewayState, event: dict[str, Any]) -> int:
@@ -119,12 +150,14 @@ class LineChannel:
         chat_type, chat_id, user_id = _source(event)
         if not chat_id:
             return 0
-        kind, text, extra = self._read(event)
+        kind, text, extra = self._read(event, chat_type)
         if kind is None:
             return 0
         metadata: dict[str, Any] = {"channel": "line", "user_id": user_id, "chat_id": chat_id, "chat_type": chat_type, "display_name": ""}
         metadata.update(extra)
-        text, _ = clean_text(text, self.settings.max_message_chars)
+        text, truncated = clean_text(text, self.settings.max_message_chars)
+        if truncated:
+            metadata["truncated"] = True
         stored = await asyncio.to_thread(
             store_event, state.engine, channel="line", external_id=event_id, conversation=sender_id(chat_type, chat_id),
             text=text, metadata=metadata, kind=kind, reply_token=event.get("replyToken"),
@@ -132,30 +165,45 @@ class LineChannel:
         if stored is None:
             logger.info("LINE event %s already stored (redelivery=%s)", event_id, _is_redelivery(event))
             return 0
+        logger.info("LINE event %s stored as %d (%s, %s)", event_id, stored, kind, chat_type)
         if kind in ("follow", "unfollow"):
             await asyncio.to_thread(set_following, state.engine, "line", user_id, kind == "follow")
+        elif kind in ("join", "leave"):
+            await asyncio.to_thread(set_following, state.engine, "line", chat_id, kind == "join")
         if kind == "message" and chat_type == "private":
             self._background(self.show_loading(chat_id))
         return 1
 
-    @staticmethod
-    def _read(event: dict[str, Any]) -> tuple[str | None, str, dict[str, Any]]:
-        """(kind, text for Rasa, extra metadata) of one LINE event."""
+    def _read(self, event: dict[str, Any], chat_type: str) -> tuple[str | None, str, dict[str, Any]]:
+        """(kind, text for Rasa, extra metadata) of one LINE event; kind None = not for the bot.
+
+        In groups and rooms only what addresses the bot goes on: an @mention of the
+        bot, a text starting with a trigger word, a button press or a shared location.
+        """
         etype = event.get("type")
+        group = _is_group(chat_type)
         if etype == "message":
             message = event.get("message") or {}
             mtype = message.get("type")
             if mtype == "text":
-                return "message", str(message.get("text") or ""), {}
+                text, mentioned = _without_self_mentions(message)
+                if group and not mentioned:
+                    addressed = _addressed(text, self.triggers)
+                    if addressed is None:
+                        return None, "", {}
+                    text = addressed
+                return "message", text, {}
             if mtype == "location":
                 location = {"latitude": message.get("latitude"), "longitude": message.get("longitude"),
                             "address": message.get("address") or "", "title": message.get("title") or ""}
                 return "message", location["address"] or "ตำแหน่งที่ตั้ง", {"location": location}
+            if group:
+                return None, "", {}  # stickers and photos in a group are for the people there
             return "unsupported", "", {"message_type": mtype}
         if etype == "postback":
             return "message", str((event.get("postback") or {}).get("data") or ""), {"postback": True}
-        if etype in ("follow", "unfollow", "join", "leave", "memberJoined"):
-            return etype.lower(), "", {}
+        if etype in ("follow", "unfollow", "join", "leave"):
+            return etype, "", {}
         return None, "", {}
 
     def _background(self, coroutine: Any) -> None:
@@ -170,31 +218,39 @@ class LineChannel:
             logger.debug("loading animation failed")
 
     # ---------------------------------------------------------------- outbound
-    async def deliver(self, event: Event, replies: list[dict[str, Any]]) -> None:
-        """Answer one stored event: its replies, or the fixed text for non-message events."""
+    async def deliver(self, event: Event, replies: list[dict[str, Any]], tag: str = "reply") -> None:
+        """Answer one stored event: its replies, or the fixed text for non-message events.
+
+        The reply token carries the first 5 messages; the rest, or everything when the
+        token is used up or expired, is pushed with stable retry keys. What already went
+        out is remembered across the worker's delivery retries, so nothing is sent twice.
+        """
         if event.kind in ("follow", "join"):
             replies = [{"text": WELCOME, "buttons": [{"title": "ดูเมนู", "payload": "/help"}], "custom": None}]
         elif event.kind == "unsupported":
             replies = [{"text": UNSUPPORTED, "buttons": [], "custom": None}]
-        elif event.kind in ("unfollow", "leave", "memberjoined"):
+        elif event.kind in ("unfollow", "leave"):
             return
         messages = to_line_messages(replies)
         if not messages:
             return
         target = str(event.metadata.get("chat_id"))
-        first, rest = messages[:MAX_PER_REQUEST], messages[MAX_PER_REQUEST:]
-        replied = False
-        if event.reply_token:
+        progress_key = (event.id, tag)
+        done = self._sent.get(progress_key, 0)
+        if done == 0 and event.reply_token:
             try:
-                await self.api.reply_message(ReplyMessageRequest(reply_token=event.reply_token, messages=first))
-                replied = True
+                await self.api.reply_message(ReplyMessageRequest(reply_token=event.reply_token, messages=messages[:MAX_PER_REQUEST]))
+                done = min(len(messages), MAX_PER_REQUEST)
+                self._sent[progress_key] = done
             except ApiException as exc:
-                if exc.status not in (400,):  # 400: token used up or expired -> push instead
-                    raise
-        if not replied:
-            rest = messages
-        for start in range(0, len(rest), MAX_PER_REQUEST):
-            await self.push(target, rest[start : start + MAX_PER_REQUEST], retry_key=None)
+                if exc.status != 400:  # 400: the token is used up or expired -> push instead
+                    raise _delivery_error(exc) from exc
+            except Exception as exc:  # noqa: BLE001 - network trouble: the worker retries
+                raise DeliveryError(f"LINE {type(exc).__name__}") from exc
+        for start in range(done, len(messages), MAX_PER_REQUEST):
+            await self.push(target, messages[start : start + MAX_PER_REQUEST], retry_key=retry_key(event.id, tag, start))
+            self._sent[progress_key] = start + MAX_PER_REQUEST
+        self._sent.pop(progress_key, None)
 
     async def push(self, to: str, messages: list[Any], retry_key: str | None) -> None:
         try:
@@ -202,12 +258,27 @@ class LineChannel:
         except ApiException as exc:
             if exc.status == 409:
                 return  # this retry key was already accepted: delivered once
-            retry_after = float(exc.headers.get("Retry-After", "0") or 0) if exc.headers else None
-            raise DeliveryError(f"LINE HTTP {exc.status}", permanent=400 <= exc.status < 500 and exc.status != 429, retry_after=retry_after) from exc
+            raise _delivery_error(exc) from exc
+        except Exception as exc:  # noqa: BLE001 - network trouble: retried by the caller
+            raise DeliveryError(f"LINE {type(exc).__name__}") from exc
 
     async def send(self, recipient: str, payload: dict[str, Any], retry_key: str) -> None:
-        """Proactive message (scheduler): push with LINE's retry key."""
+        """Proactive message (scheduler): push with LINE's retry key (a UUID from the outbox row)."""
         reply = {"text": payload.get("text"), "buttons": payload.get("buttons") or [], "custom": payload.get("custom")}
         messages = to_line_messages([reply])
         for start in range(0, len(messages), MAX_PER_REQUEST):
-            await self.push(recipient, messages[start : start + MAX_PER_REQUEST], retry_key=retry_key if start == 0 else None)
+            key = retry_key if start == 0 else str(uuid.uuid5(uuid.UUID(retry_key), str(start)))
+            await self.push(recipient, messages[start : start + MAX_PER_REQUEST], retry_key=key)
+
+
+def _delivery_error(exc: ApiException) -> DeliveryError:
+    """429 and 5xx are retried (after Retry-After when LINE gives one); other 4xx are dropped."""
+    status = exc.status or 0
+    headers = exc.headers or {}
+    raw = headers.get("Retry-After") or headers.get("retry-after") or ""
+    try:
+        retry_after = float(raw) if raw else None
+    except ValueError:
+        retry_after = None
+    permanent = 400 <= status < 500 and status != 429
+    return DeliveryError(f"LINE HTTP {status}", permanent=permanent, retry_after=retry_after)

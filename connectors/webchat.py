@@ -20,9 +20,10 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from connectors.admin_commands import is_admin_command
+from connectors.body import BodyTooLarge, read_body
 from connectors.gateway_state import GatewayState
 from connectors.text import clean_text
-from storage.inbound import store_event, web_messages
+from storage.inbound import is_closed, store_event, web_messages
 
 STATIC = Path(__file__).resolve().parent / "static"
 _ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
@@ -49,9 +50,12 @@ async def post_message(request: Request) -> Response:
     state: GatewayState = request.app.state.gateway
     if not state.settings.local_chat_enabled:
         return _bad("local chat is disabled", 404)
-    body = await request.body()
-    if len(body) > state.settings.max_body_bytes:
+    try:
+        body = await read_body(request, state.settings.max_body_bytes)
+    except BodyTooLarge:
         return _bad("request too large", 413)
+    if state.worker.overloaded:
+        return JSONResponse({"error": "busy"}, status_code=503, headers={"Retry-After": "5"})
     try:
         data = json.loads(body or b"{}")
     except ValueError:
@@ -70,12 +74,12 @@ async def post_message(request: Request) -> Response:
     if channel not in ("web", "line", "telegram") or chat_type not in ("private", "group", "supergroup", "room"):
         return _bad("unknown channel or chat_type")
     text, truncated = clean_text(str(data.get("text") or ""), state.settings.max_message_chars)
-    if not text:
-        return _bad("text is empty")
     metadata: dict[str, Any] = {
         "channel": channel, "user_id": user_id, "chat_id": chat_id, "chat_type": chat_type,
         "display_name": str(data.get("display_name") or "")[:80], "via": "local_chat",
     }
+    if truncated:
+        metadata["truncated"] = True
     location = data.get("location")
     if isinstance(location, dict) and {"latitude", "longitude"} <= location.keys():
         try:
@@ -83,6 +87,9 @@ async def post_message(request: Request) -> Response:
                                     "address": str(location.get("address") or "")[:300], "title": str(location.get("title") or "")[:100]}
         except (TypeError, ValueError):
             return _bad("location needs numeric latitude and longitude")
+        text = text or metadata["location"]["address"] or "ตำแหน่งที่ตั้ง"
+    if not text:
+        return _bad("text is empty")
     message_id = str(data.get("message_id") or uuid.uuid4().hex)[:64]
     kind = "admin_command" if is_admin_command(text) else "message"
     event_id = await asyncio.to_thread(
@@ -92,14 +99,15 @@ async def post_message(request: Request) -> Response:
     if event_id is None:
         return JSONResponse({"duplicate": True, "replies": []})
     waiter = state.worker.waiter(event_id)
-    state.worker.wake()
+    state.worker.stored(1)
     try:
-        await asyncio.wait_for(waiter.wait(), timeout=WAIT_SECONDS)
+        # the worker may have finished before the waiter existed: ask the store too
+        if not await asyncio.to_thread(is_closed, state.engine, event_id):
+            await asyncio.wait_for(waiter.wait(), timeout=WAIT_SECONDS)
     except TimeoutError:
         return JSONResponse({"event_id": event_id, "pending": True, "replies": [], "note": "กำลังดำเนินการ คำตอบจะตามมาในไม่ช้าครับ"}, status_code=202)
     replies = await asyncio.to_thread(web_messages, state.engine, chat_id, 0, event_id)
-    notes = ["ข้อความยาวเกินไป ระบบตัดให้เหลือ %d ตัวอักษรครับ" % state.settings.max_message_chars] if truncated else []
-    return JSONResponse({"event_id": event_id, "replies": [{"id": i, **p} for i, p in replies], "last_id": max((i for i, _ in replies), default=0), "notes": notes})
+    return JSONResponse({"event_id": event_id, "replies": [{"id": i, **p} for i, p in replies], "last_id": max((i for i, _ in replies), default=0), "notes": []})
 
 
 async def get_messages(request: Request) -> Response:

@@ -2,9 +2,13 @@
 
 - Events of one conversation are handled strictly in order, different
   conversations in parallel (at most `concurrency` at a time).
-- When Rasa is down or slow the event stays stored and is retried with backoff;
-  a person who waits long gets one short "กำลังดำเนินการ" note.
-- On start the worker picks up whatever a previous gateway left unprocessed.
+- An event goes pending -> answered -> done. Rasa's answer is stored before it is
+  delivered, so a restart between the two delivers it without asking Rasa again.
+- When Rasa is down the event stays stored and is retried with backoff; a person
+  who waits long (Rasa slow or down) gets one short "กำลังดำเนินการ" note.
+- On start the worker picks up whatever a previous gateway left unfinished.
+- Back-pressure: the store is the queue. Once `max_pending` events are open the
+  webhooks answer 503 (the platforms retry later) instead of taking more.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from sqlalchemy import Engine
 
 from connectors.rasa_client import RasaClient, RasaUnavailable
 from connectors.replies import normalise
-from storage.inbound import Event, due_events, first_pending_in_conversation, mark_done, mark_retry
+from storage.inbound import Event, count_open, due_events, is_due, mark_answered, mark_done, mark_retry, next_open_event
 from storage.models.base import utcnow
 
 logger = logging.getLogger(__name__)
@@ -29,8 +33,11 @@ Deliver = Callable[[Event, list[dict[str, Any]]], Awaitable[list[dict[str, Any]]
 Notify = Callable[[Event, str], Awaitable[None]]
 
 MAX_ATTEMPTS = 40  # with backoff capped at 60 s: about half an hour of outage
-SLOW_NOTICE_AFTER = timedelta(seconds=8)
 BUSY_TEXT = "กำลังดำเนินการ ขอเวลาสักครู่นะครับ 🙏"
+
+
+def truncated_note(limit: int) -> str:
+    return f"ข้อความยาวเกินไป ผมอ่านเฉพาะ {limit:,} ตัวอักษรแรกนะครับ"
 
 
 def backoff(attempts: int) -> timedelta:
@@ -48,6 +55,9 @@ class Worker:
         concurrency: int = 32,
         poll_interval: float = 0.5,
         max_text: int = 2000,
+        slow_after: float = 8.0,
+        max_pending: int = 5000,
+        log_text: bool = False,
     ) -> None:
         self.engine = engine
         self.rasa = rasa
@@ -55,6 +65,9 @@ class Worker:
         self.notify_busy = notify_busy
         self.poll_interval = poll_interval
         self.max_text = max_text
+        self.slow_after = slow_after
+        self.max_pending = max_pending
+        self.log_text = log_text
         self._gate = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -62,6 +75,8 @@ class Worker:
         self._busy_sent: set[int] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._open = 0
+        self.stats = {"processed": 0, "rasa_failures": 0, "busy_notes": 0, "undelivered": 0}
 
     # ---- lifecycle
     def start(self) -> None:
@@ -81,18 +96,29 @@ class Worker:
     def wake(self) -> None:
         self._wake.set()
 
+    def stored(self, n: int = 1) -> None:
+        """A webhook stored `n` new events: count them against the limit and wake up."""
+        self._open += n
+        if n:
+            self._wake.set()
+
+    @property
+    def overloaded(self) -> bool:
+        return self._open >= self.max_pending
+
     def waiter(self, event_id: int) -> asyncio.Event:
         """An asyncio.Event set when `event_id` has been processed (the web chat waits on it)."""
         return self._done.setdefault(event_id, asyncio.Event())
 
     @property
     def backlog(self) -> int:
-        return len(self._running)
+        return self._open
 
     # ---- loop
     async def _loop(self) -> None:
         while not self._stopping:
             try:
+                self._open = await asyncio.to_thread(count_open, self.engine)
                 events = await asyncio.to_thread(due_events, self.engine)
                 for conversation in dict.fromkeys(e.conversation for e in events):
                     if conversation not in self._running:
@@ -106,16 +132,12 @@ class Worker:
             self._wake.clear()
 
     async def _drain(self, conversation: str) -> None:
-        """Process one conversation's due events, oldest first, then exit."""
+        """Process one conversation's events, oldest first, until one has to wait; then exit."""
         try:
             while not self._stopping:
-                events = await asyncio.to_thread(due_events, self.engine, None, 1, conversation)
-                if not events:
-                    return
-                event = events[0]
-                first = await asyncio.to_thread(first_pending_in_conversation, self.engine, conversation)
-                if first is not None and first != event.id:
-                    return  # an older event is waiting for a retry: keep the order
+                event = await asyncio.to_thread(next_open_event, self.engine, conversation)
+                if event is None or not is_due(event):
+                    return  # nothing left, or the oldest waits for its retry: nothing may overtake it
                 async with self._gate:
                     ok = await self._process(event)
                 if not ok:
@@ -124,32 +146,53 @@ class Worker:
             self._running.pop(conversation, None)
 
     async def _process(self, event: Event) -> bool:
-        replies: list[dict[str, Any]] = []
-        try:
-            if event.kind == "message" and event.text.strip():
-                text = event.text[: self.max_text]
-                messages = await self.rasa.send(event.conversation, text, event.metadata)
-                replies = normalise(messages)
-        except RasaUnavailable as exc:
-            await self._maybe_busy(event)
-            retry = await asyncio.to_thread(mark_retry, self.engine, event.id, f"rasa: {exc}", backoff(event.attempts), MAX_ATTEMPTS)
-            logger.warning("event %d: Rasa unavailable (%s); %s", event.id, exc, "will retry" if retry else "giving up")
-            if not retry:
-                self._finish(event.id)
-            return False
-        except Exception as exc:  # noqa: BLE001 - e.g. a 4xx from Rasa: keep the event, retry later, fail in the end
-            logger.warning("event %d: Rasa call failed (%s)", event.id, type(exc).__name__)
-            retry = await asyncio.to_thread(mark_retry, self.engine, event.id, type(exc).__name__, backoff(event.attempts), 5)
-            if not retry:
-                self._finish(event.id)
-            return False
-        # Rasa has answered (and updated its tracker): from here on the event is never
-        # sent to Rasa again; a failed delivery is retried here, then given up with a log line.
+        replies = event.replies
+        if replies is None:
+            try:
+                replies = await self._ask_rasa(event)
+            except RasaUnavailable as exc:
+                self.stats["rasa_failures"] += 1
+                await self._maybe_busy(event)
+                retry = await asyncio.to_thread(mark_retry, self.engine, event.id, f"rasa: {exc}", backoff(event.attempts), MAX_ATTEMPTS)
+                logger.warning("event %d: Rasa unavailable (%s); %s", event.id, exc, "will retry" if retry else "giving up")
+                if not retry:
+                    self._finish(event.id)
+                return False
+            except Exception as exc:  # noqa: BLE001 - e.g. a 4xx from Rasa: keep the event, retry a few times, then fail
+                logger.warning("event %d: Rasa call failed (%s)", event.id, type(exc).__name__)
+                retry = await asyncio.to_thread(mark_retry, self.engine, event.id, type(exc).__name__, backoff(event.attempts), 5)
+                if not retry:
+                    self._finish(event.id)
+                return False
+            if event.kind in ("message", "admin_command"):
+                await asyncio.to_thread(mark_answered, self.engine, event.id, replies)
+        # Rasa has answered and its tracker moved on: the event is never sent to Rasa again.
         web = await self._deliver_with_retries(event, replies)
         chat_id = str(event.metadata.get("chat_id") or event.conversation)
         await asyncio.to_thread(mark_done, self.engine, event.id, web, chat_id)
+        self.stats["processed"] += 1
+        self._open = max(0, self._open - 1)
         self._finish(event.id)
         return True
+
+    async def _ask_rasa(self, event: Event) -> list[dict[str, Any]]:
+        replies: list[dict[str, Any]] = []
+        if event.metadata.get("truncated"):
+            replies.append({"text": truncated_note(self.max_text), "buttons": [], "custom": None})
+        if event.kind != "message" or not event.text.strip():
+            return replies
+        if self.log_text:
+            logger.debug("event %d to Rasa: %r", event.id, event.text)
+        slow = asyncio.create_task(self._busy_after(event, self.slow_after))
+        try:
+            messages = await self.rasa.send(event.conversation, event.text[: self.max_text], event.metadata)
+        finally:
+            slow.cancel()
+        return replies + normalise(messages)
+
+    async def _busy_after(self, event: Event, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await self._busy(event)
 
     async def _deliver_with_retries(self, event: Event, replies: list[dict[str, Any]], attempts: int = 4) -> list[dict[str, Any]]:
         from bot.scheduler.delivery import DeliveryError
@@ -159,27 +202,34 @@ class Worker:
                 return await self.deliver(event, replies)
             except DeliveryError as exc:
                 if exc.permanent or attempt == attempts - 1:
+                    self.stats["undelivered"] += 1
                     logger.warning("event %d: reply not delivered (%s)", event.id, exc.reason)
                     return []
                 await asyncio.sleep(min(30.0, max(exc.retry_after or 0.0, 2.0**attempt)))
             except Exception as exc:  # noqa: BLE001
                 if attempt == attempts - 1:
+                    self.stats["undelivered"] += 1
                     logger.warning("event %d: reply not delivered (%s)", event.id, type(exc).__name__)
                     return []
                 await asyncio.sleep(2.0**attempt)
         return []
 
     async def _maybe_busy(self, event: Event) -> None:
-        if self.notify_busy is None or event.id in self._busy_sent:
+        if (utcnow() - event.received_at).total_seconds() >= self.slow_after or event.attempts >= 1:
+            await self._busy(event)
+
+    async def _busy(self, event: Event) -> None:
+        if self.notify_busy is None or event.id in self._busy_sent or event.kind != "message":
             return
-        if utcnow() - event.received_at >= SLOW_NOTICE_AFTER or event.attempts >= 2:
-            self._busy_sent.add(event.id)
-            try:
-                await self.notify_busy(event, BUSY_TEXT)
-            except Exception:  # noqa: BLE001 - a courtesy note must not break processing
-                logger.warning("event %d: could not send the busy note", event.id)
+        self._busy_sent.add(event.id)
+        self.stats["busy_notes"] += 1
+        try:
+            await self.notify_busy(event, BUSY_TEXT)
+        except Exception:  # noqa: BLE001 - a courtesy note must not break processing
+            logger.warning("event %d: could not send the busy note", event.id)
 
     def _finish(self, event_id: int) -> None:
+        self._busy_sent.discard(event_id)
         waiter = self._done.pop(event_id, None)
         if waiter is not None:
             waiter.set()

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from storage.db import session_scope
 from storage.models.base import utcnow
-from storage.models.channels import EVENT_DONE, EVENT_FAILED, EVENT_PENDING, CallbackPayload, ChannelUser, InboundEvent, WebMessage
+from storage.models.channels import EVENT_ANSWERED, EVENT_DONE, EVENT_FAILED, EVENT_OPEN, CallbackPayload, ChannelUser, InboundEvent, WebMessage
 
 
 @dataclass(frozen=True)
@@ -25,11 +25,17 @@ class Event:
     reply_token: str | None
     attempts: int
     received_at: datetime
+    replies: list[dict[str, Any]] | None = None  # Rasa's answer, once it has answered (state "answered")
+    next_attempt_at: datetime | None = None
+
+
+def is_due(event: Event, now: datetime | None = None) -> bool:
+    return event.next_attempt_at is None or event.next_attempt_at <= (now or utcnow())
 
 
 def _event(row: InboundEvent) -> Event:
     return Event(row.id, row.channel, row.conversation, row.kind, row.text, dict(row.metadata_ or {}), row.reply_token,
-                 row.attempts, row.received_at)
+                 row.attempts, row.received_at, list(row.replies) if row.replies is not None else None, row.next_attempt_at)
 
 
 def store_event(
@@ -49,28 +55,59 @@ def store_event(
 
 
 def due_events(engine: Engine, now: datetime | None = None, limit: int = 500, conversation: str | None = None) -> list[Event]:
-    """Pending events whose turn has come, oldest first (one conversation stays in order)."""
+    """Open events whose turn has come, oldest first (one conversation stays in order)."""
     now = now or utcnow()
     with session_scope(engine) as s:
-        stmt = select(InboundEvent).where(InboundEvent.state == EVENT_PENDING, InboundEvent.next_attempt_at <= now)
+        stmt = select(InboundEvent).where(InboundEvent.state.in_(EVENT_OPEN), InboundEvent.next_attempt_at <= now)
         if conversation is not None:
             stmt = stmt.where(InboundEvent.conversation == conversation)
         rows = s.scalars(stmt.order_by(InboundEvent.id).limit(limit)).all()
         return [_event(r) for r in rows]
 
 
+def next_open_event(engine: Engine, conversation: str) -> Event | None:
+    """The oldest unfinished event of a conversation, due or not (nothing overtakes it)."""
+    with session_scope(engine) as s:
+        row = s.scalar(select(InboundEvent).where(InboundEvent.conversation == conversation, InboundEvent.state.in_(EVENT_OPEN))
+                       .order_by(InboundEvent.id).limit(1))
+        return _event(row) if row is not None else None
+
+
 def first_pending_in_conversation(engine: Engine, conversation: str) -> int | None:
     with session_scope(engine) as s:
         return s.scalar(
-            select(func.min(InboundEvent.id)).where(InboundEvent.conversation == conversation, InboundEvent.state == EVENT_PENDING)
+            select(func.min(InboundEvent.id)).where(InboundEvent.conversation == conversation, InboundEvent.state.in_(EVENT_OPEN))
         )
+
+
+def count_open(engine: Engine) -> int:
+    """Events stored and not yet finished (the worker's backlog)."""
+    with session_scope(engine) as s:
+        return s.scalar(select(func.count()).select_from(InboundEvent).where(InboundEvent.state.in_(EVENT_OPEN))) or 0
+
+
+def counts_by_state(engine: Engine) -> dict[str, int]:
+    with session_scope(engine) as s:
+        return {state: n for state, n in s.execute(select(InboundEvent.state, func.count()).group_by(InboundEvent.state))}
+
+
+def is_closed(engine: Engine, event_id: int) -> bool:
+    """True once the event is done or failed (the web chat checks this to avoid waiting for nothing)."""
+    with session_scope(engine) as s:
+        return s.scalar(select(InboundEvent.state).where(InboundEvent.id == event_id)) not in EVENT_OPEN
+
+
+def mark_answered(engine: Engine, event_id: int, replies: list[dict[str, Any]]) -> None:
+    """Keep Rasa's answer: from now on the event is delivered, never sent to Rasa again."""
+    with session_scope(engine) as s:
+        s.execute(update(InboundEvent).where(InboundEvent.id == event_id).values(state=EVENT_ANSWERED, replies=replies))
 
 
 def mark_done(engine: Engine, event_id: int, web_replies: list[dict[str, Any]] | None = None, chat_id: str | None = None) -> None:
     """Finish an event; web chat replies are stored in the same transaction."""
     with session_scope(engine) as s:
         s.execute(update(InboundEvent).where(InboundEvent.id == event_id)
-                  .values(state=EVENT_DONE, processed_at=utcnow(), last_error=None, text=""))
+                  .values(state=EVENT_DONE, processed_at=utcnow(), last_error=None, text="", replies=None))
         for payload in web_replies or []:
             s.add(WebMessage(chat_id=chat_id or "", event_id=event_id, payload=payload))
 
@@ -119,6 +156,13 @@ def set_following(engine: Engine, channel: str, user_id: str, following: bool) -
             from storage.outbox import cancel_for_recipient
 
             cancel_for_recipient(s, channel=channel, recipient=user_id)
+
+
+def is_following(engine: Engine, channel: str, chat_id: str) -> bool:
+    """False once a person unfollowed (or the bot left a group); unknown chats count as following."""
+    with session_scope(engine) as s:
+        row = s.scalar(select(ChannelUser.following).where(ChannelUser.channel == channel, ChannelUser.user_id == chat_id))
+        return row is not False
 
 
 def short_payload(engine: Engine, payload: str, limit: int = 64) -> str:

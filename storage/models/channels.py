@@ -3,7 +3,8 @@ web chat's outgoing messages.
 
 An event is unique per (channel, external_id) — LINE's webhookEventId, Telegram's
 update_id, the web chat's client message id — so a redelivery is recognised and
-dropped. The worker moves events pending -> done (or failed after its retries).
+dropped. The worker moves events pending -> answered (Rasa's replies kept here) ->
+done, or failed after its retries; text is cleared once an event is done.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from storage.models.base import Base, utcnow
 
 EVENT_PENDING = "pending"
+EVENT_ANSWERED = "answered"  # Rasa has answered; the replies wait in `replies` for delivery
+EVENT_OPEN = (EVENT_PENDING, EVENT_ANSWERED)
 EVENT_DONE = "done"
 EVENT_FAILED = "failed"
 
@@ -43,6 +46,7 @@ class InboundEvent(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column()
+    replies: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
 
 class WebMessage(Base):

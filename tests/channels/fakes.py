@@ -52,15 +52,23 @@ class FakeRasa:
 
     def __init__(self) -> None:
         self.up = True
+        self.delay = 0.0  # seconds before answering (a slow Rasa)
         self.received: list[dict[str, Any]] = []
-        self.app = Starlette(routes=[Route("/webhooks/gateway/webhook", self.webhook, methods=["POST"])])
+        self.app = Starlette(routes=[Route("/webhooks/gateway/webhook", self.webhook, methods=["POST"]),
+                                     Route("/webhooks/rest/webhook", self.webhook, methods=["POST"])])
 
     async def webhook(self, request: Request) -> JSONResponse:
+        import asyncio
+
         if not self.up:
             return JSONResponse({"error": "down"}, status_code=503)
         body = await request.json()
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.received.append(body)
         text = body["message"]
+        if "หลายข้อความ" in text:
+            return JSONResponse([{"recipient_id": body["sender"], "text": f"ข้อความที่ {i + 1}"} for i in range(7)])
         replies: list[dict[str, Any]] = [{"recipient_id": body["sender"], "text": f"ตอบ: {text}",
                                           "buttons": [{"title": "เมนู", "payload": "/help"}]}]
         if "การ์ด" in text:
@@ -79,13 +87,41 @@ class FakeLineApi:
         self.loading: list[dict[str, Any]] = []
         self.retry_keys: set[str] = set()
         self.used_tokens: set[str] = set()
+        self.push_failures: list[tuple[int, dict[str, str]]] = []  # (status, headers) answered to the next pushes
+        self.reply_failures: list[int] = []
+        self.rich_menus: list[dict[str, Any]] = []
+        self.rich_menu_images: list[tuple[str, str, int]] = []
+        self.default_rich_menu: str | None = None
         self.app = Starlette(routes=[
             Route("/v2/bot/message/reply", self.reply, methods=["POST"]),
             Route("/v2/bot/message/push", self.push, methods=["POST"]),
             Route("/v2/bot/chat/loading/start", self.load, methods=["POST"]),
+            Route("/v2/bot/richmenu", self.rich_menu, methods=["POST"]),
+            Route("/v2/bot/richmenu/{menu_id}/content", self.rich_menu_content, methods=["POST"]),
+            Route("/v2/bot/user/all/richmenu/{menu_id}", self.rich_menu_default, methods=["POST"]),
         ])
 
+    def all_texts(self) -> list[str]:
+        return [m.get("text", "") for r in self.replies + self.pushes for m in r["messages"]]
+
+    async def rich_menu(self, request: Request) -> JSONResponse:
+        if request.headers.get("authorization", "") != "Bearer test-token":
+            return JSONResponse({"message": "Authentication failed"}, status_code=401)
+        self.rich_menus.append(await request.json())
+        return JSONResponse({"richMenuId": f"richmenu-{len(self.rich_menus)}"})
+
+    async def rich_menu_content(self, request: Request) -> JSONResponse:
+        body = await request.body()
+        self.rich_menu_images.append((request.path_params["menu_id"], request.headers.get("content-type", ""), len(body)))
+        return JSONResponse({})
+
+    async def rich_menu_default(self, request: Request) -> JSONResponse:
+        self.default_rich_menu = request.path_params["menu_id"]
+        return JSONResponse({})
+
     async def reply(self, request: Request) -> JSONResponse:
+        if self.reply_failures:
+            return JSONResponse({"message": "failure"}, status_code=self.reply_failures.pop(0))
         body = await request.json()
         if body["replyToken"] in self.used_tokens or body["replyToken"].startswith("expired"):
             return JSONResponse({"message": "Invalid reply token"}, status_code=400)
@@ -94,6 +130,9 @@ class FakeLineApi:
         return JSONResponse({"sentMessages": [{"id": str(i), "quoteToken": "q"} for i, _ in enumerate(body["messages"])]})
 
     async def push(self, request: Request) -> JSONResponse:
+        if self.push_failures:
+            status, headers = self.push_failures.pop(0)
+            return JSONResponse({"message": "failure"}, status_code=status, headers=headers)
         key = request.headers.get("x-line-retry-key")
         if key and key in self.retry_keys:
             return JSONResponse({"message": "The retry key is already accepted"}, status_code=409)
