@@ -6,6 +6,8 @@ import asyncio
 from types import TracebackType
 from typing import Any
 
+from sqlalchemy import Engine
+
 from bot.scheduler.delivery import DeliveryError
 from bot.settings import Settings
 
@@ -13,10 +15,19 @@ from bot.settings import Settings
 class OutboundClients:
     """`async with OutboundClients(settings) as clients: await clients.send(...)`."""
 
-    def __init__(self, settings: Settings, channels: dict[str, Any] | None = None) -> None:
+    def __init__(self, settings: Settings, channels: dict[str, Any] | None = None, engine: Engine | None = None) -> None:
         self.settings = settings
         self.channels = channels if channels is not None else {}
         self._owns = channels is None
+        self._engine = engine
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            from storage.db import get_engine
+
+            self._engine = get_engine()
+        return self._engine
 
     async def __aenter__(self) -> OutboundClients:
         if self._owns:
@@ -45,13 +56,15 @@ class OutboundClients:
         return channel == "web" or channel in self.channels
 
     async def send(self, channel: str, recipient: str, payload: dict[str, Any], *, retry_key: str) -> None:
-        if channel == "web":
-            from storage.db import get_engine
-            from storage.inbound import push_web_message
+        """Deliver one proactive message; raises DeliveryError (permanent or not) when it cannot."""
+        from storage.inbound import is_following, push_web_message
 
-            await asyncio.to_thread(push_web_message, get_engine(), recipient, dict(payload, buttons=payload.get("buttons") or []), retry_key)
+        if channel == "web":
+            await asyncio.to_thread(push_web_message, self.engine, recipient, dict(payload, buttons=payload.get("buttons") or []), retry_key)
             return
         client = self.channels.get(channel)
         if client is None:
             raise DeliveryError(f"channel {channel} is not configured", permanent=True)
+        if not await asyncio.to_thread(is_following, self.engine, channel, recipient):
+            raise DeliveryError("recipient unfollowed or the bot left the chat", permanent=True)
         await client.send(recipient, payload, retry_key)

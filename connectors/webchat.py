@@ -10,6 +10,7 @@ group and multi-user flows without accounts); others are always `web`.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import re
 import uuid
@@ -27,12 +28,20 @@ from storage.inbound import is_closed, store_event, web_messages
 
 STATIC = Path(__file__).resolve().parent / "static"
 _ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
-_LOOPBACK = {"127.0.0.1", "::1", "localhost", "testclient"}
 WAIT_SECONDS = 25.0
 
 
 def _bad(message: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or bool(mapped and mapped.is_loopback)
 
 
 def sender_for(channel: str, chat_id: str, chat_type: str) -> str:
@@ -69,7 +78,7 @@ async def post_message(request: Request) -> Response:
     channel = str(data.get("channel") or "web")
     chat_type = str(data.get("chat_type") or "private")
     client_host = request.client.host if request.client else ""
-    if channel != "web" and client_host not in _LOOPBACK:
+    if channel != "web" and not _is_loopback(client_host):
         return _bad("only local clients may speak as another channel", 403)
     if channel not in ("web", "line", "telegram") or chat_type not in ("private", "group", "supergroup", "room"):
         return _bad("unknown channel or chat_type")

@@ -71,6 +71,8 @@ class FakeRasa:
             return JSONResponse([{"recipient_id": body["sender"], "text": f"ข้อความที่ {i + 1}"} for i in range(7)])
         replies: list[dict[str, Any]] = [{"recipient_id": body["sender"], "text": f"ตอบ: {text}",
                                           "buttons": [{"title": "เมนู", "payload": "/help"}]}]
+        if "ขอที่อยู่" in text:
+            replies.append({"recipient_id": body["sender"], "custom": {"type": "location_request", "text": "กรุณาส่งตำแหน่งที่เกิดเหตุครับ"}})
         if "การ์ด" in text:
             replies.append({"recipient_id": body["sender"], "custom": {"type": "cards", "alt_text": "ผลค้นหา", "cards": [
                 {"title": "พ.ร.บ.คุ้มครองข้อมูลส่วนบุคคล", "subtitle": "2562", "lines": ["สรุป"], "fields": [["หน่วยงาน", "สคส."]],
