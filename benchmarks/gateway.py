@@ -1,14 +1,24 @@
-"""Gateway benchmark: signed LINE webhooks through the real gateway, against posting straight to Rasa.
+"""Gateway benchmark: signed LINE webhooks through the real gateway, compared with posting straight to Rasa.
 
-Starts the real Rasa server with the trained model (models/current.tar.gz), a fake
-LINE Messaging API on 127.0.0.1 and the gateway; then, for 1, 20 and 100 concurrent
-conversations, each conversation sends its messages one after another and waits
-for each reply. Prints webhook acknowledgement latency, end-to-end
-message-to-reply latency and sustained messages per second, the same for the
-direct path (Rasa's REST channel), the gateway's overhead, and lost/duplicated
-replies.
+The gateway runs as its own process (`bot gateway`, the deployment path) with a
+SQLite store. Its LINE API is a fake on 127.0.0.1 inside this process, which
+timestamps each reply as it arrives; Rasa is either
 
-Run: `.venv/bin/python -m benchmarks.gateway [--messages-per-conversation 5]`
+- `fake` (default when RASA_URL does not answer): a Rasa stand-in in another
+  process that answers after `--fake-rasa-ms` (default 60 ms, about the measured
+  p50 of a real REST round trip with one custom action, see DESIGN.md), or
+- `real`: the Rasa server at RASA_URL (it must expose the gateway channel from
+  credentials.yml; start it with `make run` or `bot run`).
+
+For 1, 20 and 100 concurrent conversations, each conversation sends its messages
+one after another and waits for each reply, as a person does. Printed: webhook
+acknowledgement latency, end-to-end message-to-reply latency and messages per
+second; the same messages posted straight to Rasa's REST channel
+(`/webhooks/rest/webhook`, same server) for the direct path; the gateway's
+overhead; lost and duplicated replies. The load generator (aiohttp, as the
+gateway's own clients) is the same for both paths.
+
+Run: `.venv/bin/python -m benchmarks.gateway [--rasa auto|fake|real] [--messages-per-conversation 5]`
 """
 
 from __future__ import annotations
@@ -16,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import dataclasses
 import hashlib
 import hmac
 import json
@@ -28,33 +37,27 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import httpx
+import uvicorn
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-
-from bot.settings import load_settings
-from connectors.app import create_app
-from storage.db import make_engine
-from storage.migrate import upgrade
-from tests.channels.fakes import FakeLineApi, ServerThread, free_port
+from starlette.routing import Route
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret"
-TEXTS = ["สวัสดีครับ", "ขอบคุณมากครับ", "ช่วยอะไรได้บ้าง", "คุณเป็นบอทหรือเปล่า", "หวยงวดนี้ออกอะไร"]
+TEXTS = ["สวัสดีครับ", "ขอบคุณมากครับ", "ช่วยอะไรได้บ้าง", "คุณเป็นบอทหรือเปล่า", "ทำบัตรประชาชนใช้อะไรบ้าง"]
 
 
-class TimedLineApi(FakeLineApi):
-    def __init__(self) -> None:
-        super().__init__()
-        self.arrivals: dict[str, float] = {}
-        self.counts: Counter[str] = Counter()
+def free_port() -> int:
+    import socket
 
-    async def reply(self, request: Request) -> JSONResponse:
-        body = json.loads(await request.body())
-        self.arrivals.setdefault(body["replyToken"], time.perf_counter())
-        self.counts[body["replyToken"]] += 1
-        return JSONResponse({"sentMessages": [{"id": "1", "quoteToken": "q"}]})
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def pct(values: list[float], q: float) -> float:
@@ -62,121 +65,220 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))] if ordered else float("nan")
 
 
-def start_rasa(port: int) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
-    return subprocess.Popen(
-        [str(ROOT / ".venv-rasa" / "bin" / "rasa"), "run", "--enable-api", "--interface", "127.0.0.1", "--port", str(port),
-         "--model", str(ROOT / "models" / "current.tar.gz"), "--credentials", str(ROOT / "credentials.yml")],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
+# ---------------------------------------------------------------- fake Rasa (its own process)
+
+
+def fake_rasa_app(latency: float) -> Starlette:
+    async def answer(request: Request) -> JSONResponse:
+        body = await request.json()
+        await asyncio.sleep(latency)
+        return JSONResponse([{"recipient_id": body["sender"], "text": f"รับทราบครับ ({len(body.get('message', ''))})",
+                              "buttons": [{"title": "เมนู", "payload": "/help"}]}])
+
+    async def status(request: Request) -> JSONResponse:
+        return JSONResponse({"fake": True})
+
+    return Starlette(routes=[Route("/webhooks/gateway/webhook", answer, methods=["POST"]),
+                             Route("/webhooks/rest/webhook", answer, methods=["POST"]), Route("/", status)])
+
+
+# ---------------------------------------------------------------- fake LINE API (in this process)
+
+
+class TimedLineApi:
+    """Reply and push endpoints that timestamp each reply token's first arrival and count repeats."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[str, asyncio.Future[float]] = {}
+        self.counts: Counter[str] = Counter()
+        self.app = Starlette(routes=[
+            Route("/v2/bot/message/reply", self.reply, methods=["POST"]),
+            Route("/v2/bot/message/push", self.ok, methods=["POST"]),
+            Route("/v2/bot/chat/loading/start", self.ok, methods=["POST"]),
+        ])
+
+    def expect(self, token: str) -> asyncio.Future[float]:
+        return self.arrived.setdefault(token, asyncio.get_running_loop().create_future())
+
+    async def reply(self, request: Request) -> JSONResponse:
+        now = time.perf_counter()
+        token = json.loads(await request.body())["replyToken"]
+        self.counts[token] += 1
+        future = self.expect(token)
+        if not future.done():
+            future.set_result(now)
+        return JSONResponse({"sentMessages": [{"id": "1", "quoteToken": "q"}]})
+
+    async def ok(self, request: Request) -> JSONResponse:
+        await request.body()
+        return JSONResponse({})
 
 
 def line_event(user: str, text: str) -> tuple[bytes, str, str]:
     token = uuid.uuid4().hex
-    event = {"type": "message", "message": {"type": "text", "id": token[:12], "text": text}, "webhookEventId": uuid.uuid4().hex,
-             "deliveryContext": {"isRedelivery": False}, "timestamp": 1700000000000, "source": {"type": "user", "userId": user},
-             "replyToken": token, "mode": "active"}
+    event = {"type": "message", "message": {"type": "text", "id": token[:12], "quoteToken": "q", "text": text},
+             "webhookEventId": uuid.uuid4().hex, "deliveryContext": {"isRedelivery": False}, "timestamp": 1700000000000,
+             "source": {"type": "user", "userId": user}, "replyToken": token, "mode": "active"}
     body = json.dumps({"destination": "Ubench", "events": [event]}, ensure_ascii=False).encode()
     signature = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
     return body, signature, token
 
 
-async def via_gateway(gateway_url: str, api: TimedLineApi, conversations: int, per: int) -> dict:
+async def via_gateway(client: aiohttp.ClientSession, gateway_url: str, api: TimedLineApi, conversations: int, per: int) -> dict[str, Any]:
     acks: list[float] = []
     e2e: list[float] = []
     tokens: list[str] = []
-    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=200)) as client:
-        async def conversation(i: int) -> None:
-            user = f"Ubench{i}-{uuid.uuid4().hex[:6]}"
-            for n in range(per):
-                body, signature, token = line_event(user, TEXTS[n % len(TEXTS)])
-                tokens.append(token)
-                started = time.perf_counter()
-                response = await client.post(f"{gateway_url}/webhooks/line", content=body, headers={"x-line-signature": signature})
-                acks.append((time.perf_counter() - started) * 1000)
-                response.raise_for_status()
-                deadline = time.perf_counter() + 60
-                while token not in api.arrivals and time.perf_counter() < deadline:
-                    await asyncio.sleep(0.002)
-                if token in api.arrivals:
-                    e2e.append((api.arrivals[token] - started) * 1000)
+    errors = 0
 
-        started = time.perf_counter()
-        await asyncio.gather(*(conversation(i) for i in range(conversations)))
-        elapsed = time.perf_counter() - started
-    await asyncio.sleep(0.5)
-    lost = sum(1 for t in tokens if t not in api.arrivals)
+    async def conversation(i: int) -> None:
+        nonlocal errors
+        user = f"Ubench{i}x{uuid.uuid4().hex[:8]}"
+        for n in range(per):
+            body, signature, token = line_event(user, TEXTS[n % len(TEXTS)])
+            tokens.append(token)
+            arrival = api.expect(token)
+            started = time.perf_counter()
+            async with client.post(f"{gateway_url}/webhooks/line", data=body,
+                                   headers={"x-line-signature": signature, "Content-Type": "application/json"}) as response:
+                await response.read()
+            acks.append((time.perf_counter() - started) * 1000)
+            if response.status != 200:
+                errors += 1
+                continue
+            try:
+                e2e.append((await asyncio.wait_for(asyncio.shield(arrival), timeout=60) - started) * 1000)
+            except TimeoutError:
+                pass
+
+    started = time.perf_counter()
+    await asyncio.gather(*(conversation(i) for i in range(conversations)))
+    elapsed = time.perf_counter() - started
+    await asyncio.sleep(1.0)  # let any late duplicate arrive before counting
+    lost = sum(1 for t in tokens if api.counts[t] == 0)
     duplicated = sum(1 for t in tokens if api.counts[t] > 1)
-    return {"acks": acks, "e2e": e2e, "rate": len(e2e) / elapsed, "lost": lost, "duplicated": duplicated}
+    return {"acks": acks, "e2e": e2e, "rate": len(e2e) / elapsed, "lost": lost, "duplicated": duplicated, "errors": errors}
 
 
-async def direct(rasa_url: str, conversations: int, per: int) -> dict:
+async def direct(client: aiohttp.ClientSession, rasa_url: str, conversations: int, per: int) -> dict[str, Any]:
     latencies: list[float] = []
-    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=200)) as client:
-        async def conversation(i: int) -> None:
-            sender = f"direct{i}-{uuid.uuid4().hex[:6]}"
-            for n in range(per):
-                started = time.perf_counter()
-                response = await client.post(f"{rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": TEXTS[n % len(TEXTS)]})
-                response.raise_for_status()
-                latencies.append((time.perf_counter() - started) * 1000)
 
-        started = time.perf_counter()
-        await asyncio.gather(*(conversation(i) for i in range(conversations)))
-        elapsed = time.perf_counter() - started
-    return {"e2e": latencies, "rate": len(latencies) / elapsed}
+    async def conversation(i: int) -> None:
+        sender = f"direct{i}x{uuid.uuid4().hex[:8]}"
+        for n in range(per):
+            started = time.perf_counter()
+            async with client.post(f"{rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": TEXTS[n % len(TEXTS)]}) as response:
+                response.raise_for_status()
+                await response.read()
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(conversation(i) for i in range(conversations)))
+    return {"e2e": latencies, "rate": len(latencies) / (time.perf_counter() - started)}
+
+
+def rasa_is_up(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/", timeout=2).status_code < 500
+    except httpx.HTTPError:
+        return False
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{what} exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{what} did not start")
+
+
+async def run(args: argparse.Namespace, rasa_url: str, mode: str) -> int:
+    api = TimedLineApi()
+    line_port = free_port()
+    line_server = uvicorn.Server(uvicorn.Config(api.app, host="127.0.0.1", port=line_port, log_level="error", access_log=False))
+    line_task = asyncio.create_task(line_server.serve())
+    while not line_server.started:
+        await asyncio.sleep(0.01)
+    tmp = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
+    gateway_port = free_port()
+    env = dict(os.environ, BOT_ENV_FILE=str(tmp / "no.env"), BOT_VAR_DIR=str(tmp), DATABASE_URL=f"sqlite:///{tmp / 'gw.db'}",
+               RASA_URL=rasa_url, LINE_CHANNEL_SECRET=SECRET, LINE_CHANNEL_ACCESS_TOKEN="bench",
+               LINE_API_BASE_URL=f"http://127.0.0.1:{line_port}", TELEGRAM_BOT_TOKEN="", LOCAL_CHAT_ENABLED="true")
+    gateway = subprocess.Popen([sys.executable, "-m", "bot.cli", "gateway", "--host", "127.0.0.1", "--port", str(gateway_port)],
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    gateway_url = f"http://127.0.0.1:{gateway_port}"
+    failures = 0
+    try:
+        await asyncio.to_thread(wait_until_up, f"{gateway_url}/healthz", gateway, "gateway")
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=90), connector=aiohttp.TCPConnector(limit=400)) as client:
+            await via_gateway(client, gateway_url, api, 5, 2)  # warm-up
+            await direct(client, rasa_url, 5, 2)
+            rasa_label = f"fake Rasa answering in {args.fake_rasa_ms} ms" if mode == "fake" else f"real Rasa at {rasa_url}"
+            print(f"== LINE webhooks through `bot gateway` vs straight to Rasa REST ({rasa_label}; "
+                  f"{args.messages_per_conversation} messages per conversation; SQLite store; {os.cpu_count()} cores)")
+            for conversations in (int(x) for x in args.concurrency.split(",")):
+                g = await via_gateway(client, gateway_url, api, conversations, args.messages_per_conversation)
+                d = await direct(client, rasa_url, conversations, args.messages_per_conversation)
+                overhead = pct(g["e2e"], 50) / pct(d["e2e"], 50) - 1
+                print(f"-- {conversations} concurrent conversation(s), {len(g['acks'])} messages")
+                print(f"   webhook ack     p50 {pct(g['acks'], 50):7.1f}  p95 {pct(g['acks'], 95):7.1f}  p99 {pct(g['acks'], 99):7.1f} ms")
+                print(f"   gateway e2e     p50 {pct(g['e2e'], 50):7.1f}  p95 {pct(g['e2e'], 95):7.1f}  p99 {pct(g['e2e'], 99):7.1f} ms"
+                      f"   {g['rate']:7.1f} msg/s")
+                print(f"   direct to Rasa  p50 {pct(d['e2e'], 50):7.1f}  p95 {pct(d['e2e'], 95):7.1f}  p99 {pct(d['e2e'], 99):7.1f} ms"
+                      f"   {d['rate']:7.1f} msg/s")
+                print(f"   overhead at p50 {overhead:+.1%} (p95 {pct(g['e2e'], 95) / pct(d['e2e'], 95) - 1:+.1%}); "
+                      f"lost {g['lost']}, duplicated {g['duplicated']}, refused {g['errors']}")
+                failures += g["lost"] + g["duplicated"] + g["errors"]
+    finally:
+        gateway.terminate()
+        try:
+            gateway.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            gateway.kill()
+        line_server.should_exit = True
+        await line_task
+    return 1 if failures else 0
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rasa", choices=["auto", "fake", "real"], default="auto")
+    parser.add_argument("--fake-rasa-ms", type=float, default=60.0)
     parser.add_argument("--messages-per-conversation", type=int, default=5)
     parser.add_argument("--concurrency", default="1,20,100")
+    parser.add_argument("--serve-fake-rasa", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if not (ROOT / "models" / "current.tar.gz").exists():
-        print("no trained model: run `make model` first", file=sys.stderr)
-        return 1
-    rasa_port = free_port()
-    rasa = start_rasa(rasa_port)
-    rasa_url = f"http://127.0.0.1:{rasa_port}"
+    if args.serve_fake_rasa:
+        uvicorn.run(fake_rasa_app(args.fake_rasa_ms / 1000), host="127.0.0.1", port=args.serve_fake_rasa, log_level="error",
+                    access_log=False)
+        return 0
+    from bot.settings import load_settings
+
+    real_url = load_settings().rasa_url
+    mode = args.rasa if args.rasa != "auto" else ("real" if rasa_is_up(real_url) else "fake")
+    fake: subprocess.Popen[bytes] | None = None
+    if mode == "real":
+        if not rasa_is_up(real_url):
+            print(f"Rasa is not answering at {real_url}", file=sys.stderr)
+            return 1
+        rasa_url = real_url
+    else:
+        port = free_port()
+        fake = subprocess.Popen([sys.executable, "-m", "benchmarks.gateway", "--serve-fake-rasa", str(port),
+                                 "--fake-rasa-ms", str(args.fake_rasa_ms)], cwd=ROOT)
+        rasa_url = f"http://127.0.0.1:{port}"
+        wait_until_up(f"{rasa_url}/", fake, "fake Rasa")
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if httpx.get(f"{rasa_url}/status", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or rasa.poll() is not None:
-                print("Rasa did not start", file=sys.stderr)
-                return 1
-            time.sleep(1)
-        api = TimedLineApi()
-        tmp = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
-        with ServerThread(api.app) as line_server:
-            settings = dataclasses.replace(load_settings(), database_url=f"sqlite:///{tmp / 'gw.db'}", rasa_url=rasa_url,
-                                           line_channel_secret=SECRET, line_channel_access_token="bench", line_api_base_url=line_server.url)
-            engine = make_engine(settings.database_url)
-            upgrade(engine)
-            with ServerThread(create_app(settings, engine=engine, poll_interval=0.02)) as gateway:
-                asyncio.run(direct(rasa_url, 5, 2))  # warm-up
-                asyncio.run(via_gateway(gateway.url, api, 5, 2))
-                print(f"== gateway vs direct Rasa REST ({args.messages_per_conversation} messages per conversation, SQLite, 2 cores)")
-                for c in (int(x) for x in args.concurrency.split(",")):
-                    g = asyncio.run(via_gateway(gateway.url, api, c, args.messages_per_conversation))
-                    d = asyncio.run(direct(rasa_url, c, args.messages_per_conversation))
-                    overhead = pct(g["e2e"], 50) / pct(d["e2e"], 50) - 1
-                    print(f"-- {c} concurrent conversation(s), {len(g['acks'])} messages")
-                    print(f"   webhook ack     p50 {pct(g['acks'], 50):6.1f}  p95 {pct(g['acks'], 95):6.1f}  p99 {pct(g['acks'], 99):6.1f} ms")
-                    print(f"   gateway e2e     p50 {pct(g['e2e'], 50):6.1f}  p95 {pct(g['e2e'], 95):6.1f}  p99 {pct(g['e2e'], 99):6.1f} ms   {g['rate']:.1f} msg/s")
-                    print(f"   direct to Rasa  p50 {pct(d['e2e'], 50):6.1f}  p95 {pct(d['e2e'], 95):6.1f}  p99 {pct(d['e2e'], 99):6.1f} ms   {d['rate']:.1f} msg/s")
-                    print(f"   overhead at p50 {overhead:+.0%}; lost {g['lost']}, duplicated {g['duplicated']}")
+        return asyncio.run(run(args, rasa_url, mode))
     finally:
-        rasa.terminate()
-        try:
-            rasa.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            rasa.kill()
-    return 0
+        if fake is not None:
+            fake.terminate()
+            fake.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ event is stored; the worker answers the person in the background.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
@@ -23,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 
 from bot.settings import Settings, get_settings
 from connectors import render_telegram, webchat
+from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
 from connectors.rasa_client import RasaClient
 from connectors.worker import Worker
@@ -50,7 +50,7 @@ async def _admin_reply(state: GatewayState, event: Event) -> list[dict[str, Any]
         with session_scope(state.engine) as session:
             return handle(session, ctx, event.text)
 
-    return [{"text": await asyncio.to_thread(run), "buttons": [], "custom": None}]
+    return [{"text": await db(state.engine, run), "buttons": [], "custom": None}]
 
 
 def make_deliver(state_holder: dict[str, GatewayState]):  # type: ignore[no-untyped-def]
@@ -80,6 +80,15 @@ def make_busy_notice(state_holder: dict[str, GatewayState]):  # type: ignore[no-
     return notify
 
 
+def make_waiting(state_holder: dict[str, GatewayState]):  # type: ignore[no-untyped-def]
+    async def waiting(event: Event) -> None:
+        channel = state_holder["state"].channels.get(event.channel)
+        if channel is not None and hasattr(channel, "waiting"):
+            await channel.waiting(event)
+
+    return waiting
+
+
 async def health(request: Request) -> Response:
     state: GatewayState = request.app.state.gateway
 
@@ -89,7 +98,7 @@ async def health(request: Request) -> Response:
         return True
 
     try:
-        await asyncio.to_thread(ping)
+        await db(state.engine, ping)
     except Exception:  # noqa: BLE001 - health reports, never raises
         return JSONResponse({"status": "degraded", "database": "unavailable"}, status_code=503)
     return JSONResponse({"status": "ok", "backlog": state.worker.backlog})
@@ -99,7 +108,7 @@ async def metrics(request: Request) -> Response:
     """Prometheus text: counts only (no ids, no text, no names)."""
     state: GatewayState = request.app.state.gateway
     lines = ["# TYPE gateway_events gauge"]
-    for name, value in sorted((await asyncio.to_thread(counts_by_state, state.engine)).items()):
+    for name, value in sorted((await db(state.engine, counts_by_state, state.engine)).items()):
         lines.append(f'gateway_events{{state="{name}"}} {value}')
     lines.append("# TYPE gateway_worker_total counter")
     for name, value in sorted(state.worker.stats.items()):
@@ -134,6 +143,7 @@ def create_app(
     channels: dict[str, Any] | None = None,
     poll_interval: float = 0.5,
     slow_after: float = 8.0,
+    loading_after: float = 1.0,
     max_pending: int = 5000,
 ) -> Starlette:
     settings = settings or get_settings()
@@ -148,7 +158,8 @@ def create_app(
         channels = enabled_channels(settings)
     holder: dict[str, GatewayState] = {}
     rasa = rasa or RasaClient(settings.rasa_url)
-    worker = Worker(engine, rasa, make_deliver(holder), notify_busy=make_busy_notice(holder), poll_interval=poll_interval,
+    worker = Worker(engine, rasa, make_deliver(holder), notify_busy=make_busy_notice(holder), waiting=make_waiting(holder),
+                    poll_interval=poll_interval, loading_after=loading_after,
                     max_text=settings.max_message_chars, slow_after=slow_after, max_pending=max_pending,
                     log_text=settings.log_message_text)
     state = GatewayState(settings=settings, engine=engine, worker=worker, channels=channels)

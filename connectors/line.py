@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 
 from bot.scheduler.delivery import DeliveryError
 from bot.settings import Settings
+from connectors.dbcall import db
 from connectors.body import BodyTooLarge, read_body
 from connectors.gateway_state import GatewayState
 from connectors.render_line import to_line_messages
@@ -101,7 +102,6 @@ class LineChannel:
         self.configuration = Configuration(access_token=settings.line_channel_access_token, host=settings.line_api_base_url)
         self.api_client = api_client
         self.api: AsyncMessagingApi | None = AsyncMessagingApi(api_client) if api_client else None
-        self._tasks: set[asyncio.Task[None]] = set()
         self._sent: dict[tuple[int, str], int] = {}  # (event id, tag) -> messages already out, across delivery retries
         self.triggers = [w.strip() for w in settings.line_group_triggers.split(",") if w.strip()]
 
@@ -136,43 +136,42 @@ class LineChannel:
             assert isinstance(events, list)
         except (ValueError, KeyError, AssertionError, TypeError):
             return JSONResponse({"error": "malformed body"}, status_code=400)
-        stored = 0
+        conversations: list[str] = []
         for event in events:
-            if isinstance(event, dict):
-                stored += await self._store(state, event)
-        state.worker.stored(stored)
-        return JSONResponse({"stored": stored})
+            if isinstance(event, dict) and (conversation := await self._store(state, event)):
+                conversations.append(conversation)
+        state.worker.stored(conversations)
+        return JSONResponse({"stored": len(conversations)})
 
-    async def _store(self, state: GatewayState, event: dict[str, Any]) -> int:
+    async def _store(self, state: GatewayState, event: dict[str, Any]) -> str | None:
+        """Store one event; its conversation when it is new, else None."""
         event_id = str(event.get("webhookEventId") or "")
         if not event_id:
-            return 0
+            return None
         chat_type, chat_id, user_id = _source(event)
         if not chat_id:
-            return 0
+            return None
         kind, text, extra = self._read(event, chat_type)
         if kind is None:
-            return 0
+            return None
         metadata: dict[str, Any] = {"channel": "line", "user_id": user_id, "chat_id": chat_id, "chat_type": chat_type, "display_name": ""}
         metadata.update(extra)
         text, truncated = clean_text(text, self.settings.max_message_chars)
         if truncated:
             metadata["truncated"] = True
-        stored = await asyncio.to_thread(
-            store_event, state.engine, channel="line", external_id=event_id, conversation=sender_id(chat_type, chat_id),
+        conversation = sender_id(chat_type, chat_id)
+        stored = await db(state.engine, store_event, state.engine, lane="ingest", channel="line", external_id=event_id, conversation=conversation,
             text=text, metadata=metadata, kind=kind, reply_token=event.get("replyToken"),
         )
         if stored is None:
             logger.info("LINE event %s already stored (redelivery=%s)", event_id, _is_redelivery(event))
-            return 0
+            return None
         logger.info("LINE event %s stored as %d (%s, %s)", event_id, stored, kind, chat_type)
         if kind in ("follow", "unfollow"):
-            await asyncio.to_thread(set_following, state.engine, "line", user_id, kind == "follow")
+            await db(state.engine, set_following, state.engine, "line", user_id, kind == "follow", lane="ingest")
         elif kind in ("join", "leave"):
-            await asyncio.to_thread(set_following, state.engine, "line", chat_id, kind == "join")
-        if kind == "message" and chat_type == "private":
-            self._background(self.show_loading(chat_id))
-        return 1
+            await db(state.engine, set_following, state.engine, "line", chat_id, kind == "join", lane="ingest")
+        return conversation
 
     def _read(self, event: dict[str, Any], chat_type: str) -> tuple[str | None, str, dict[str, Any]]:
         """(kind, text for Rasa, extra metadata) of one LINE event; kind None = not for the bot.
@@ -206,10 +205,10 @@ class LineChannel:
             return etype, "", {}
         return None, "", {}
 
-    def _background(self, coroutine: Any) -> None:
-        task = asyncio.create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    async def waiting(self, event: Event) -> None:
+        """Rasa is slow to answer: LINE's loading animation (1:1 chats only; LINE has none for groups)."""
+        if event.metadata.get("chat_type") == "private":
+            await self.show_loading(str(event.metadata.get("chat_id")))
 
     async def show_loading(self, user_id: str) -> None:
         try:

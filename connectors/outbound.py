@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from types import TracebackType
 from typing import Any
 
@@ -10,6 +9,7 @@ from sqlalchemy import Engine
 
 from bot.scheduler.delivery import DeliveryError
 from bot.settings import Settings
+from connectors.dbcall import db
 
 
 class OutboundClients:
@@ -60,11 +60,11 @@ class OutboundClients:
         from storage.inbound import is_following, push_web_message
 
         if channel == "web":
-            await asyncio.to_thread(push_web_message, self.engine, recipient, dict(payload, buttons=payload.get("buttons") or []), retry_key)
+            await db(self.engine, push_web_message, self.engine, recipient, dict(payload, buttons=payload.get("buttons") or []), retry_key)
             return
         client = self.channels.get(channel)
         if client is None:
             raise DeliveryError(f"channel {channel} is not configured", permanent=True)
-        if not await asyncio.to_thread(is_following, self.engine, channel, recipient):
+        if not await db(self.engine, is_following, self.engine, channel, recipient):
             raise DeliveryError("recipient unfollowed or the bot left the chat", permanent=True)
         await client.send(recipient, payload, retry_key)

@@ -1,33 +1,56 @@
-"""Talks to the Rasa server's gateway channel (bot/rasa_channel.py)."""
+"""Talks to the Rasa server's gateway channel (bot/rasa_channel.py).
+
+aiohttp (already underneath line-bot-sdk) rather than httpx: under 20-100
+concurrent conversations httpx's per-request cost was the gateway's largest
+overhead in benchmarks/gateway.py.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
-import httpx
+import aiohttp
 
 
 class RasaUnavailable(Exception):
     """Rasa is down, slow or answered with a server error: try again later."""
 
 
+class RasaError(Exception):
+    """Rasa refused the message (4xx other than 429)."""
+
+
 class RasaClient:
-    def __init__(self, base_url: str, timeout: float = 30.0, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, base_url: str, timeout: float = 30.0, max_connections: int = 100) -> None:
         self._url = base_url.rstrip("/") + "/webhooks/gateway/webhook"
-        self._client = client or httpx.AsyncClient(timeout=timeout)
-        self._owns_client = client is None
+        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=5)
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout, connector=aiohttp.TCPConnector(limit=self._max_connections), trust_env=False,
+            )
+        return self._session
 
     async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+        payload = json.dumps({"sender": sender, "message": text, "metadata": metadata}, ensure_ascii=False).encode()
         try:
-            response = await self._client.post(self._url, json={"sender": sender, "message": text, "metadata": metadata})
-        except httpx.HTTPError as exc:
+            async with self._client().post(self._url, data=payload, headers={"Content-Type": "application/json"}) as response:
+                if response.status >= 500 or response.status == 429:
+                    raise RasaUnavailable(f"HTTP {response.status}")
+                if response.status >= 400:
+                    raise RasaError(f"HTTP {response.status}")
+                body = await response.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise RasaUnavailable(type(exc).__name__) from exc
-        if response.status_code >= 500 or response.status_code == 429:
-            raise RasaUnavailable(f"HTTP {response.status_code}")
-        response.raise_for_status()
-        body = response.json()
-        return body if isinstance(body, list) else []
+        except ValueError as exc:  # not JSON: Rasa is not itself (a proxy error page)
+            raise RasaUnavailable("invalid JSON") from exc
+        return [m for m in body if isinstance(m, dict)] if isinstance(body, list) else []
 
     async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()

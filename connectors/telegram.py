@@ -22,6 +22,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from bot.scheduler.delivery import DeliveryError
 from bot.settings import Settings
+from connectors.dbcall import db
 from connectors.admin_commands import is_admin_command
 from connectors.gateway_state import GatewayState
 from connectors.render_telegram import to_telegram_messages
@@ -125,7 +126,7 @@ class TelegramChannel:
             chat, user = callback.message.chat, callback.from_user
             from storage.inbound import expand_payload
 
-            text = await asyncio.to_thread(expand_payload, state.engine, callback.data or "")
+            text = await db(state.engine, expand_payload, state.engine, callback.data or "")
             extra: dict[str, Any] = {"callback": True}
             try:
                 await callback.answer()
@@ -165,8 +166,7 @@ class TelegramChannel:
         chat_type = chat.type if chat.type in ("private", "group", "supergroup") else "group"
         metadata = {"channel": "telegram", "user_id": str(user.id), "chat_id": str(chat.id), "chat_type": chat_type,
                     "display_name": (user.full_name or "")[:80], **extra}
-        stored = await asyncio.to_thread(
-            store_event, state.engine, channel="telegram", external_id=str(update.update_id), conversation=f"telegram:{chat.id}",
+        stored = await db(state.engine, store_event, state.engine, lane="ingest", channel="telegram", external_id=str(update.update_id), conversation=f"telegram:{chat.id}",
             text=text, metadata=metadata, kind=kind,
         )
         return 0 if stored is None else 1

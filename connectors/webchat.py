@@ -20,6 +20,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
+from connectors.dbcall import db
 from connectors.admin_commands import is_admin_command
 from connectors.body import BodyTooLarge, read_body
 from connectors.gateway_state import GatewayState
@@ -101,21 +102,20 @@ async def post_message(request: Request) -> Response:
         return _bad("text is empty")
     message_id = str(data.get("message_id") or uuid.uuid4().hex)[:64]
     kind = "admin_command" if is_admin_command(text) else "message"
-    event_id = await asyncio.to_thread(
-        store_event, state.engine, channel="local", external_id=message_id, conversation=sender_for(channel, chat_id, chat_type),
+    event_id = await db(state.engine, store_event, state.engine, lane="ingest", channel="local", external_id=message_id, conversation=sender_for(channel, chat_id, chat_type),
         text=text, metadata=metadata, kind=kind,
     )
     if event_id is None:
         return JSONResponse({"duplicate": True, "replies": []})
     waiter = state.worker.waiter(event_id)
-    state.worker.stored(1)
+    state.worker.stored([sender_for(channel, chat_id, chat_type)])
     try:
         # the worker may have finished before the waiter existed: ask the store too
-        if not await asyncio.to_thread(is_closed, state.engine, event_id):
+        if not await db(state.engine, is_closed, state.engine, event_id):
             await asyncio.wait_for(waiter.wait(), timeout=WAIT_SECONDS)
     except TimeoutError:
         return JSONResponse({"event_id": event_id, "pending": True, "replies": [], "note": "กำลังดำเนินการ คำตอบจะตามมาในไม่ช้าครับ"}, status_code=202)
-    replies = await asyncio.to_thread(web_messages, state.engine, chat_id, 0, event_id)
+    replies = await db(state.engine, web_messages, state.engine, chat_id, 0, event_id)
     return JSONResponse({"event_id": event_id, "replies": [{"id": i, **p} for i, p in replies], "last_id": max((i for i, _ in replies), default=0), "notes": []})
 
 
@@ -130,5 +130,5 @@ async def get_messages(request: Request) -> Response:
         after = int(request.query_params.get("after", "0"))
     except ValueError:
         return _bad("after must be a number")
-    rows = await asyncio.to_thread(web_messages, state.engine, chat_id, after)
+    rows = await db(state.engine, web_messages, state.engine, chat_id, after)
     return JSONResponse({"messages": [{"id": i, **p} for i, p in rows]})

@@ -21,9 +21,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from connectors.dbcall import db
 from connectors.rasa_client import RasaClient, RasaUnavailable
 from connectors.replies import normalise
-from storage.inbound import Event, count_open, due_events, is_due, mark_answered, mark_done, mark_retry, next_open_event
+from storage.inbound import Event, count_open, due_conversations, is_due, mark_answered, mark_done, mark_retry, next_open_event
 from storage.models.base import utcnow
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 # (event, neutral replies) -> replies for the web chat table (other channels send and return [])
 Deliver = Callable[[Event, list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]]
 Notify = Callable[[Event, str], Awaitable[None]]
+Waiting = Callable[[Event], Awaitable[None]]
 
 MAX_ATTEMPTS = 40  # with backoff capped at 60 s: about half an hour of outage
 BUSY_TEXT = "กำลังดำเนินการ ขอเวลาสักครู่นะครับ 🙏"
@@ -52,6 +54,8 @@ class Worker:
         deliver: Deliver,
         *,
         notify_busy: Notify | None = None,
+        waiting: Waiting | None = None,
+        loading_after: float = 1.0,
         concurrency: int = 32,
         poll_interval: float = 0.5,
         max_text: int = 2000,
@@ -63,6 +67,8 @@ class Worker:
         self.rasa = rasa
         self.deliver = deliver
         self.notify_busy = notify_busy
+        self.waiting = waiting
+        self.loading_after = loading_after
         self.poll_interval = poll_interval
         self.max_text = max_text
         self.slow_after = slow_after
@@ -71,6 +77,7 @@ class Worker:
         self._gate = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._dirty: set[str] = set()
         self._done: dict[int, asyncio.Event] = {}
         self._busy_sent: set[int] = set()
         self._loop_task: asyncio.Task[None] | None = None
@@ -96,11 +103,19 @@ class Worker:
     def wake(self) -> None:
         self._wake.set()
 
-    def stored(self, n: int = 1) -> None:
-        """A webhook stored `n` new events: count them against the limit and wake up."""
-        self._open += n
-        if n:
-            self._wake.set()
+    def stored(self, conversations: list[str]) -> None:
+        """A webhook stored new events of these conversations: count them and start on them now."""
+        for conversation in conversations:
+            self._open += 1
+            self._kick(conversation)
+
+    def _kick(self, conversation: str) -> None:
+        if self._stopping:
+            return
+        if conversation in self._running:
+            self._dirty.add(conversation)  # its drain may be past its last look at the store: make it look again
+        else:
+            self._running[conversation] = asyncio.create_task(self._drain(conversation), name=f"drain-{len(self._running)}")
 
     @property
     def overloaded(self) -> bool:
@@ -118,11 +133,10 @@ class Worker:
     async def _loop(self) -> None:
         while not self._stopping:
             try:
-                self._open = await asyncio.to_thread(count_open, self.engine)
-                events = await asyncio.to_thread(due_events, self.engine)
-                for conversation in dict.fromkeys(e.conversation for e in events):
+                self._open = await db(self.engine, count_open, self.engine)
+                for conversation in await db(self.engine, due_conversations, self.engine):
                     if conversation not in self._running:
-                        self._running[conversation] = asyncio.create_task(self._drain(conversation))
+                        self._kick(conversation)
             except Exception:  # noqa: BLE001 - the loop must survive a database hiccup
                 logger.exception("worker loop error")
             try:
@@ -135,8 +149,11 @@ class Worker:
         """Process one conversation's events, oldest first, until one has to wait; then exit."""
         try:
             while not self._stopping:
-                event = await asyncio.to_thread(next_open_event, self.engine, conversation)
+                self._dirty.discard(conversation)
+                event = await db(self.engine, next_open_event, self.engine, conversation)
                 if event is None or not is_due(event):
+                    if conversation in self._dirty:
+                        continue  # something was stored while we looked
                     return  # nothing left, or the oldest waits for its retry: nothing may overtake it
                 async with self._gate:
                     ok = await self._process(event)
@@ -153,23 +170,23 @@ class Worker:
             except RasaUnavailable as exc:
                 self.stats["rasa_failures"] += 1
                 await self._maybe_busy(event)
-                retry = await asyncio.to_thread(mark_retry, self.engine, event.id, f"rasa: {exc}", backoff(event.attempts), MAX_ATTEMPTS)
+                retry = await db(self.engine, mark_retry, self.engine, event.id, f"rasa: {exc}", backoff(event.attempts), MAX_ATTEMPTS)
                 logger.warning("event %d: Rasa unavailable (%s); %s", event.id, exc, "will retry" if retry else "giving up")
                 if not retry:
                     self._finish(event.id)
                 return False
             except Exception as exc:  # noqa: BLE001 - e.g. a 4xx from Rasa: keep the event, retry a few times, then fail
                 logger.warning("event %d: Rasa call failed (%s)", event.id, type(exc).__name__)
-                retry = await asyncio.to_thread(mark_retry, self.engine, event.id, type(exc).__name__, backoff(event.attempts), 5)
+                retry = await db(self.engine, mark_retry, self.engine, event.id, type(exc).__name__, backoff(event.attempts), 5)
                 if not retry:
                     self._finish(event.id)
                 return False
             if event.kind in ("message", "admin_command"):
-                await asyncio.to_thread(mark_answered, self.engine, event.id, replies)
+                await db(self.engine, mark_answered, self.engine, event.id, replies)
         # Rasa has answered and its tracker moved on: the event is never sent to Rasa again.
         web = await self._deliver_with_retries(event, replies)
         chat_id = str(event.metadata.get("chat_id") or event.conversation)
-        await asyncio.to_thread(mark_done, self.engine, event.id, web, chat_id)
+        await db(self.engine, mark_done, self.engine, event.id, web, chat_id)
         self.stats["processed"] += 1
         self._open = max(0, self._open - 1)
         self._finish(event.id)
@@ -183,15 +200,24 @@ class Worker:
             return replies
         if self.log_text:
             logger.debug("event %d to Rasa: %r", event.id, event.text)
-        slow = asyncio.create_task(self._busy_after(event, self.slow_after))
+        slow = asyncio.create_task(self._while_waiting(event))
         try:
             messages = await self.rasa.send(event.conversation, event.text[: self.max_text], event.metadata)
         finally:
             slow.cancel()
         return replies + normalise(messages)
 
-    async def _busy_after(self, event: Event, delay: float) -> None:
-        await asyncio.sleep(delay)
+    async def _while_waiting(self, event: Event) -> None:
+        """Rasa is taking a while: a typing/loading indicator first, then one short note."""
+        if self.waiting is not None and self.loading_after < self.slow_after:
+            await asyncio.sleep(self.loading_after)
+            try:
+                await self.waiting(event)
+            except Exception:  # noqa: BLE001 - an indicator is a courtesy
+                logger.debug("event %d: no waiting indicator", event.id)
+            await asyncio.sleep(self.slow_after - self.loading_after)
+        else:
+            await asyncio.sleep(self.slow_after)
         await self._busy(event)
 
     async def _deliver_with_retries(self, event: Event, replies: list[dict[str, Any]], attempts: int = 4) -> list[dict[str, Any]]:

@@ -6,12 +6,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from storage.db import session_scope
 from storage.models.base import utcnow
-from storage.models.channels import EVENT_ANSWERED, EVENT_DONE, EVENT_FAILED, EVENT_OPEN, CallbackPayload, ChannelUser, InboundEvent, WebMessage
+from storage.models.channels import (
+    EVENT_ANSWERED,
+    EVENT_DONE,
+    EVENT_FAILED,
+    EVENT_OPEN,
+    EVENT_PENDING,
+    CallbackPayload,
+    ChannelUser,
+    InboundEvent,
+    WebMessage,
+)
 
 
 @dataclass(frozen=True)
@@ -33,57 +43,52 @@ def is_due(event: Event, now: datetime | None = None) -> bool:
     return event.next_attempt_at is None or event.next_attempt_at <= (now or utcnow())
 
 
-def _event(row: InboundEvent) -> Event:
-    return Event(row.id, row.channel, row.conversation, row.kind, row.text, dict(row.metadata_ or {}), row.reply_token,
-                 row.attempts, row.received_at, list(row.replies) if row.replies is not None else None, row.next_attempt_at)
-
-
 def store_event(
     engine: Engine, *, channel: str, external_id: str, conversation: str, text: str, metadata: dict[str, Any],
     kind: str = "message", reply_token: str | None = None,
 ) -> int | None:
-    """Persist an event; None when it was already stored (a redelivery)."""
+    """Persist an event; None when it was already stored (a redelivery). Core SQL: this is the webhook's hot path."""
+    now = utcnow()
     try:
-        with session_scope(engine) as s:
-            row = InboundEvent(channel=channel, external_id=str(external_id)[:128], conversation=conversation, kind=kind,
-                               text=text, metadata_=metadata, reply_token=reply_token)
-            s.add(row)
-            s.flush()
-            return row.id
+        with engine.begin() as conn:
+            return conn.execute(insert(InboundEvent.__table__).values({
+                "channel": channel, "external_id": str(external_id)[:128], "conversation": conversation, "kind": kind, "text": text,
+                "metadata": metadata, "reply_token": reply_token, "state": EVENT_PENDING, "attempts": 0, "next_attempt_at": now,
+                "received_at": now,
+            }).returning(InboundEvent.__table__.c.id)).scalar_one()
     except IntegrityError:
         return None
 
 
-def due_events(engine: Engine, now: datetime | None = None, limit: int = 500, conversation: str | None = None) -> list[Event]:
-    """Open events whose turn has come, oldest first (one conversation stays in order)."""
-    now = now or utcnow()
-    with session_scope(engine) as s:
-        stmt = select(InboundEvent).where(InboundEvent.state.in_(EVENT_OPEN), InboundEvent.next_attempt_at <= now)
-        if conversation is not None:
-            stmt = stmt.where(InboundEvent.conversation == conversation)
-        rows = s.scalars(stmt.order_by(InboundEvent.id).limit(limit)).all()
-        return [_event(r) for r in rows]
+def due_conversations(engine: Engine, now: datetime | None = None, limit: int = 1000) -> list[str]:
+    """Conversations with an open event whose turn has come (the worker's periodic scan)."""
+    with engine.connect() as conn:
+        return list(conn.scalars(
+            select(InboundEvent.conversation).where(InboundEvent.state.in_(EVENT_OPEN), InboundEvent.next_attempt_at <= (now or utcnow()))
+            .group_by(InboundEvent.conversation).order_by(func.min(InboundEvent.id)).limit(limit)
+        ))
+
+
+_EVENT_COLUMNS = (InboundEvent.id, InboundEvent.channel, InboundEvent.conversation, InboundEvent.kind, InboundEvent.text,
+                  InboundEvent.metadata_, InboundEvent.reply_token, InboundEvent.attempts, InboundEvent.received_at,
+                  InboundEvent.replies, InboundEvent.next_attempt_at)
 
 
 def next_open_event(engine: Engine, conversation: str) -> Event | None:
     """The oldest unfinished event of a conversation, due or not (nothing overtakes it)."""
-    with session_scope(engine) as s:
-        row = s.scalar(select(InboundEvent).where(InboundEvent.conversation == conversation, InboundEvent.state.in_(EVENT_OPEN))
-                       .order_by(InboundEvent.id).limit(1))
-        return _event(row) if row is not None else None
-
-
-def first_pending_in_conversation(engine: Engine, conversation: str) -> int | None:
-    with session_scope(engine) as s:
-        return s.scalar(
-            select(func.min(InboundEvent.id)).where(InboundEvent.conversation == conversation, InboundEvent.state.in_(EVENT_OPEN))
-        )
+    with engine.connect() as conn:
+        row = conn.execute(select(*_EVENT_COLUMNS).where(InboundEvent.conversation == conversation, InboundEvent.state.in_(EVENT_OPEN))
+                           .order_by(InboundEvent.id).limit(1)).first()
+    if row is None:
+        return None
+    return Event(row[0], row[1], row[2], row[3], row[4], dict(row[5] or {}), row[6], row[7], row[8],
+                 list(row[9]) if row[9] is not None else None, row[10])
 
 
 def count_open(engine: Engine) -> int:
     """Events stored and not yet finished (the worker's backlog)."""
-    with session_scope(engine) as s:
-        return s.scalar(select(func.count()).select_from(InboundEvent).where(InboundEvent.state.in_(EVENT_OPEN))) or 0
+    with engine.connect() as conn:
+        return conn.scalar(select(func.count()).select_from(InboundEvent).where(InboundEvent.state.in_(EVENT_OPEN))) or 0
 
 
 def counts_by_state(engine: Engine) -> dict[str, int]:
@@ -99,17 +104,19 @@ def is_closed(engine: Engine, event_id: int) -> bool:
 
 def mark_answered(engine: Engine, event_id: int, replies: list[dict[str, Any]]) -> None:
     """Keep Rasa's answer: from now on the event is delivered, never sent to Rasa again."""
-    with session_scope(engine) as s:
-        s.execute(update(InboundEvent).where(InboundEvent.id == event_id).values(state=EVENT_ANSWERED, replies=replies))
+    with engine.begin() as conn:
+        conn.execute(update(InboundEvent).where(InboundEvent.id == event_id).values(state=EVENT_ANSWERED, replies=replies))
 
 
 def mark_done(engine: Engine, event_id: int, web_replies: list[dict[str, Any]] | None = None, chat_id: str | None = None) -> None:
     """Finish an event; web chat replies are stored in the same transaction."""
-    with session_scope(engine) as s:
-        s.execute(update(InboundEvent).where(InboundEvent.id == event_id)
-                  .values(state=EVENT_DONE, processed_at=utcnow(), last_error=None, text="", replies=None))
-        for payload in web_replies or []:
-            s.add(WebMessage(chat_id=chat_id or "", event_id=event_id, payload=payload))
+    with engine.begin() as conn:
+        conn.execute(update(InboundEvent).where(InboundEvent.id == event_id)
+                     .values(state=EVENT_DONE, processed_at=utcnow(), last_error=None, text="", replies=None))
+        if web_replies:
+            now = utcnow()
+            conn.execute(insert(WebMessage.__table__), [{"chat_id": chat_id or "", "event_id": event_id, "payload": p, "created_at": now}
+                                              for p in web_replies])
 
 
 def mark_retry(engine: Engine, event_id: int, error: str, delay: timedelta, max_attempts: int) -> bool:

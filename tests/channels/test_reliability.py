@@ -69,10 +69,11 @@ def test_gateway_stopped_while_rasa_is_down_answers_after_the_next_start(parts) 
 def test_slow_rasa_gets_a_short_note_then_the_answer(parts) -> None:
     settings, engine, rasa, line = parts
     rasa.delay = 1.5
-    with ServerThread(create_app(settings, engine=engine, poll_interval=0.05, slow_after=0.3)) as server:
+    with ServerThread(create_app(settings, engine=engine, poll_interval=0.05, loading_after=0.1, slow_after=0.5)) as server:
         body = line_body("line_text.json", webhookEventId="01SLOW")
         httpx.post(f"{server.url}/webhooks/line", content=body, headers={"x-line-signature": sign(body)})
         wait_for(lambda: len(line.all_texts()) == 2)
+    assert line.loading == [{"chatId": "U4af4980629", "loadingSeconds": 20}]  # LINE's loading animation first
     assert line.all_texts() == ["กำลังดำเนินการ ขอเวลาสักครู่นะครับ 🙏", "ตอบ: สวัสดีครับ"]
     assert line.replies[0]["messages"][0]["text"].startswith("กำลังดำเนินการ") and line.pushes
 
