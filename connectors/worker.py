@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from connectors.dbcall import db
 from connectors.rasa_client import RasaClient, RasaUnavailable
 from connectors.replies import normalise
-from storage.inbound import Event, count_open, due_conversations, is_due, mark_answered, mark_done, mark_retry, next_open_event
+from storage.inbound import Event, count_open, due_conversations, finish_and_next, is_due, mark_answered, mark_retry, next_open_event
 from storage.models.base import utcnow
 
 logger = logging.getLogger(__name__)
@@ -148,21 +148,28 @@ class Worker:
     async def _drain(self, conversation: str) -> None:
         """Process one conversation's events, oldest first, until one has to wait; then exit."""
         try:
+            event: Event | None = None
+            fetched = False
             while not self._stopping:
-                self._dirty.discard(conversation)
-                event = await db(self.engine, next_open_event, self.engine, conversation)
+                if not fetched:
+                    self._dirty.discard(conversation)
+                    event = await db(self.engine, next_open_event, self.engine, conversation)
+                fetched = False
                 if event is None or not is_due(event):
                     if conversation in self._dirty:
-                        continue  # something was stored while we looked
+                        continue  # something was stored after we looked
                     return  # nothing left, or the oldest waits for its retry: nothing may overtake it
+                self._dirty.discard(conversation)  # finishing looks at the store again
                 async with self._gate:
-                    ok = await self._process(event)
+                    ok, event = await self._process(event)
                 if not ok:
                     return
+                fetched = True
         finally:
             self._running.pop(conversation, None)
 
-    async def _process(self, event: Event) -> bool:
+    async def _process(self, event: Event) -> tuple[bool, Event | None]:
+        """(processed, the conversation's next open event) — False when the event waits for a retry."""
         replies = event.replies
         if replies is None:
             try:
@@ -174,23 +181,23 @@ class Worker:
                 logger.warning("event %d: Rasa unavailable (%s); %s", event.id, exc, "will retry" if retry else "giving up")
                 if not retry:
                     self._finish(event.id)
-                return False
+                return False, None
             except Exception as exc:  # noqa: BLE001 - e.g. a 4xx from Rasa: keep the event, retry a few times, then fail
                 logger.warning("event %d: Rasa call failed (%s)", event.id, type(exc).__name__)
                 retry = await db(self.engine, mark_retry, self.engine, event.id, type(exc).__name__, backoff(event.attempts), 5)
                 if not retry:
                     self._finish(event.id)
-                return False
+                return False, None
             if event.kind in ("message", "admin_command"):
                 await db(self.engine, mark_answered, self.engine, event.id, replies)
         # Rasa has answered and its tracker moved on: the event is never sent to Rasa again.
         web = await self._deliver_with_retries(event, replies)
         chat_id = str(event.metadata.get("chat_id") or event.conversation)
-        await db(self.engine, mark_done, self.engine, event.id, web, chat_id)
+        following = await db(self.engine, finish_and_next, self.engine, event.id, event.conversation, web, chat_id)
         self.stats["processed"] += 1
         self._open = max(0, self._open - 1)
         self._finish(event.id)
-        return True
+        return True, following
 
     async def _ask_rasa(self, event: Event) -> list[dict[str, Any]]:
         replies: list[dict[str, Any]] = []

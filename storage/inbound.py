@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from storage.db import session_scope
@@ -77,8 +77,21 @@ _EVENT_COLUMNS = (InboundEvent.id, InboundEvent.channel, InboundEvent.conversati
 def next_open_event(engine: Engine, conversation: str) -> Event | None:
     """The oldest unfinished event of a conversation, due or not (nothing overtakes it)."""
     with engine.connect() as conn:
-        row = conn.execute(select(*_EVENT_COLUMNS).where(InboundEvent.conversation == conversation, InboundEvent.state.in_(EVENT_OPEN))
-                           .order_by(InboundEvent.id).limit(1)).first()
+        return _next_open(conn, conversation)
+
+
+def finish_and_next(
+    engine: Engine, event_id: int, conversation: str, web_replies: list[dict[str, Any]] | None = None, chat_id: str | None = None,
+) -> Event | None:
+    """`mark_done`, then the conversation's next open event, in one round trip (the worker's hot path)."""
+    with engine.begin() as conn:
+        _mark_done(conn, event_id, web_replies, chat_id)
+        return _next_open(conn, conversation)
+
+
+def _next_open(conn: Connection, conversation: str) -> Event | None:
+    row = conn.execute(select(*_EVENT_COLUMNS).where(InboundEvent.conversation == conversation, InboundEvent.state.in_(EVENT_OPEN))
+                       .order_by(InboundEvent.id).limit(1)).first()
     if row is None:
         return None
     return Event(row[0], row[1], row[2], row[3], row[4], dict(row[5] or {}), row[6], row[7], row[8],
@@ -111,12 +124,16 @@ def mark_answered(engine: Engine, event_id: int, replies: list[dict[str, Any]]) 
 def mark_done(engine: Engine, event_id: int, web_replies: list[dict[str, Any]] | None = None, chat_id: str | None = None) -> None:
     """Finish an event; web chat replies are stored in the same transaction."""
     with engine.begin() as conn:
-        conn.execute(update(InboundEvent).where(InboundEvent.id == event_id)
-                     .values(state=EVENT_DONE, processed_at=utcnow(), last_error=None, text="", replies=None))
-        if web_replies:
-            now = utcnow()
-            conn.execute(insert(WebMessage.__table__), [{"chat_id": chat_id or "", "event_id": event_id, "payload": p, "created_at": now}
-                                              for p in web_replies])
+        _mark_done(conn, event_id, web_replies, chat_id)
+
+
+def _mark_done(conn: Connection, event_id: int, web_replies: list[dict[str, Any]] | None, chat_id: str | None) -> None:
+    conn.execute(update(InboundEvent).where(InboundEvent.id == event_id)
+                 .values(state=EVENT_DONE, processed_at=utcnow(), last_error=None, text="", replies=None))
+    if web_replies:
+        now = utcnow()
+        conn.execute(insert(WebMessage.__table__), [{"chat_id": chat_id or "", "event_id": event_id, "payload": p, "created_at": now}
+                                                    for p in web_replies])
 
 
 def mark_retry(engine: Engine, event_id: int, error: str, delay: timedelta, max_attempts: int) -> bool:
