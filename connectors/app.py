@@ -21,12 +21,12 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.settings import Settings, get_settings
-from connectors import render_telegram, webchat
+from connectors import webchat
 from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
 from connectors.rasa_client import RasaClient
 from connectors.worker import Worker
-from storage.inbound import Event, counts_by_state, short_payload
+from storage.inbound import Event, counts_by_state
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +164,6 @@ def create_app(
                     log_text=settings.log_message_text)
     state = GatewayState(settings=settings, engine=engine, worker=worker, channels=channels)
     holder["state"] = state
-    render_telegram.shorten = lambda payload: short_payload(engine, payload)  # type: ignore[assignment]
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -192,7 +191,7 @@ def create_app(
         ]
     if "line" in channels:
         routes.append(Route("/webhooks/line", channels["line"].webhook, methods=["POST"]))
-    if "telegram" in channels:
+    if "telegram" in channels and settings.telegram_mode == "webhook":  # polling mode takes no webhook at all
         routes.append(Route("/webhooks/telegram", channels["telegram"].webhook, methods=["POST"]))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.gateway = state

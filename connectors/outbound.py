@@ -38,12 +38,10 @@ class OutboundClients:
                 await line.start()
                 self.channels["line"] = line
             if self.settings.telegram_enabled:
-                from telegram import Bot
-
                 from connectors.telegram import TelegramChannel
 
-                channel = TelegramChannel(self.settings, Bot(self.settings.telegram_bot_token, base_url=self.settings.telegram_api_base_url))
-                await channel.bot.initialize()
+                channel = TelegramChannel(self.settings, engine=self.engine, inbound=False)
+                await channel.start()
                 self.channels["telegram"] = channel
         return self
 

@@ -1,10 +1,19 @@
 """Telegram Bot API adapter (python-telegram-bot 22).
 
-Webhook mode checks `X-Telegram-Bot-Api-Secret-Token` in constant time; polling
-mode asks Telegram for updates itself (no public URL needed). Either way each
-update is stored once (by `update_id`) and answered by the worker. In groups the
-person who spoke travels in the metadata; with privacy mode on (BotFather's
-/setprivacy, the default) only commands, mentions and replies to the bot reach it.
+Thin: turn updates into stored inbound events and neutral replies into Bot API
+calls. Webhook mode checks `X-Telegram-Bot-Api-Secret-Token` in constant time
+before reading the body; polling mode (no public URL needed) asks Telegram for
+updates itself and confirms an offset only after the updates are stored. Either
+way each update is stored once (by `update_id`) and answered by the worker.
+
+Groups: the person who spoke travels in the metadata (user_id = from_user.id,
+chat_id = chat.id). With privacy mode on (BotFather's /setprivacy, the default)
+Telegram delivers only commands and replies to the bot; with it off the gateway
+still takes only what addresses the bot (a command, an @mention, a reply to the
+bot, a button) so that the bot does not answer every line of a busy group.
+Edited messages are read again as new text (the assistant answers the
+correction). Callback data is limited to 64 bytes: longer button payloads go
+through a short stored key.
 """
 
 from __future__ import annotations
@@ -15,19 +24,23 @@ import json
 import logging
 from typing import Any
 
+from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from telegram import Bot, BotCommand, Update
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram import Bot, BotCommand, LinkPreviewOptions, Message, Update
+from telegram.constants import ChatAction, ChatMemberStatus, ParseMode
+from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import Application
 
 from bot.scheduler.delivery import DeliveryError
 from bot.settings import Settings
-from connectors.dbcall import db
 from connectors.admin_commands import is_admin_command
+from connectors.body import BodyTooLarge, read_body
+from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
-from connectors.render_telegram import to_telegram_messages
+from connectors.render_telegram import button_payloads, to_telegram_messages
 from connectors.text import clean_text
-from storage.inbound import Event, store_event
+from storage.inbound import Event, expand_payload, set_following, short_payload, store_event
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +51,12 @@ COMMANDS = [
     ("remind", "ตั้งเตือน เช่น /remind พรุ่งนี้ 9 โมง ประชุม"),
     ("whoami", "ดูสิทธิ์ของฉัน"),
 ]
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+UNSUPPORTED = "ขออภัยครับ ผมอ่านได้เฉพาะข้อความ ตำแหน่งที่ตั้ง และการกดปุ่มเท่านั้น รบกวนพิมพ์เป็นข้อความนะครับ"
+WELCOME_GROUP = ("สวัสดีครับ ผมเป็นผู้ช่วยประสานงานข้ามหน่วยงาน ช่วยติดตามงาน ตั้งเตือน และส่งต่อคำร้องของประชาชนให้กลุ่มนี้ได้ "
+                 "พิมพ์ /help เพื่อดูคำสั่ง หรือ /tasks เพื่อดูงานที่ยังไม่เสร็จครับ")
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+EXPIRED_BUTTON = "ปุ่มนี้หมดอายุแล้วครับ รบกวนพิมพ์สิ่งที่ต้องการอีกครั้งนะครับ"
 
 
 def command_to_text(text: str) -> str:
@@ -58,140 +77,238 @@ def command_to_text(text: str) -> str:
     return rest or text  # an unknown command: let the assistant read its words
 
 
+def _is_group(chat_type: str) -> bool:
+    return chat_type in ("group", "supergroup")
+
+
+def _is_command(text: str) -> bool:
+    return text.startswith("/")
+
+
+def _is_reply_to_bot(message: Message, bot_id: int | None) -> bool:
+    replied = message.reply_to_message
+    return bool(replied and replied.from_user and bot_id is not None and replied.from_user.id == bot_id)
+
+
+def _mentions(text: str, username: str | None) -> bool:
+    return bool(username) and f"@{username}".lower() in text.lower()
+
+
+def _retry_after_seconds(exc: RetryAfter) -> float:
+    value = exc.retry_after
+    return float(value.total_seconds()) if hasattr(value, "total_seconds") else float(value)
+
+
 class TelegramChannel:
-    def __init__(self, settings: Settings, bot: Bot | None = None) -> None:
+    def __init__(self, settings: Settings, engine: Engine | None = None, *, inbound: bool = True) -> None:
+        """`inbound=False` for senders only (the scheduler): no webhook, no polling, no secret needed."""
         if not settings.telegram_bot_token:
             raise ValueError("Telegram needs TELEGRAM_BOT_TOKEN")
-        if settings.telegram_mode == "webhook" and not settings.telegram_webhook_secret:
+        if inbound and settings.telegram_mode not in ("polling", "webhook"):
+            raise ValueError("TELEGRAM_MODE must be polling or webhook")
+        if inbound and settings.telegram_mode == "webhook" and not settings.telegram_webhook_secret:
             raise ValueError("Telegram webhook mode needs TELEGRAM_WEBHOOK_SECRET")
         self.settings = settings
-        self.bot = bot or Bot(settings.telegram_bot_token, base_url=settings.telegram_api_base_url)
+        self.engine = engine
+        self.inbound = inbound
+        # As in python-telegram-bot's custom-webhook example: no Updater; updates are handed over here.
+        self.application = (Application.builder().token(settings.telegram_bot_token).base_url(settings.telegram_api_base_url)
+                            .updater(None).build())
+        self.bot: Bot = self.application.bot
         self._poller: asyncio.Task[None] | None = None
-        self.username: str | None = None
+        self._started = False
 
-    async def start(self, state: GatewayState) -> None:
-        await self.bot.initialize()
-        self.username = self.bot.username if self.bot.bot else None
-        if self.settings.telegram_mode == "polling":
+    @property
+    def username(self) -> str | None:
+        return self.bot.username if self._started else None
+
+    @property
+    def bot_id(self) -> int | None:
+        return self.bot.id if self._started else None
+
+    async def start(self, state: GatewayState | None = None) -> None:
+        if state is not None:
+            self.engine = state.engine
+        await self.application.initialize()  # getMe: checks the token
+        self._started = True
+        if state is not None and self.inbound and self.settings.telegram_mode == "polling":
             self._poller = asyncio.create_task(self._poll(state), name="telegram-polling")
 
     async def aclose(self) -> None:
         if self._poller:
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
-        await self.bot.shutdown()
+        if self._started:
+            await self.application.shutdown()
 
     # ---------------------------------------------------------------- inbound
     async def webhook(self, request: Request) -> Response:
         state: GatewayState = request.app.state.gateway
         secret = request.headers.get("x-telegram-bot-api-secret-token")
+        if not self.settings.telegram_webhook_secret:
+            return JSONResponse({"error": "webhook not configured"}, status_code=403)
         if secret is None:
             return JSONResponse({"error": "missing secret token"}, status_code=401)
         if not hmac.compare_digest(secret.encode(), self.settings.telegram_webhook_secret.encode()):
             return JSONResponse({"error": "bad secret token"}, status_code=403)
-        body = await request.body()
-        if len(body) > self.settings.max_body_bytes:
-            return JSONResponse({"error": "body too large"}, status_code=413)
         try:
-            data = json.loads(body)
-            update = Update.de_json(data, self.bot)
+            body = await read_body(request, self.settings.max_body_bytes)
+        except BodyTooLarge:
+            return JSONResponse({"error": "body too large"}, status_code=413)
+        if state.worker.overloaded:
+            return JSONResponse({"error": "busy"}, status_code=503, headers={"Retry-After": "10"})  # Telegram retries
+        try:
+            update = Update.de_json(json.loads(body), self.bot)
         except Exception:  # noqa: BLE001 - any malformed update is the sender's problem
             return JSONResponse({"error": "malformed update"}, status_code=400)
         if update is None:
             return JSONResponse({"error": "malformed update"}, status_code=400)
-        stored = await self.store(state, update)
-        if stored:
-            state.worker.wake()
-        return JSONResponse({"stored": stored})
+        conversation = await self.store(state, update)
+        if conversation:
+            state.worker.stored([conversation])
+        return JSONResponse({"stored": int(conversation is not None)})
 
     async def _poll(self, state: GatewayState) -> None:
-        offset = None
+        """getUpdates in a loop; an offset is confirmed (next call) only once its updates are stored."""
+        offset: int | None = None
+        delay = 1.0
         while True:
             try:
-                updates = await self.bot.get_updates(offset=offset, timeout=25, allowed_updates=Update.ALL_TYPES)
+                updates = await self.bot.get_updates(offset=offset, timeout=25, allowed_updates=ALLOWED_UPDATES)
                 for update in updates:
-                    if await self.store(state, update):
-                        state.worker.wake()
+                    conversation = await self.store(state, update)
+                    if conversation:
+                        state.worker.stored([conversation])
                     offset = update.update_id + 1
+                delay = 1.0
             except asyncio.CancelledError:
                 raise
-            except TelegramError as exc:
+            except Conflict:
+                logger.warning("Telegram polling refused: a webhook is set (run `bot telegram delete-webhook`) or another poller runs")
+                await asyncio.sleep(30)
+            except RetryAfter as exc:
+                await asyncio.sleep(_retry_after_seconds(exc))
+            except Exception as exc:  # noqa: BLE001 - network or storage trouble: nothing confirmed, try again
                 logger.warning("Telegram polling error: %s", type(exc).__name__)
-                await asyncio.sleep(5)
+                await asyncio.sleep(delay)
+                delay = min(60.0, delay * 2)
 
-    async def store(self, state: GatewayState, update: Update) -> int:
-        message = update.message or update.edited_message
+    async def store(self, state: GatewayState, update: Update) -> str | None:
+        """Store one update; its conversation when it is new and for the bot, else None."""
+        read = await self._read(state, update)
+        if read is None:
+            return None
+        kind, chat_id, chat_type, user, text, extra = read
+        text, truncated = clean_text(text, self.settings.max_message_chars)
+        metadata: dict[str, Any] = {"channel": "telegram", "user_id": str(user.id) if user else "", "chat_id": str(chat_id),
+                                    "chat_type": chat_type, "display_name": (user.full_name if user else "")[:80], **extra}
+        if truncated:
+            metadata["truncated"] = True
+        conversation = f"telegram:{chat_id}"
+        stored = await db(state.engine, store_event, state.engine, lane="ingest", channel="telegram", external_id=str(update.update_id),
+                          conversation=conversation, text=text, metadata=metadata, kind=kind)
+        if stored is None:
+            logger.info("Telegram update %s already stored", update.update_id)
+            return None
+        logger.info("Telegram update %s stored as %d (%s, %s)", update.update_id, stored, kind, chat_type)
+        return conversation
+
+    async def _read(self, state: GatewayState, update: Update) -> tuple[str, int, str, Any, str, dict[str, Any]] | None:
+        """(kind, chat id, chat type, user, text, extra metadata), or None when the update is not for the bot."""
+        if update.my_chat_member is not None:
+            return await self._membership(state, update)
         callback = update.callback_query
-        if callback is not None and callback.message is not None:
-            chat, user = callback.message.chat, callback.from_user
-            from storage.inbound import expand_payload
-
-            text = await db(state.engine, expand_payload, state.engine, callback.data or "")
-            extra: dict[str, Any] = {"callback": True}
+        if callback is not None:
+            if callback.message is None:
+                return None
             try:
                 await callback.answer()
             except TelegramError:
                 pass
-        elif message is not None and message.from_user is not None:
-            chat, user = message.chat, message.from_user
-            extra = {"edited": update.edited_message is not None}
-            if message.text:
-                text = message.text
-            elif message.location is not None:
-                text = "ตำแหน่งที่ตั้ง"
-                extra["location"] = {"latitude": message.location.latitude, "longitude": message.location.longitude, "address": "", "title": ""}
-            else:
-                text = ""
-                extra["unsupported"] = True
-        else:
-            return 0
-        if self.username:
-            text = text.replace(f"@{self.username}", "").strip()
-        kind = "unsupported" if extra.get("unsupported") else "message"
-        if kind == "message" and is_admin_command(text):
-            kind = "admin_command"
-            extra["reply_to_user_id"] = (
-                str(message.reply_to_message.from_user.id)
-                if message is not None and message.reply_to_message is not None and message.reply_to_message.from_user
-                else None
-            )
-            extra["reply_to_name"] = (
-                message.reply_to_message.from_user.full_name
-                if message is not None and message.reply_to_message is not None and message.reply_to_message.from_user
-                else ""
-            )
-        elif kind == "message":
-            text = command_to_text(text)
-        text, _ = clean_text(text, self.settings.max_message_chars)
-        chat_type = chat.type if chat.type in ("private", "group", "supergroup") else "group"
-        metadata = {"channel": "telegram", "user_id": str(user.id), "chat_id": str(chat.id), "chat_type": chat_type,
-                    "display_name": (user.full_name or "")[:80], **extra}
-        stored = await db(state.engine, store_event, state.engine, lane="ingest", channel="telegram", external_id=str(update.update_id), conversation=f"telegram:{chat.id}",
-            text=text, metadata=metadata, kind=kind,
-        )
-        return 0 if stored is None else 1
+            text = await db(state.engine, expand_payload, state.engine, callback.data or "")
+            chat = callback.message.chat
+            kind = "message" if text else "expired_button"
+            return kind, chat.id, _chat_type(chat.type), callback.from_user, text, {"callback": True}
+        message = update.message or update.edited_message
+        if message is None or message.from_user is None or message.from_user.is_bot:
+            return None
+        chat_type = _chat_type(message.chat.type)
+        extra: dict[str, Any] = {"edited": update.edited_message is not None}
+        raw = message.text or ""
+        if _is_group(chat_type) and not (_is_command(raw) or _mentions(raw, self.username) or _is_reply_to_bot(message, self.bot_id)):
+            return None
+        if message.location is not None:
+            extra["location"] = {"latitude": message.location.latitude, "longitude": message.location.longitude, "address": "", "title": ""}
+            venue = message.venue
+            if venue is not None:
+                extra["location"].update(address=venue.address or "", title=venue.title or "")
+            return "message", message.chat.id, chat_type, message.from_user, extra["location"]["address"] or "ตำแหน่งที่ตั้ง", extra
+        if not raw:
+            if _is_group(chat_type):
+                return None  # photos and stickers in a group are for the people there
+            return "unsupported", message.chat.id, chat_type, message.from_user, "", extra
+        text = raw.replace(f"@{self.username}", "").strip() if self.username else raw
+        if is_admin_command(text):
+            replied = message.reply_to_message.from_user if message.reply_to_message else None
+            extra["reply_to_user_id"] = str(replied.id) if replied else None
+            extra["reply_to_name"] = replied.full_name if replied else ""
+            return "admin_command", message.chat.id, chat_type, message.from_user, text, extra
+        return "message", message.chat.id, chat_type, message.from_user, command_to_text(text), extra
+
+    async def _membership(self, state: GatewayState, update: Update) -> tuple[str, int, str, Any, str, dict[str, Any]] | None:
+        change = update.my_chat_member
+        chat = change.chat
+        joined = change.new_chat_member.status in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR)
+        was_in = change.old_chat_member.status in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+        await db(state.engine, set_following, state.engine, "telegram", str(chat.id), joined, lane="ingest")
+        if joined and not was_in and _is_group(_chat_type(chat.type)):
+            return "join", chat.id, _chat_type(chat.type), change.from_user, "", {}
+        return None
 
     # ---------------------------------------------------------------- outbound
-    async def deliver(self, event: Event, replies: list[dict[str, Any]]) -> None:
+    async def waiting(self, event: Event) -> None:
+        """Rasa is slow to answer: show "typing…"."""
+        await self.bot.send_chat_action(chat_id=str(event.metadata.get("chat_id")), action=ChatAction.TYPING)
+
+    async def deliver(self, event: Event, replies: list[dict[str, Any]], tag: str = "reply") -> None:
         if event.kind == "unsupported":
-            replies = [{"text": "ขออภัยครับ ผมอ่านได้เฉพาะข้อความ ตำแหน่งที่ตั้ง และการกดปุ่มเท่านั้น", "buttons": [], "custom": None}]
-        await self._send(str(event.metadata.get("chat_id")), replies)
+            replies = [{"text": UNSUPPORTED, "buttons": [], "custom": None}]
+        elif event.kind == "expired_button":
+            replies = [{"text": EXPIRED_BUTTON, "buttons": [], "custom": None}]
+        elif event.kind == "join":
+            replies = [{"text": WELCOME_GROUP, "buttons": [], "custom": None}]
+        chat_type = str(event.metadata.get("chat_type") or "private")
+        await self._send(str(event.metadata.get("chat_id")), replies, private=chat_type == "private")
 
     async def send(self, recipient: str, payload: dict[str, Any], retry_key: str) -> None:
+        """Proactive message (scheduler). Telegram has no idempotency key; the outbox sends each row once."""
         reply = {"text": payload.get("text"), "buttons": payload.get("buttons") or [], "custom": payload.get("custom")}
-        await self._send(recipient, [reply], trusted_html="text_html" in payload)
+        await self._send(recipient, [reply], private=not recipient.startswith("-"))
 
-    async def _send(self, chat_id: str, replies: list[dict[str, Any]], trusted_html: bool = False) -> None:
-        for text, markup in to_telegram_messages(replies):
+    async def _short_keys(self, replies: list[dict[str, Any]]) -> dict[str, str]:
+        """Stored short keys for button payloads over Telegram's 64-byte callback limit."""
+        long = {p for p in button_payloads(replies) if len(p.encode()) > 64}
+        if not long or self.engine is None:
+            return {}
+        return {p: await db(self.engine, short_payload, self.engine, p) for p in long}
+
+    async def _send(self, chat_id: str, replies: list[dict[str, Any]], private: bool) -> None:
+        keys = await self._short_keys(replies)
+        messages = to_telegram_messages(replies, shorten=lambda p: keys.get(p, p), private=private)
+        for text, markup in messages:
             try:
-                await self.bot.send_message(chat_id=chat_id, text=text, parse_mode="HTML", reply_markup=markup,
-                                            disable_web_page_preview=True)
+                await self.bot.send_message(chat_id=chat_id, text=text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                                            link_preview_options=NO_PREVIEW)
             except RetryAfter as exc:
-                raise DeliveryError("Telegram 429", retry_after=float(exc.retry_after if isinstance(exc.retry_after, int | float) else exc.retry_after.total_seconds())) from exc
+                raise DeliveryError("Telegram 429", retry_after=_retry_after_seconds(exc)) from exc
             except (Forbidden, BadRequest) as exc:
                 raise DeliveryError(f"Telegram {type(exc).__name__}", permanent=True) from exc
-            except NetworkError as exc:
+            except NetworkError as exc:  # includes timeouts and 5xx
                 raise DeliveryError(f"Telegram {type(exc).__name__}") from exc
 
     async def set_commands(self) -> None:
         await self.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+
+
+def _chat_type(kind: str) -> str:
+    return kind if kind in ("private", "group", "supergroup") else "group"

@@ -34,10 +34,12 @@ def set_webhook(url: str | None) -> None:
     if not settings.telegram_webhook_secret:
         raise click.ClickException("TELEGRAM_WEBHOOK_SECRET is not set")
 
+    from connectors.telegram import ALLOWED_UPDATES
+
     async def run() -> None:
         async with bot:
             await bot.set_webhook(f"{base}/webhooks/telegram", secret_token=settings.telegram_webhook_secret,
-                                  allowed_updates=["message", "edited_message", "callback_query"], drop_pending_updates=False)
+                                  allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
 
     asyncio.run(run())
     click.echo(f"webhook set to {base}/webhooks/telegram")

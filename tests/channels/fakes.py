@@ -156,6 +156,7 @@ class FakeTelegramApi:
         self.token = token
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.updates: list[dict[str, Any]] = []
+        self.failures: dict[str, list[tuple[int, dict[str, Any]]]] = {}  # method -> (HTTP status, body) answered next
         self.app = Starlette(routes=[Route("/bot{token}/{method}", self.method, methods=["POST", "GET"])])
 
     def sent(self, method: str = "sendMessage") -> list[dict[str, Any]]:
@@ -179,12 +180,20 @@ class FakeTelegramApi:
                 except (TypeError, ValueError):
                     params[key] = value
         self.calls.append((name, params))
+        if self.failures.get(name):
+            status, body = self.failures[name].pop(0)
+            return JSONResponse(body, status_code=status)
         if name == "getMe":
             return JSONResponse({"ok": True, "result": {"id": 999, "is_bot": True, "first_name": "ผู้ช่วย", "username": "thgov_bot"}})
         if name == "sendMessage":
             return JSONResponse({"ok": True, "result": {"message_id": len(self.calls), "date": 1700000000,
                                                         "chat": {"id": int(params["chat_id"]), "type": "private"}, "text": params.get("text", "")}})
         if name == "getUpdates":
-            updates, self.updates = self.updates, []
+            import asyncio
+
+            offset = int(params.get("offset") or 0)
+            updates = [u for u in self.updates if u["update_id"] >= offset]  # unconfirmed updates come again, as on Telegram
+            if not updates:
+                await asyncio.sleep(0.1)  # a long poll that found nothing
             return JSONResponse({"ok": True, "result": updates})
         return JSONResponse({"ok": True, "result": True})
