@@ -30,6 +30,9 @@ class OutboundClients:
         return self._engine
 
     async def __aenter__(self) -> OutboundClients:
+        from connectors.app import quiet_loggers
+
+        quiet_loggers()  # Telegram URLs carry the bot token
         if self._owns:
             if self.settings.line_enabled:
                 from connectors.line import LineChannel
