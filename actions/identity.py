@@ -12,6 +12,8 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
+from storage.requests import Citizen
+
 
 @dataclass(frozen=True)
 class Speaker:
@@ -20,6 +22,7 @@ class Speaker:
     chat_id: str  # platform chat/group id (equals user_id in 1:1 chats)
     chat_type: str  # "private", "group", "supergroup", "room"
     display_name: str
+    via: str = ""  # "local_chat" when the message came through the local web chat or `bot shell`
 
     @property
     def key(self) -> str:
@@ -55,7 +58,19 @@ def speaker_of(tracker: Tracker) -> Speaker:
         chat_id=chat_id,
         chat_type=str(metadata.get("chat_type") or "private"),
         display_name=str(metadata.get("display_name") or ""),
+        via=str(metadata.get("via") or ""),
     )
+
+
+def citizen_of(speaker: Speaker) -> Citizen:
+    """The citizen behind a private chat and where notices reach them.
+
+    Messages tried through the local web chat or `bot shell` are answered there,
+    whichever channel they speak as.
+    """
+    if speaker.via == "local_chat" or speaker.channel == "web":
+        return Citizen(key=speaker.key, channel="web", reply_to=speaker.chat_id)
+    return Citizen(key=speaker.key, channel=speaker.channel, reply_to=speaker.user_id)
 
 
 def shared_location(tracker: Tracker) -> dict[str, Any] | None:

@@ -2,9 +2,12 @@
 
 `/register <user id> <agency> [member|coordinator|admin]` (or as a reply to the
 person's message, without the user id), `/unregister <user id>`,
-`/linkgroup <agency>` and `/whoami`. Only officials with the admin role may change
-anything; everyone else gets a polite refusal. These are commands, not language,
-so they never reach Rasa.
+`/linkgroup <agency>` and `/whoami`: only officials with the admin role may change
+anything. Officials of any role handle citizens' requests and handoffs with
+`/requests`, `/reply REQ-000123 <text>` or `/reply H-5 <text>`, `/forward REQ-000123
+<agency> [reason]` and `/release H-5`. Everyone else gets a polite refusal. These
+are commands, not language (their text is passed on verbatim), so they never
+reach Rasa.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from sqlalchemy.orm import Session
 from storage.models.officials import ROLES
 from storage.officials import PermissionDenied, find_official, link_group, register_official, remove_official, require_official
 
-COMMANDS = ("/register", "/unregister", "/linkgroup", "/whoami")
+COMMANDS = ("/register", "/unregister", "/linkgroup", "/whoami", "/requests", "/reply", "/forward", "/release")
+OFFICIAL_COMMANDS = ("/requests", "/reply", "/forward", "/release")
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class CommandContext:
     display_name: str
     reply_to_user_id: str | None = None
     reply_to_name: str = ""
+    event_key: str = ""  # the inbound event's id: a retried command sends nothing twice
 
 
 def is_admin_command(text: str) -> bool:
@@ -45,6 +50,10 @@ def handle(session: Session, ctx: CommandContext, text: str) -> str:
         if official is None or not official.active:
             return f"คุณยังไม่ได้ลงทะเบียนเป็นเจ้าหน้าที่ครับ (user id: {ctx.user_id})"
         return f"คุณคือเจ้าหน้าที่ {official.agency} สิทธิ์ {official.role} (user id: {ctx.user_id})"
+    if command in OFFICIAL_COMMANDS:
+        from connectors.request_commands import handle_official
+
+        return handle_official(session, ctx, command, text.strip().split(maxsplit=1)[1] if len(parts) > 1 else "")
     try:
         require_official(session, ctx.channel, ctx.user_id, "admin")
     except PermissionDenied:

@@ -44,7 +44,8 @@ async def _admin_reply(state: GatewayState, event: Event) -> list[dict[str, Any]
     m = event.metadata
     ctx = CommandContext(channel=m.get("channel", ""), chat_id=str(m.get("chat_id")), chat_type=m.get("chat_type", "private"),
                          user_id=str(m.get("user_id")), display_name=m.get("display_name", ""),
-                         reply_to_user_id=m.get("reply_to_user_id"), reply_to_name=m.get("reply_to_name", ""))
+                         reply_to_user_id=m.get("reply_to_user_id"), reply_to_name=m.get("reply_to_name", ""),
+                         event_key=str(event.id))
 
     def run() -> str:
         with session_scope(state.engine) as session:

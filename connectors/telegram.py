@@ -49,6 +49,8 @@ COMMANDS = [
     ("tasks", "ดูงานที่ยังไม่เสร็จ"),
     ("newtask", "สร้างงานใหม่ เช่น /newtask ร่างหนังสือ ภายในศุกร์หน้า"),
     ("remind", "ตั้งเตือน เช่น /remind พรุ่งนี้ 9 โมง ประชุม"),
+    ("requests", "คำร้องของประชาชนที่รอหน่วยงานของฉัน"),
+    ("reply", "ตอบประชาชน เช่น /reply REQ-000123 ข้อความ"),
     ("whoami", "ดูสิทธิ์ของฉัน"),
 ]
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]

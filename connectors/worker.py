@@ -7,6 +7,8 @@
 - When Rasa is down the event stays stored and is retried with backoff; a person
   who waits long (Rasa slow or down) gets one short "กำลังดำเนินการ" note.
 - On start the worker picks up whatever a previous gateway left unfinished.
+- A conversation handed to officials (storage.handoff) is not sent to Rasa: its
+  messages are relayed to the agency's groups until released or expired.
 - Back-pressure: the store is the queue. Once `max_pending` events are open the
   webhooks answer 503 (the platforms retry later) instead of taking more.
 """
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -36,6 +40,32 @@ Waiting = Callable[[Event], Awaitable[None]]
 
 MAX_ATTEMPTS = 40  # with backoff capped at 60 s: about half an hour of outage
 BUSY_TEXT = "กำลังดำเนินการ ขอเวลาสักครู่นะครับ 🙏"
+HANDOFF_REFRESH = 2.0  # seconds between looks at which conversations are with officials
+BACK_TO_BOT = re.compile(r"^\s*(/bot|/help|กลับไปคุยกับบอท|คุยกับบอท|จบการสนทนา|ขอบคุณเจ้าหน้าที่ จบ)", re.IGNORECASE)
+BOT_IS_BACK = "ผู้ช่วยอัตโนมัติกลับมาให้บริการแล้วครับ พิมพ์สิ่งที่ต้องการได้เลย"
+
+
+def _open_handoffs(engine: Engine) -> set[str]:
+    from storage.db import session_scope
+    from storage.handoff import open_conversations
+
+    with session_scope(engine) as s:
+        return open_conversations(s)
+
+
+def _relay(engine: Engine, conversation: str, text: str, event_id: int) -> str:
+    """'relayed', 'released' (the citizen asked for the bot back) or 'closed' (no handoff any more)."""
+    from storage.db import session_scope
+    from storage.handoff import active_handoff, relay_from_citizen, release_handoff
+
+    with session_scope(engine) as s:
+        if BACK_TO_BOT.match(text):
+            handoff = active_handoff(s, conversation)
+            if handoff is None:
+                return "closed"
+            release_handoff(s, None, handoff.id)
+            return "released"
+        return "relayed" if relay_from_citizen(s, conversation, text, event_id) else "closed"
 
 
 def truncated_note(limit: int) -> str:
@@ -83,7 +113,9 @@ class Worker:
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._open = 0
-        self.stats = {"processed": 0, "rasa_failures": 0, "busy_notes": 0, "undelivered": 0}
+        self.stats = {"processed": 0, "rasa_failures": 0, "busy_notes": 0, "undelivered": 0, "relayed_to_officials": 0}
+        self._handoffs: set[str] = set()
+        self._handoffs_checked = 0.0
 
     # ---- lifecycle
     def start(self) -> None:
@@ -205,6 +237,14 @@ class Worker:
             replies.append({"text": truncated_note(self.max_text), "buttons": [], "custom": None})
         if event.kind != "message" or not event.text.strip():
             return replies
+        if await self._with_officials(event):
+            relayed = await db(self.engine, _relay, self.engine, event.conversation, event.text[: self.max_text], event.id)
+            if relayed == "relayed":
+                self.stats["relayed_to_officials"] += 1
+                return replies
+            self._handoffs.discard(event.conversation)
+            if relayed == "released":
+                return replies + [{"text": BOT_IS_BACK, "buttons": [], "custom": None}]
         if self.log_text:
             logger.debug("event %d to Rasa: %r", event.id, event.text)
         slow = asyncio.create_task(self._while_waiting(event))
@@ -213,6 +253,17 @@ class Worker:
         finally:
             slow.cancel()
         return replies + normalise(messages)
+
+    async def _with_officials(self, event: Event) -> bool:
+        """Is this conversation handed to officials? (a cached look, refreshed every few seconds)"""
+        now = time.monotonic()
+        if now - self._handoffs_checked > HANDOFF_REFRESH:
+            self._handoffs_checked = now
+            try:
+                self._handoffs = await db(self.engine, _open_handoffs, self.engine)
+            except Exception:  # noqa: BLE001 - a missing table (old database) or a blip: answer as usual
+                self._handoffs = set()
+        return event.conversation in self._handoffs
 
     async def _while_waiting(self, event: Event) -> None:
         """Rasa is taking a while: a typing/loading indicator first, then one short note."""

@@ -39,7 +39,7 @@ def _load_feature_modules() -> None:
     """Import the features that contribute to digests (they register on import)."""
     import importlib
 
-    for name in ("storage.tasks_digest",):
+    for name in ("storage.tasks_digest", "storage.requests_digest"):
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:

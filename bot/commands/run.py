@@ -168,6 +168,11 @@ def cli(rasa_port: int, timeout: int) -> None:
     from storage.migrate import upgrade
 
     upgrade(get_engine())
+    from storage.db import session_scope
+    from storage.services import load_catalog
+
+    with session_scope(get_engine()) as session:
+        load_catalog(session)  # the shipped service catalog, refreshed in place
 
     services = build_services(settings, rasa_port)
     stopping = False

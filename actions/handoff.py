@@ -1,0 +1,51 @@
+"""human_handoff: hand the citizen's conversation to the responsible agency's officials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import db
+from actions.identity import citizen_of, speaker_of
+from storage.handoff import active_handoff, release_handoff, start_handoff
+from storage.requests import latest_open_request
+from storage.services import get_agency, get_service
+
+Events = list[dict[str, Any]]
+
+
+class ActionHumanHandoff(Action):
+    def name(self) -> str:
+        return "action_human_handoff"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
+        speaker = speaker_of(tracker)
+        if speaker.in_group:
+            dispatcher.utter_message(response="utter_handoff_private_only")
+            return []
+        citizen = citizen_of(speaker)
+        text = tracker.latest_message.get("text") or ""
+        conversation = tracker.sender_id or citizen.key
+        with db.session() as s:
+            if active_handoff(s, conversation) is not None:
+                dispatcher.utter_message(response="utter_handoff_already")
+                return []
+            request = latest_open_request(s, citizen.key)
+            agency = None
+            if request is None and tracker.get_slot("service"):
+                service = get_service(s, tracker.get_slot("service"))
+                agency = service.agency if service else None
+            handoff, told = start_handoff(
+                s, citizen, conversation, agency=agency, request=request,
+                reason="" if text.startswith("/") else text,
+            )
+            name = handoff.agency
+            if told == 0:
+                phone = (get_agency(s, name).phone if get_agency(s, name) else None) or "1111"
+                release_handoff(s, None, handoff.id)
+                dispatcher.utter_message(response="utter_handoff_nobody", agency=name, phone=phone)
+                return []
+        dispatcher.utter_message(response="utter_handoff_started", agency=name)
+        return []

@@ -1,0 +1,97 @@
+"""Officials' commands for citizens' requests and handoffs (see connectors.admin_commands).
+
+`/requests` lists the open requests routed to the official's agency; `/reply`
+answers a citizen (by request ID or handoff ID) through the bot; `/forward` hands a
+request to another agency; `/release` gives a handed-off conversation back to the
+bot. Only officials of the agency the request or handoff is with may act on it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from storage.handoff import HandoffNotFound, release_handoff, reply_in_handoff
+from storage.ids import format_request_id, parse_request_id
+from storage.officials import PermissionDenied, require_official
+from storage.requests import STATUS_THAI, NotYourAgency, RequestClosed, RequestNotFound, agency_requests, forward_request, reply_to_citizen
+from storage.services import get_agency
+
+if TYPE_CHECKING:
+    from connectors.admin_commands import CommandContext
+
+HANDOFF_ID = re.compile(r"(?i)^h-?(\d{1,9})$")
+NOT_YOURS = "ไม่พบ {code} ในงานของหน่วยงานคุณครับ (อาจเป็นของหน่วยงานอื่น หรือปิดไปแล้ว)"
+
+
+def _target(word: str) -> tuple[str, int] | None:
+    handoff = HANDOFF_ID.match(word)
+    if handoff:
+        return "handoff", int(handoff.group(1))
+    request = parse_request_id(word)
+    return ("request", request) if request is not None else None
+
+
+def handle_official(session: Session, ctx: CommandContext, command: str, rest: str) -> str:
+    try:
+        actor = require_official(session, ctx.channel, ctx.user_id)
+    except PermissionDenied:
+        return "ขออภัยครับ คำสั่งนี้สำหรับเจ้าหน้าที่ที่ลงทะเบียนแล้วเท่านั้น"
+    if command == "/requests":
+        rows = agency_requests(session, actor)
+        if not rows:
+            return f"ตอนนี้ไม่มีคำร้องที่รอ {actor.agency} ครับ 👍"
+        lines = [f"คำร้องที่รอ {actor.agency} ({len(rows)} เรื่อง):"]
+        for r in rows:
+            lines.append(f"• {r.code} {r.service} · {STATUS_THAI[r.status]} · {(r.details or '-')[:60]}")
+        lines.append("เปลี่ยนสถานะ เช่น \"REQ-000123 รับเรื่องแล้ว\" · ตอบประชาชน: /reply REQ-000123 ข้อความ")
+        return "\n".join(lines)
+    word, _, remainder = rest.strip().partition(" ")
+    target = _target(word)
+    if target is None:
+        examples = {"/reply": "/reply REQ-000123 ข้อความ หรือ /reply H-5 ข้อความ", "/forward": "/forward REQ-000123 กรมที่ดิน เหตุผล",
+                    "/release": "/release H-5"}
+        return f"ระบุรหัสด้วยครับ เช่น {examples[command]}"
+    kind, number = target
+    code = f"H-{number}" if kind == "handoff" else format_request_id(number)
+    try:
+        if command == "/reply":
+            if not remainder.strip():
+                return f"พิมพ์ข้อความที่จะตอบต่อท้ายด้วยครับ เช่น /reply {code} กำลังส่งช่างไปตรวจสอบครับ"
+            if kind == "handoff":
+                reply_in_handoff(session, actor, number, remainder, key=ctx.event_key or code)
+            else:
+                reply_to_citizen(session, actor, number, remainder, key=ctx.event_key or None)
+            return f"ส่งข้อความถึงประชาชน ({code}) แล้วครับ"
+        if command == "/release":
+            if kind != "handoff":
+                return "ใช้ /release กับรหัสการสนทนา เช่น /release H-5 ครับ"
+            release_handoff(session, actor, number)
+            return f"คืนการสนทนา {code} ให้ผู้ช่วยอัตโนมัติแล้วครับ"
+        if kind != "request":
+            return "ใช้ /forward กับรหัสคำร้อง เช่น /forward REQ-000123 กรมที่ดิน ครับ"
+        agency, reason = _agency_prefix(session, remainder)
+        if agency is None:
+            return "ระบุหน่วยงานปลายทางด้วยครับ เช่น /forward REQ-000123 กรมที่ดิน เหตุผล"
+        forward_request(session, actor, number, agency, reason)
+        return f"ส่งต่อ {code} ให้ {agency} แล้วครับ ประวัติคำร้องยังอยู่ครบ"
+    except (RequestNotFound, NotYourAgency, HandoffNotFound, PermissionError):
+        return NOT_YOURS.format(code=code)
+    except RequestClosed as closed:
+        return f"{code} ปิดไปแล้ว ({STATUS_THAI[closed.status]}) ครับ"
+    except ValueError as bad:
+        if "already" in str(bad):
+            return f"{code} อยู่กับหน่วยงานนี้อยู่แล้วครับ"
+        return f"ทำรายการไม่ได้ครับ: {bad}"
+
+
+def _agency_prefix(session: Session, text: str) -> tuple[str | None, str]:
+    """The longest leading run of words that names a known agency, and the rest as the reason."""
+    words = text.split()
+    for n in range(len(words), 0, -1):
+        agency = get_agency(session, " ".join(words[:n]))
+        if agency is not None:
+            return agency.name, " ".join(words[n:])
+    return None, text

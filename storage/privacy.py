@@ -1,0 +1,137 @@
+"""PDPA rights of a citizen: see what is held about them, and erase it.
+
+Erasure clears everything that identifies the person or that they wrote (contact,
+free-text details, locations, messages, rating comments, handoffs, queued and sent
+notices) and unlinks their requests, which stay as anonymised rows (service,
+agency, status, dates) for agency statistics. Nothing left links those rows to
+the person. Rasa's own conversation record is erased by the caller
+(`erase_rasa_tracker`), which knows where the tracker store lives. Callers own
+the transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from storage.models.channels import ChannelUser, InboundEvent, WebMessage
+from storage.models.outbox import PENDING, SENDING, Outbox
+from storage.models.services import Handoff, RequestHistory, ServiceRating, ServiceRequest
+from storage.requests import STATUS_THAI, Citizen
+
+
+@dataclass
+class Holdings:
+    requests: list[ServiceRequest] = field(default_factory=list)
+    ratings: int = 0
+    messages: int = 0
+    handoffs: int = 0
+    pending_notices: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not (self.requests or self.ratings or self.messages or self.handoffs or self.pending_notices)
+
+
+def _message_filter(citizen: Citizen, conversation: str):  # type: ignore[no-untyped-def]
+    return InboundEvent.conversation == conversation
+
+
+def holdings(session: Session, citizen: Citizen, conversation: str) -> Holdings:
+    requests = list(session.scalars(select(ServiceRequest).where(ServiceRequest.citizen_key == citizen.key).order_by(ServiceRequest.id)))
+    ids = [r.id for r in requests]
+    return Holdings(
+        requests=requests,
+        ratings=len(list(session.scalars(select(ServiceRating.id).where(ServiceRating.request_id.in_(ids))))) if ids else 0,
+        messages=len(list(session.scalars(select(InboundEvent.id).where(_message_filter(citizen, conversation), InboundEvent.text != "")))),
+        handoffs=len(list(session.scalars(select(Handoff.id).where(Handoff.citizen_key == citizen.key)))),
+        pending_notices=len(list(session.scalars(select(Outbox.id).where(
+            Outbox.channel == citizen.channel, Outbox.recipient == citizen.reply_to, Outbox.state == PENDING)))),
+    )
+
+
+def export_lines(session: Session, citizen: Citizen, conversation: str) -> list[str]:
+    """What is held about the person, in Thai, one item a line."""
+    held = holdings(session, citizen, conversation)
+    if held.empty:
+        return ["ตอนนี้ระบบไม่มีข้อมูลส่วนบุคคลของคุณเก็บไว้ นอกจากรหัสผู้ใช้ของแอปที่ใช้ส่งข้อความถึงคุณครับ"]
+    lines = [f"รหัสผู้ใช้ในช่องทางนี้ (ใช้เพื่อตอบกลับคุณ): {citizen.reply_to}"]
+    for r in held.requests:
+        parts = [f"{r.code} {r.service} → {r.agency} · {STATUS_THAI[r.status]}"]
+        if r.details:
+            parts.append(f"รายละเอียด: {r.details[:120]}")
+        if r.location:
+            parts.append(f"สถานที่: {r.location.get('address') or ''} ({r.location.get('latitude', '-')}, {r.location.get('longitude', '-')})")
+        if r.contact:
+            parts.append(f"ช่องทางติดต่อ: {r.contact}")
+        lines.append(" | ".join(parts))
+    if held.ratings:
+        lines.append(f"คะแนนความพึงพอใจที่ให้ไว้: {held.ratings} รายการ")
+    if held.messages:
+        lines.append(f"ข้อความที่คุณส่งถึงผู้ช่วย (เก็บไว้เพื่อให้บริการและตรวจสอบย้อนหลัง): {held.messages} ข้อความ")
+    if held.handoffs:
+        lines.append(f"ประวัติการขอคุยกับเจ้าหน้าที่: {held.handoffs} ครั้ง")
+    if held.pending_notices:
+        lines.append(f"การแจ้งเตือนที่รอส่งถึงคุณ: {held.pending_notices} รายการ")
+    return lines
+
+
+@dataclass(frozen=True)
+class Erased:
+    requests: int
+    messages: int
+    notices: int
+    handoffs: int
+
+
+def erase(session: Session, citizen: Citizen, conversation: str) -> Erased:
+    """Erase the person's data; their requests stay only as anonymous statistics."""
+    ids = list(session.scalars(select(ServiceRequest.id).where(ServiceRequest.citizen_key == citizen.key)))
+    if ids:
+        session.execute(
+            update(ServiceRequest).where(ServiceRequest.id.in_(ids)).values(
+                citizen_key=None, reply_to=None, details=None, location=None, contact=None, status_note=None, anonymised=True
+            )
+        )
+        session.execute(update(RequestHistory).where(RequestHistory.request_id.in_(ids)).values(note=""))
+        session.execute(update(ServiceRating).where(ServiceRating.request_id.in_(ids)).values(comment=None))
+    handoffs = session.execute(delete(Handoff).where(Handoff.citizen_key == citizen.key)).rowcount or 0
+    handoffs += session.execute(delete(Handoff).where(Handoff.conversation == conversation)).rowcount or 0
+    notices = session.execute(
+        delete(Outbox).where(Outbox.channel == citizen.channel, Outbox.recipient == citizen.reply_to, Outbox.state != SENDING)
+    ).rowcount or 0
+    # Messages: the event rows stay (the gateway de-duplicates and orders by them) but lose
+    # their words and who said them; the one being answered right now keeps its address.
+    messages = 0
+    for event in session.scalars(select(InboundEvent).where(_message_filter(citizen, conversation))):
+        if event.text:
+            messages += 1
+        event.text = ""
+        event.replies = None
+        metadata = dict(event.metadata_ or {})
+        for private in ("display_name", "location", "reply_to_name"):
+            metadata.pop(private, None)
+        event.metadata_ = metadata
+    if citizen.channel == "web":
+        session.execute(delete(WebMessage).where(WebMessage.chat_id == citizen.reply_to))
+    session.execute(delete(ChannelUser).where(ChannelUser.channel == citizen.channel, ChannelUser.user_id == citizen.reply_to))
+    session.flush()
+    return Erased(requests=len(ids), messages=messages, notices=notices, handoffs=handoffs)
+
+
+def erase_rasa_tracker(tracker_engine: Engine, sender_id: str) -> int:
+    """Delete the conversation's events from Rasa's SQL tracker store (table `events`)."""
+    from sqlalchemy import MetaData, Table
+
+    with tracker_engine.begin() as conn:
+        try:
+            events = Table("events", MetaData(), autoload_with=conn)
+        except Exception:  # noqa: BLE001 - no tracker store yet: nothing to erase
+            return 0
+        return conn.execute(delete(events).where(events.c.sender_id == sender_id)).rowcount or 0
+
+
+__all__ = ["Erased", "Holdings", "erase", "erase_rasa_tracker", "export_lines", "holdings"]

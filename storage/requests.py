@@ -1,0 +1,401 @@
+"""Citizens' service requests: filing, routing, tracking, cancelling, rating, officials' handling.
+
+Callers own the transaction. Every change is a history row, and the follow-ups it
+causes are outbox rows written in the same transaction (DESIGN.md): the routed
+request to the agency's groups, an escalation to the agency's coordinators when
+nobody touches the request within the service's typical duration, a notice to the
+citizen at each status change or official reply, and a satisfaction check some
+days after completion. A citizen only ever reaches their own requests: any other
+ID is "not found", exactly like an unknown one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.replies import button, card, cards
+from storage.ids import format_request_id
+from storage.models.base import utcnow
+from storage.models.services import (
+    CANCELLED,
+    CLOSED_STATUSES,
+    COMPLETED,
+    IN_PROGRESS,
+    NEED_INFO,
+    OPEN_STATUSES,
+    RECEIVED,
+    REJECTED,
+    SUBMITTED,
+    RequestHistory,
+    Service,
+    ServiceRating,
+    ServiceRequest,
+)
+from storage.officials import Actor, agency_chats, coordinators
+from storage.outbox import cancel_pending, enqueue
+
+STATUS_THAI = {
+    SUBMITTED: "ส่งเรื่องแล้ว รอหน่วยงานรับเรื่อง",
+    RECEIVED: "หน่วยงานรับเรื่องแล้ว",
+    IN_PROGRESS: "กำลังดำเนินการ",
+    NEED_INFO: "หน่วยงานขอข้อมูลเพิ่มเติม",
+    COMPLETED: "ดำเนินการเสร็จสิ้น",
+    REJECTED: "ไม่สามารถดำเนินการได้",
+    CANCELLED: "ยกเลิกแล้ว",
+}
+OFFICIAL_STATUSES = (RECEIVED, IN_PROGRESS, NEED_INFO, COMPLETED, REJECTED)
+ESCALATION_KINDS = ("request_escalation",)
+CITIZEN_KINDS = ("request_status", "official_reply", "satisfaction_check")
+MAX_DETAILS = 1000
+
+
+class RequestNotFound(Exception):
+    """No such request for this person (unknown, or someone else's: the same answer)."""
+
+
+class RequestClosed(Exception):
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class NotCompleted(Exception):
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class NotYourAgency(Exception):
+    """An official of another agency tried to act on a request."""
+
+
+@dataclass(frozen=True)
+class Citizen:
+    """Who filed a request and where notices reach them."""
+
+    key: str  # "<channel>:<user id>"
+    channel: str  # line, telegram or web (the local chat)
+    reply_to: str  # platform recipient
+
+
+def satisfaction_after() -> timedelta:
+    return timedelta(days=float(os.environ.get("SATISFACTION_CHECK_DAYS", "3")))
+
+
+def _thai(moment: datetime) -> str:
+    """'26 พ.ย. 2569 09:30 น.' (Buddhist Era, Bangkok time)."""
+    from bot.thai_datetime import MONTHS_ABBR, TZ
+
+    local = moment.astimezone(TZ)
+    return f"{local.day} {MONTHS_ABBR[local.month - 1]} {local.year + 543} {local:%H:%M} น."
+
+
+def _history(session: Session, request: ServiceRequest, action: str, actor: str, note: str = "", official_id: int | None = None) -> None:
+    request.history.append(
+        RequestHistory(action=action, status=request.status, agency=request.agency, note=note, actor=actor, official_id=official_id)
+    )
+
+
+def rating_buttons(code: str) -> list[dict[str, str]]:
+    return [button(f"{'⭐' * n} {n}", '/rate_service{"request_id": "%s", "rating": "%d"}' % (code, n)) for n in range(5, 0, -1)]
+
+
+# --- citizens -------------------------------------------------------------
+
+
+def create_request(
+    session: Session, citizen: Citizen, service: Service, *, details: str, location: dict[str, Any] | None = None,
+    contact: str | None = None, now: datetime | None = None,
+) -> ServiceRequest:
+    """File a request, route it to the service's agency and schedule its escalation."""
+    now = now or utcnow()
+    request = ServiceRequest(
+        citizen_key=citizen.key, channel=citizen.channel, reply_to=citizen.reply_to, service=service.name,
+        agency=service.agency, details=(details or "").strip()[:MAX_DETAILS] or None, location=location,
+        contact=(contact or "").strip()[:200] or None, status=SUBMITTED, created_at=now, updated_at=now,
+    )
+    session.add(request)
+    session.flush()
+    _history(session, request, "created", "citizen")
+    _route(session, request, service, now, note=None)
+    return request
+
+
+def _request_card(request: ServiceRequest, heading: str) -> dict[str, Any]:
+    lines = [f"รายละเอียด: {request.details or '-'}"]
+    if request.location:
+        loc = request.location
+        where = loc.get("address") or loc.get("text") or ""
+        if "latitude" in loc:
+            where = f"{where} https://maps.google.com/?q={loc['latitude']},{loc['longitude']}".strip()
+        lines.append(f"สถานที่: {where}")
+    if request.contact:
+        lines.append(f"ติดต่อกลับ: {request.contact}")
+    return card(
+        f"{heading} {request.code}",
+        subtitle=f"{request.service} · {request.agency}",
+        lines=lines,
+        fields=[("สถานะ", STATUS_THAI[request.status]), ("ยื่นเมื่อ", _thai(request.created_at))],
+        buttons=[
+            button("รับเรื่อง", '/update_request_status{"request_id": "%s", "request_status": "received"}' % request.code),
+            button("กำลังดำเนินการ", '/update_request_status{"request_id": "%s", "request_status": "in_progress"}' % request.code),
+            button("เสร็จสิ้น", '/update_request_status{"request_id": "%s", "request_status": "completed"}' % request.code),
+        ],
+    )
+
+
+def _route(session: Session, request: ServiceRequest, service: Service | None, now: datetime, note: str | None) -> int:
+    """Tell the responsible agency's groups and schedule the escalation; returns groups told."""
+    heading = "📥 คำร้องใหม่" if note is None else "📨 คำร้องที่ส่งต่อมา"
+    payload = _request_card(request, heading)
+    text = f"{heading} {request.code} ({request.service}) ถึง {request.agency}" + (f"\nหมายเหตุ: {note}" if note else "")
+    payload["alt_text"] = text
+    chats = agency_chats(session, request.agency)
+    for chat_id in chats:
+        enqueue(
+            session, kind="request_routed", channel="telegram", recipient=chat_id, text=text,
+            custom=cards(text, [payload]), idempotency_key=f"request:{request.id}:routed:{request.agency}:{len(request.history)}:{chat_id}",
+            cause=("request", str(request.id)), urgent=True,
+        )
+    days = service.duration_days if service is not None else 7
+    due = now + timedelta(days=max(1, days))
+    targets = [(o.channel, o.user_id) for o in coordinators(session, request.agency)] or [("telegram", c) for c in chats]
+    for channel, recipient in targets:
+        enqueue(
+            session, kind="request_escalation", channel=channel, recipient=recipient,
+            text=(f"⚠️ คำร้อง {request.code} ({request.service}) ยังไม่มีเจ้าหน้าที่รับเรื่อง เกินระยะเวลาปกติ {days} วันแล้ว "
+                  f"กรุณามอบหมายผู้รับผิดชอบด้วยครับ"),
+            idempotency_key=f"request:{request.id}:escalate:{request.agency}:{len(request.history)}:{channel}:{recipient}",
+            due_at=due, stale_at=due + timedelta(days=7), cause=("request", str(request.id)), urgent=True,
+        )
+    return len(chats)
+
+
+def _own(session: Session, citizen_key: str, request_id: int) -> ServiceRequest:
+    request = session.get(ServiceRequest, request_id)
+    if request is None or request.citizen_key is None or request.citizen_key != citizen_key:
+        raise RequestNotFound(format_request_id(request_id))
+    return request
+
+
+def get_own_request(session: Session, citizen_key: str, request_id: int | None) -> ServiceRequest:
+    """The citizen's request by number, or their latest when `request_id` is None."""
+    if request_id is not None:
+        return _own(session, citizen_key, request_id)
+    latest = session.scalar(
+        select(ServiceRequest).where(ServiceRequest.citizen_key == citizen_key).order_by(ServiceRequest.id.desc()).limit(1)
+    )
+    if latest is None:
+        raise RequestNotFound("latest")
+    return latest
+
+
+def list_own_requests(session: Session, citizen_key: str, limit: int = 5) -> list[ServiceRequest]:
+    return list(
+        session.scalars(
+            select(ServiceRequest).where(ServiceRequest.citizen_key == citizen_key).order_by(ServiceRequest.id.desc()).limit(limit)
+        )
+    )
+
+
+def latest_open_request(session: Session, citizen_key: str) -> ServiceRequest | None:
+    return session.scalar(
+        select(ServiceRequest)
+        .where(ServiceRequest.citizen_key == citizen_key, ServiceRequest.status.in_(OPEN_STATUSES))
+        .order_by(ServiceRequest.id.desc())
+        .limit(1)
+    )
+
+
+def latest_completed_unrated(session: Session, citizen_key: str) -> ServiceRequest | None:
+    rated = select(ServiceRating.request_id)
+    return session.scalar(
+        select(ServiceRequest)
+        .where(ServiceRequest.citizen_key == citizen_key, ServiceRequest.status == COMPLETED, ServiceRequest.id.not_in(rated))
+        .order_by(ServiceRequest.id.desc())
+        .limit(1)
+    )
+
+
+def cancel_request(session: Session, citizen_key: str, request_id: int | None, reason: str = "") -> ServiceRequest:
+    """The citizen withdraws their own open request; its pending follow-ups are cancelled."""
+    request = latest_open_request(session, citizen_key) if request_id is None else _own(session, citizen_key, request_id)
+    if request is None:
+        raise RequestNotFound("latest open")
+    if request.status in CLOSED_STATUSES:
+        raise RequestClosed(request.status)
+    request.status = CANCELLED
+    request.closed_at = utcnow()
+    _history(session, request, "cancelled", "citizen", reason[:300])
+    session.flush()
+    cancel_pending(session, cause_type="request", cause_id=str(request.id))
+    text = f"ℹ️ ผู้ยื่นยกเลิกคำร้อง {request.code} ({request.service}) แล้ว ไม่ต้องดำเนินการต่อครับ"
+    for chat_id in agency_chats(session, request.agency):
+        enqueue(
+            session, kind="request_cancelled", channel="telegram", recipient=chat_id, text=text,
+            idempotency_key=f"request:{request.id}:cancelled:{chat_id}", cause=None, urgent=True,
+        )
+    return request
+
+
+def rate_request(session: Session, citizen_key: str, request_id: int | None, score: int, comment: str | None = None) -> ServiceRequest:
+    """Rate a completed request 1-5 (rating again replaces the earlier score)."""
+    if not 1 <= score <= 5:
+        raise ValueError("score must be 1-5")
+    if request_id is None:
+        request = latest_completed_unrated(session, citizen_key)
+        if request is None:
+            raise RequestNotFound("latest completed")
+    else:
+        request = _own(session, citizen_key, request_id)
+    if request.status != COMPLETED:
+        raise NotCompleted(request.status)
+    rating = session.scalar(select(ServiceRating).where(ServiceRating.request_id == request.id))
+    if rating is None:
+        rating = ServiceRating(request_id=request.id, agency=request.agency, service=request.service, score=score)
+        session.add(rating)
+    rating.score = score
+    rating.comment = (comment or "").strip()[:500] or None
+    _history(session, request, "rated", "citizen", f"{score}/5")
+    session.flush()
+    cancel_pending(session, cause_type="request", cause_id=str(request.id), kinds=("satisfaction_check",))
+    return request
+
+
+def status_lines(request: ServiceRequest) -> list[str]:
+    """The request's history in Thai, oldest first, with Buddhist-Era dates."""
+    lines = []
+    for row in request.history:
+        if row.action == "created":
+            what = f"ยื่นคำร้อง ส่งถึง {row.agency}"
+        elif row.action == "forwarded":
+            what = f"ส่งต่อให้ {row.agency}"
+        elif row.action == "reply":
+            what = "เจ้าหน้าที่ตอบกลับ"
+        elif row.action == "rated":
+            what = f"ให้คะแนน {row.note}"
+        else:
+            what = STATUS_THAI.get(row.status, row.status)
+        note = f" ({row.note})" if row.note and row.action not in ("rated", "created") and not request.anonymised else ""
+        lines.append(f"{_thai(row.at)} · {what}{note}")
+    return lines
+
+
+# --- officials ------------------------------------------------------------
+
+
+def _for_official(session: Session, actor: Actor, request_id: int) -> ServiceRequest:
+    request = session.get(ServiceRequest, request_id)
+    if request is None:
+        raise RequestNotFound(format_request_id(request_id))
+    if request.agency != actor.agency:
+        raise NotYourAgency(request.agency)
+    return request
+
+
+def agency_requests(session: Session, actor: Actor, *, open_only: bool = True, limit: int = 20) -> list[ServiceRequest]:
+    stmt = select(ServiceRequest).where(ServiceRequest.agency == actor.agency)
+    if open_only:
+        stmt = stmt.where(ServiceRequest.status.in_(OPEN_STATUSES))
+    return list(session.scalars(stmt.order_by(ServiceRequest.id).limit(limit)))
+
+
+def _notify_citizen(session: Session, request: ServiceRequest, kind: str, text: str, key: str, *, buttons: list[dict[str, str]] | None = None, due_at: datetime | None = None, stale_at: datetime | None = None) -> None:
+    if request.reply_to is None or request.anonymised:
+        return
+    enqueue(
+        session, kind=kind, channel=request.channel, recipient=request.reply_to, text=text, buttons=buttons,
+        idempotency_key=key, due_at=due_at, stale_at=stale_at, cause=("request", str(request.id)),
+    )
+
+
+def update_request_status(
+    session: Session, actor: Actor, request_id: int, status: str, note: str = "", now: datetime | None = None
+) -> ServiceRequest:
+    """An official of the responsible agency moves a request on; the citizen is told."""
+    if status not in OFFICIAL_STATUSES:
+        raise ValueError(f"status must be one of {', '.join(OFFICIAL_STATUSES)}")
+    now = now or utcnow()
+    request = _for_official(session, actor, request_id)
+    if request.status in CLOSED_STATUSES:
+        raise RequestClosed(request.status)
+    if status == REJECTED and not note.strip():
+        raise ValueError("a rejection needs a reason")
+    request.status = status
+    request.status_note = note.strip()[:500] or None
+    request.updated_at = now
+    request.touched_at = request.touched_at or now
+    _history(session, request, "status", "official", request.status_note or "", actor.id)
+    session.flush()
+    cancel_pending(session, cause_type="request", cause_id=str(request.id), kinds=ESCALATION_KINDS)
+    step = len(request.history)
+    text = f"📣 คำร้อง {request.code} ({request.service}) อัปเดตสถานะเป็น \"{STATUS_THAI[status]}\""
+    if request.status_note:
+        text += f"\nหมายเหตุจากเจ้าหน้าที่: {request.status_note}"
+    buttons = None
+    if status == NEED_INFO:
+        text += "\nตอบกลับด้วยการพิมพ์ข้อมูลที่ขอ หรือพิมพ์ \"ขอคุยกับเจ้าหน้าที่\" ได้เลยครับ"
+    if status in (COMPLETED, REJECTED):
+        request.closed_at = now
+        cancel_pending(session, cause_type="request", cause_id=str(request.id), kinds=("satisfaction_check",))
+    if status == COMPLETED:
+        text += "\nขอบคุณที่ใช้บริการครับ ให้คะแนนความพึงพอใจได้ที่ปุ่มด้านล่าง"
+        buttons = rating_buttons(request.code)
+        due = now + satisfaction_after()
+        _notify_citizen(
+            session, request, "satisfaction_check",
+            f"🙏 คำร้อง {request.code} ({request.service}) เสร็จสิ้นไปเมื่อ {_thai(now)} คุณพอใจกับบริการของ {request.agency} แค่ไหนครับ",
+            f"request:{request.id}:satisfaction", buttons=rating_buttons(request.code), due_at=due, stale_at=due + timedelta(days=14),
+        )
+    _notify_citizen(session, request, "request_status", text, f"request:{request.id}:status:{step}", buttons=buttons,
+                    stale_at=now + timedelta(days=7))
+    return request
+
+
+def forward_request(session: Session, actor: Actor, request_id: int, to_agency: str, note: str = "", now: datetime | None = None) -> ServiceRequest:
+    """Hand a request to another agency; the history stays with it."""
+    now = now or utcnow()
+    request = _for_official(session, actor, request_id)
+    if request.status in CLOSED_STATUSES:
+        raise RequestClosed(request.status)
+    if to_agency == request.agency:
+        raise ValueError("already with this agency")
+    cancel_pending(session, cause_type="request", cause_id=str(request.id), kinds=ESCALATION_KINDS)
+    request.agency = to_agency
+    request.status = SUBMITTED
+    request.touched_at = None
+    request.updated_at = now
+    _history(session, request, "forwarded", "official", f"จาก {actor.agency}" + (f": {note.strip()[:300]}" if note.strip() else ""), actor.id)
+    session.flush()
+    service = session.scalar(select(Service).where(Service.name == request.service))
+    _route(session, request, service, now, note=f"ส่งต่อจาก {actor.agency}" + (f" — {note.strip()}" if note.strip() else ""))
+    _notify_citizen(
+        session, request, "request_status",
+        f"📣 คำร้อง {request.code} ({request.service}) ถูกส่งต่อให้ {to_agency} ซึ่งเป็นหน่วยงานที่รับผิดชอบเรื่องนี้ครับ",
+        f"request:{request.id}:status:{len(request.history)}", stale_at=now + timedelta(days=7),
+    )
+    return request
+
+
+def reply_to_citizen(session: Session, actor: Actor, request_id: int, message: str, key: str | None = None) -> ServiceRequest:
+    """An official answers the citizen through the bot; `key` (the command's event id) makes it happen once."""
+    message = message.strip()
+    if not message:
+        raise ValueError("empty reply")
+    request = _for_official(session, actor, request_id)
+    request.touched_at = request.touched_at or utcnow()
+    _history(session, request, "reply", "official", message[:1000], actor.id)
+    session.flush()
+    cancel_pending(session, cause_type="request", cause_id=str(request.id), kinds=ESCALATION_KINDS)
+    _notify_citizen(
+        session, request, "official_reply",
+        f"💬 ข้อความจากเจ้าหน้าที่ {request.agency} เรื่องคำร้อง {request.code}:\n{message[:1000]}",
+        f"request:{request.id}:reply:{key or len(request.history)}", stale_at=utcnow() + timedelta(days=7),
+    )
+    return request
