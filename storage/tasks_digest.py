@@ -39,11 +39,26 @@ def tasks_section(session: Session, channel: str, chat_id: str, today: date) -> 
     end = start + timedelta(days=1)
     overdue = [t for t in tasks if t.deadline is not None and t.deadline < start]
     due_today = [t for t in tasks if t.deadline is not None and start <= t.deadline < end]
-    lines = [f"งานที่ยังไม่เสร็จ {len(tasks)} งาน"]
-    for label, group in (("⚠️ เลยกำหนด", overdue), ("📌 ครบกำหนดวันนี้", due_today)):
-        for task in group[:10]:
-            lines.append(f"{label}: {task.code} {task.title} ({STATUS_THAI[task.status]})")
+    later = [t for t in tasks if t not in overdue and t not in due_today]
+    lines = [f"งานที่ยังไม่เสร็จ {len(tasks)} งาน (เลยกำหนด {len(overdue)} · ครบกำหนดวันนี้ {len(due_today)})"]
+    shown = 0
+    for label, group in (("⚠️ เลยกำหนด", overdue), ("📌 ครบกำหนดวันนี้", due_today), ("🗂 งานอื่น", later)):
+        for task in group:
+            if shown == 10:
+                break
+            when = f" กำหนด {_short(task)}" if task.deadline is not None and label == "🗂 งานอื่น" else ""
+            lines.append(f"{label}: {task.code} {task.title} ({STATUS_THAI[task.status]}){when}")
+            shown += 1
+    if len(tasks) > shown:
+        lines.append(f"และอีก {len(tasks) - shown} งาน ดูทั้งหมด: /tasks")
     return "งาน", lines
+
+
+def _short(task: Task) -> str:
+    from bot.thai_datetime import format_thai
+
+    assert task.deadline is not None
+    return format_thai(task.deadline, with_time=task.deadline_has_time, short=True)
 
 
 register_groups(_groups)
