@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import db
 from actions.identity import citizen_of, speaker_of
 from storage.handoff import active_handoff, release_handoff, start_handoff
-from storage.requests import latest_open_request
+from storage.requests import latest_open_request, list_own_requests
 from storage.services import get_agency, get_service
 
 Events = list[dict[str, Any]]
@@ -32,7 +32,7 @@ class ActionHumanHandoff(Action):
             if active_handoff(s, conversation) is not None:
                 dispatcher.utter_message(response="utter_handoff_already")
                 return []
-            request = latest_open_request(s, citizen.key)
+            request = latest_open_request(s, citizen.key) or next(iter(list_own_requests(s, citizen.key, limit=1)), None)
             agency = None
             if request is None and tracker.get_slot("service"):
                 service = get_service(s, tracker.get_slot("service"))
@@ -43,9 +43,10 @@ class ActionHumanHandoff(Action):
             )
             name = handoff.agency
             if told == 0:
-                phone = (get_agency(s, name).phone if get_agency(s, name) else None) or "1111"
+                record = get_agency(s, name)
+                contact = f"โดยตรงที่ {record.phone} หรือ" if record is not None and record.phone else ""
                 release_handoff(s, None, handoff.id)
-                dispatcher.utter_message(response="utter_handoff_nobody", agency=name, phone=phone)
+                dispatcher.utter_message(response="utter_handoff_nobody", agency=name, contact=contact)
                 return []
         dispatcher.utter_message(response="utter_handoff_started", agency=name)
         return []

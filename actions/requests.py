@@ -126,6 +126,11 @@ class ValidateRequestForm(FormValidationAction):
     # Validation
 
     def validate_service(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        requested = tracker.get_slot("requested_slot")
+        earlier = _value_before_this_turn(tracker, "service")
+        if requested and requested != "service" and earlier:
+            # a service word inside the details ("ไฟดับทั้งซอย") must not change what is being filed
+            return {"service": earlier}
         text = str(value or "")
         with db.session() as s:
             match = find_services(s, entity=text, text=text)
@@ -174,6 +179,16 @@ class ValidateRequestForm(FormValidationAction):
             return {"request_confirm": value}
         dispatcher.utter_message(response="utter_confirm_unclear")
         return {"request_confirm": None}
+
+
+def _value_before_this_turn(tracker: Tracker, slot: str) -> Any:
+    """The slot's value before the latest user message (what the form had already settled)."""
+    events = tracker.events
+    last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=len(events))
+    for event in reversed(events[:last_user]):
+        if event.get("event") == "slot" and event.get("name") == slot:
+            return event.get("value")
+    return tracker.slots.get(slot) if last_user == len(events) else None
 
 
 def _location_text(location: dict[str, Any] | None) -> str:

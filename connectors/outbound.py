@@ -53,8 +53,13 @@ class OutboundClients:
             for channel in self.channels.values():
                 await channel.aclose()
 
+    @property
+    def local_only(self) -> bool:
+        """No platform configured at all and the local chat on: the embedded try-out."""
+        return self.settings.local_chat_enabled and not self.settings.line_enabled and not self.settings.telegram_enabled
+
     def supports(self, channel: str) -> bool:
-        return channel == "web" or channel in self.channels
+        return channel == "web" or channel in self.channels or self.local_only
 
     async def send(self, channel: str, recipient: str, payload: dict[str, Any], *, retry_key: str) -> None:
         """Deliver one proactive message; raises DeliveryError (permanent or not) when it cannot."""
@@ -65,6 +70,11 @@ class OutboundClients:
             return
         client = self.channels.get(channel)
         if client is None:
+            if self.local_only:
+                # Trying the product without accounts: what would go to a LINE user or a
+                # Telegram group appears in the local chat of that id (`bot shell --chat ID`).
+                await db(self.engine, push_web_message, self.engine, recipient, dict(payload, buttons=payload.get("buttons") or []), retry_key)
+                return
             raise DeliveryError(f"channel {channel} is not configured", permanent=True)
         if not await db(self.engine, is_following, self.engine, channel, recipient):
             raise DeliveryError("recipient unfollowed or the bot left the chat", permanent=True)

@@ -185,10 +185,10 @@ def _own(session: Session, citizen_key: str, request_id: int) -> ServiceRequest:
 
 
 def get_own_request(session: Session, citizen_key: str, request_id: int | None) -> ServiceRequest:
-    """The citizen's request by number, or their latest when `request_id` is None."""
+    """The citizen's request by number; without one, their latest open request, else their latest."""
     if request_id is not None:
         return _own(session, citizen_key, request_id)
-    latest = session.scalar(
+    latest = latest_open_request(session, citizen_key) or session.scalar(
         select(ServiceRequest).where(ServiceRequest.citizen_key == citizen_key).order_by(ServiceRequest.id.desc()).limit(1)
     )
     if latest is None:

@@ -279,6 +279,26 @@ def test_handoff_goes_to_the_agency_of_the_open_request(services_db) -> None:
 
 def test_handoff_without_anyone_on_duty_gives_a_phone_number(services_db) -> None:
     messages, _ = run(ActionHumanHandoff(), tracker("ขอคุยกับคน", "human_handoff", user_id="U9"))
-    assert messages[0]["response"] == "utter_handoff_nobody" and messages[0]["phone"]
+    assert messages[0]["response"] == "utter_handoff_nobody" and "contact" in messages[0]
     with session_scope(services_db) as s:
         assert s.scalars(select(Handoff)).one().status == "released"
+
+
+def test_a_service_word_in_the_details_does_not_change_the_service(services_db) -> None:
+    from rasa_sdk import Tracker
+
+    text = "ไฟดับทั้งซอยมาสามคืนแล้ว"
+    metadata = {"channel": "line", "user_id": "U1", "chat_id": "U1", "chat_type": "private"}
+    latest = {"text": text, "intent": {"name": "request_service", "confidence": 0.99},
+              "entities": [{"entity": "service", "value": "ไฟฟ้าดับ", "start": 0, "end": 5}], "metadata": metadata}
+    events = [
+        {"event": "slot", "name": "service", "value": "ไฟถนนดับ"},
+        {"event": "slot", "name": "requested_slot", "value": "request_details"},
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": text, "parse_data": latest, "metadata": metadata},
+        {"event": "slot", "name": "service", "value": "ไฟฟ้าดับ"},  # Rasa's global from_entity mapping
+    ]
+    slots = {"service": "ไฟฟ้าดับ", "requested_slot": "request_details"}
+    t = Tracker("line:U1", slots, latest, events, False, None, {"name": "request_form"}, "action_listen")
+    _, filled = validate(t)
+    assert filled["service"] == "ไฟถนนดับ" and filled["request_details"] == text
