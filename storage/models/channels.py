@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Index, String, Text, UniqueConstraint
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, utcnow
@@ -30,6 +31,9 @@ class InboundEvent(Base):
         UniqueConstraint("channel", "external_id"),
         Index("ix_inbound_events_state_next", "state", "next_attempt_at"),
         Index("ix_inbound_events_conversation", "conversation", "id"),
+        # the worker's "oldest open event of this conversation" (see migration channels_0003)
+        Index("ix_inbound_events_open", "conversation", "id", sqlite_where=sql("state IN ('pending', 'answered')"),
+              postgresql_where=sql("state IN ('pending', 'answered')")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
