@@ -3,14 +3,59 @@
 Rasa's REST channel drops the request's `metadata`; this one passes it on, so
 actions know who spoke in a group (`user_id`, `display_name`, ...). Enabled in
 `credentials.yml`; the gateway posts to `/webhooks/gateway/webhook`.
+
+When the request says `"include_nlu": true` the answer is
+`{"messages": [...bot messages...], "nlu": {"intent", "confidence", "entities", "ranking"}}`
+instead of the plain list, so the gateway can record what NLU made of the message
+without a second round trip. The message is parsed once, here, with the loaded
+model's own `parse_message`, and the result is handed to Rasa with the message
+(`UserMessage.parse_data`), so Rasa does not parse it again. Without the flag the
+answer is the REST channel's list, as before. Message text is never logged.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
+from sanic import Blueprint, response
 from sanic.request import Request
+
+logger = logging.getLogger(__name__)
+
+RANKING_SIZE = 3
+
+
+def nlu_summary(parse_data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The part of Rasa's parse result the gateway keeps: intent, confidence, entities, top alternatives."""
+    if not isinstance(parse_data, dict):
+        return None
+    intent = parse_data.get("intent") or {}
+    entities = []
+    for entity in parse_data.get("entities") or []:
+        if isinstance(entity, dict) and entity.get("entity"):
+            value = entity.get("value")
+            entities.append({
+                "entity": entity.get("entity"),
+                "start": entity.get("start"),
+                "end": entity.get("end"),
+                "value": value if isinstance(value, (str, int, float, bool)) else None,
+                "extractor": entity.get("extractor"),
+            })
+    ranking = [
+        {"name": r.get("name"), "confidence": float(r.get("confidence") or 0.0)}
+        for r in (parse_data.get("intent_ranking") or [])[:RANKING_SIZE]
+        if isinstance(r, dict)
+    ]
+    return {
+        "intent": intent.get("name"),
+        "confidence": float(intent.get("confidence") or 0.0),
+        "entities": entities,
+        "ranking": ranking,
+    }
 
 
 class GatewayInput(RestInput):
@@ -22,3 +67,56 @@ class GatewayInput(RestInput):
         body = request.json or {}
         metadata = body.get("metadata")
         return metadata if isinstance(metadata, dict) else None
+
+    @staticmethod
+    async def pre_parse(agent: Any, message: UserMessage) -> dict[str, Any] | None:
+        """Parse with the agent's processor (None when no model is loaded or parsing fails: Rasa parses as usual)."""
+        processor = getattr(agent, "processor", None)
+        if processor is None or not message.text:
+            return None
+        try:
+            return await processor.parse_message(message)
+        except Exception as exc:  # noqa: BLE001 - never fail a message for the sake of the capture
+            logger.warning("gateway channel: parse for capture failed (%s)", type(exc).__name__)
+            return None
+
+    async def answer(self, body: dict[str, Any], metadata: dict[str, Any] | None, agent: Any, on_new_message: Any) -> Any:
+        """Handle one message; the plain list of bot messages, or with `include_nlu` the dict shape."""
+        collector = CollectingOutputChannel()
+        message = UserMessage(
+            body.get("message"), collector, body.get("sender"), input_channel=body.get("input_channel") or self.name(),
+            metadata=metadata,
+        )
+        with_nlu = body.get("include_nlu") is True
+        parse_data = await self.pre_parse(agent, message) if with_nlu else None
+        if parse_data is not None:
+            message.parse_data = parse_data
+        try:
+            await on_new_message(message)
+        except asyncio.CancelledError:
+            logger.error("gateway channel: message handling timed out")
+        except Exception:  # noqa: BLE001 - as the REST channel: answer with what was collected
+            logger.exception("gateway channel: message handling failed")
+        if not with_nlu:
+            return collector.messages
+        return {"messages": collector.messages, "nlu": nlu_summary(parse_data)}
+
+    def blueprint(self, on_new_message: Any) -> Blueprint:
+        gateway = Blueprint("custom_webhook_GatewayInput", __name__)
+
+        @gateway.route("/", methods=["GET"])
+        async def health(request: Request) -> Any:
+            return response.json({"status": "ok"})
+
+        @gateway.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> Any:
+            body = request.json or {}
+            if request.args.get("stream", "").lower() == "true":
+                return response.stream(
+                    self.stream_response(on_new_message, body.get("message"), body.get("sender"), self.name(), self.get_metadata(request)),
+                    content_type="text/event-stream",
+                )
+            agent = getattr(request.app.ctx, "agent", None)
+            return response.json(await self.answer(body, self.get_metadata(request), agent, on_new_message))
+
+        return gateway

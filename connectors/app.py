@@ -1,4 +1,4 @@
-"""The gateway web app (Starlette): webhooks, web chat, health.
+"""The gateway web app (Starlette): webhooks, web chat, health, the admins' page.
 
 `create_app()` wires settings, the database, the Rasa client and the channels
 whose credentials are set; tests inject their own. Webhooks answer only after the
@@ -21,7 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.settings import Settings, get_settings
-from connectors import webchat
+from connectors import admin_page, webchat
 from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
 from connectors.rasa_client import RasaClient
@@ -159,10 +159,16 @@ def create_app(
         channels = enabled_channels(settings)
     holder: dict[str, GatewayState] = {}
     rasa = rasa or RasaClient(settings.rasa_url)
+    capture_secret = None
+    if settings.nlu_capture_retention_days > 0:  # 0 days: capture nothing
+        from storage.nlu_capture import pseudonym_secret
+
+        capture_secret = pseudonym_secret(settings.var_dir)
     worker = Worker(engine, rasa, make_deliver(holder), notify_busy=make_busy_notice(holder), waiting=make_waiting(holder),
                     poll_interval=poll_interval, loading_after=loading_after,
                     max_text=settings.max_message_chars, slow_after=slow_after, max_pending=max_pending,
-                    log_text=settings.log_message_text)
+                    log_text=settings.log_message_text, capture_secret=capture_secret,
+                    capture_retention_days=settings.nlu_capture_retention_days)
     state = GatewayState(settings=settings, engine=engine, worker=worker, channels=channels)
     holder["state"] = state
 
@@ -182,6 +188,7 @@ def create_app(
     routes = [
         Route("/healthz", health),
         Route("/metrics", metrics),
+        *admin_page.routes(),  # 404 while ADMIN_TOKEN is empty
     ]
     if settings.local_chat_enabled:
         routes += [

@@ -3,12 +3,18 @@
 aiohttp (already underneath line-bot-sdk) rather than httpx: under 20-100
 concurrent conversations httpx's per-request cost was the gateway's largest
 overhead in benchmarks/gateway.py.
+
+The gateway asks for NLU's reading of the message with the answer
+(`"include_nlu": true`); a GatewayInput that knows this answers
+`{"messages": [...], "nlu": {"intent", "confidence", "entities", "ranking"}}`, an
+older one (or Rasa's REST channel) a plain list of messages. Both are read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -20,6 +26,20 @@ class RasaUnavailable(Exception):
 
 class RasaError(Exception):
     """Rasa refused the message (4xx other than 429)."""
+
+
+@dataclass(frozen=True)
+class RasaAnswer:
+    messages: list[dict[str, Any]]
+    nlu: dict[str, Any] | None = None  # {"intent", "confidence", "entities", "ranking"} when Rasa sent it
+
+
+def read_answer(body: Any) -> RasaAnswer:
+    """Either shape: a plain list of messages, or {"messages": [...], "nlu": {...}}."""
+    if isinstance(body, dict):
+        nlu = body.get("nlu")
+        return RasaAnswer(read_answer(body.get("messages")).messages, nlu if isinstance(nlu, dict) else None)
+    return RasaAnswer([m for m in body if isinstance(m, dict)] if isinstance(body, list) else [])
 
 
 class RasaClient:
@@ -37,7 +57,11 @@ class RasaClient:
         return self._session
 
     async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
-        payload = json.dumps({"sender": sender, "message": text, "metadata": metadata}, ensure_ascii=False).encode()
+        return (await self.ask(sender, text, metadata)).messages
+
+    async def ask(self, sender: str, text: str, metadata: dict[str, Any]) -> RasaAnswer:
+        """Rasa's messages for `text`, with NLU's reading of it when the channel provides one."""
+        payload = json.dumps({"sender": sender, "message": text, "metadata": metadata, "include_nlu": True}, ensure_ascii=False).encode()
         try:
             async with self._client().post(self._url, data=payload, headers={"Content-Type": "application/json"}) as response:
                 if response.status >= 500 or response.status == 429:
@@ -49,7 +73,7 @@ class RasaClient:
             raise RasaUnavailable(type(exc).__name__) from exc
         except ValueError as exc:  # not JSON: Rasa is not itself (a proxy error page)
             raise RasaUnavailable("invalid JSON") from exc
-        return [m for m in body if isinstance(m, dict)] if isinstance(body, list) else []
+        return read_answer(body)
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -11,6 +11,10 @@
   messages are relayed to the agency's groups until released or expired.
 - Back-pressure: the store is the queue. Once `max_pending` events are open the
   webhooks answer 503 (the platforms retry later) instead of taking more.
+- NLU capture: Rasa's reading of a message (intent, confidence, entities) comes
+  back with its answer and is stored, masked and pseudonymous, in the same
+  transaction that keeps the answer (storage.nlu_capture); captures older than the
+  retention period are purged about hourly.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from connectors.dbcall import db
-from connectors.rasa_client import RasaClient, RasaUnavailable
+from connectors.rasa_client import RasaAnswer, RasaClient, RasaUnavailable
 from connectors.replies import normalise
 from storage.inbound import Event, count_open, due_conversations, finish_and_next, is_due, mark_answered, mark_retry, next_open_event
 from storage.models.base import utcnow
@@ -41,6 +45,7 @@ Waiting = Callable[[Event], Awaitable[None]]
 MAX_ATTEMPTS = 40  # with backoff capped at 60 s: about half an hour of outage
 BUSY_TEXT = "กำลังดำเนินการ ขอเวลาสักครู่นะครับ 🙏"
 HANDOFF_REFRESH = 2.0  # seconds between looks at which conversations are with officials
+CAPTURE_PURGE_EVERY = 3600.0  # seconds between purges of NLU captures past their retention
 BACK_TO_BOT = re.compile(r"^\s*(/bot|/help|กลับไปคุยกับบอท|คุยกับบอท|จบการสนทนา|ขอบคุณเจ้าหน้าที่ จบ)", re.IGNORECASE)
 BOT_IS_BACK = "ผู้ช่วยอัตโนมัติกลับมาให้บริการแล้วครับ พิมพ์สิ่งที่ต้องการได้เลย"
 
@@ -68,6 +73,14 @@ def _relay(engine: Engine, conversation: str, text: str, event_id: int) -> str:
         return "relayed" if relay_from_citizen(s, conversation, text, event_id) else "closed"
 
 
+def _purge_captures(engine: Engine, retention_days: int) -> int:
+    from storage.db import session_scope
+    from storage.nlu_capture import purge_expired
+
+    with session_scope(engine) as s:
+        return purge_expired(s, retention_days)
+
+
 def truncated_note(limit: int) -> str:
     return f"ข้อความยาวเกินไป ผมอ่านเฉพาะ {limit:,} ตัวอักษรแรกนะครับ"
 
@@ -92,6 +105,8 @@ class Worker:
         slow_after: float = 8.0,
         max_pending: int = 5000,
         log_text: bool = False,
+        capture_secret: bytes | None = None,
+        capture_retention_days: int | None = None,
     ) -> None:
         self.engine = engine
         self.rasa = rasa
@@ -104,6 +119,9 @@ class Worker:
         self.slow_after = slow_after
         self.max_pending = max_pending
         self.log_text = log_text
+        self.capture_secret = capture_secret  # None: NLU capture off
+        self.capture_retention_days = capture_retention_days  # None: no purge from here
+        self._purged_at: float | None = None
         self._gate = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -113,7 +131,8 @@ class Worker:
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._open = 0
-        self.stats = {"processed": 0, "rasa_failures": 0, "busy_notes": 0, "undelivered": 0, "relayed_to_officials": 0}
+        self.stats = {"processed": 0, "rasa_failures": 0, "busy_notes": 0, "undelivered": 0, "relayed_to_officials": 0,
+                      "nlu_captured": 0}
         self._handoffs: set[str] = set()
         self._handoffs_checked = 0.0
 
@@ -166,6 +185,7 @@ class Worker:
         while not self._stopping:
             try:
                 self._open = await db(self.engine, count_open, self.engine)
+                await self._purge_captures()
                 for conversation in await db(self.engine, due_conversations, self.engine):
                     if conversation not in self._running:
                         self._kick(conversation)
@@ -205,7 +225,7 @@ class Worker:
         replies = event.replies
         if replies is None:
             try:
-                replies = await self._ask_rasa(event)
+                replies, nlu = await self._ask_rasa(event)
             except RasaUnavailable as exc:
                 self.stats["rasa_failures"] += 1
                 await self._maybe_busy(event)
@@ -221,7 +241,7 @@ class Worker:
                     self._finish(event.id)
                 return False, None
             if event.kind in ("message", "admin_command"):
-                await db(self.engine, mark_answered, self.engine, event.id, replies)
+                await self._mark_answered(event, replies, nlu)
         # Rasa has answered and its tracker moved on: the event is never sent to Rasa again.
         web = await self._deliver_with_retries(event, replies)
         chat_id = str(event.metadata.get("chat_id") or event.conversation)
@@ -231,28 +251,58 @@ class Worker:
         self._finish(event.id)
         return True, following
 
-    async def _ask_rasa(self, event: Event) -> list[dict[str, Any]]:
+    async def _ask_rasa(self, event: Event) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """(replies, NLU's reading of the message when Rasa parsed it)."""
         replies: list[dict[str, Any]] = []
         if event.metadata.get("truncated"):
             replies.append({"text": truncated_note(self.max_text), "buttons": [], "custom": None})
         if event.kind != "message" or not event.text.strip():
-            return replies
+            return replies, None
         if await self._with_officials(event):
             relayed = await db(self.engine, _relay, self.engine, event.conversation, event.text[: self.max_text], event.id)
             if relayed == "relayed":
                 self.stats["relayed_to_officials"] += 1
-                return replies
+                return replies, None
             self._handoffs.discard(event.conversation)
             if relayed == "released":
-                return replies + [{"text": BOT_IS_BACK, "buttons": [], "custom": None}]
+                return replies + [{"text": BOT_IS_BACK, "buttons": [], "custom": None}], None
         if self.log_text:
             logger.debug("event %d to Rasa: %r", event.id, event.text)
         slow = asyncio.create_task(self._while_waiting(event))
         try:
-            messages = await self.rasa.send(event.conversation, event.text[: self.max_text], event.metadata)
+            answer: RasaAnswer = await self.rasa.ask(event.conversation, event.text[: self.max_text], event.metadata)
         finally:
             slow.cancel()
-        return replies + normalise(messages)
+        return replies + normalise(answer.messages), answer.nlu
+
+    async def _mark_answered(self, event: Event, replies: list[dict[str, Any]], nlu: dict[str, Any] | None) -> None:
+        """Keep Rasa's answer, with the NLU capture in the same transaction; a capture never costs an answer."""
+        capture = None
+        if nlu is not None and self.capture_secret is not None:
+            from storage.nlu_capture import capture_values
+
+            capture = capture_values(text=event.text[: self.max_text], conversation=event.conversation, metadata=event.metadata,
+                                     nlu=nlu, secret=self.capture_secret)
+        if capture is not None:
+            try:
+                await db(self.engine, mark_answered, self.engine, event.id, replies, capture)
+                self.stats["nlu_captured"] += 1
+                return
+            except Exception as exc:  # noqa: BLE001 - e.g. a database without the capture table: answer anyway
+                logger.warning("event %d: NLU capture not stored (%s)", event.id, type(exc).__name__)
+        await db(self.engine, mark_answered, self.engine, event.id, replies)
+
+    async def _purge_captures(self) -> None:
+        if self.capture_retention_days is None or (self._purged_at is not None and time.monotonic() - self._purged_at < CAPTURE_PURGE_EVERY):
+            return
+        self._purged_at = time.monotonic()
+        try:
+            purged = await db(self.engine, _purge_captures, self.engine, self.capture_retention_days)
+        except Exception as exc:  # noqa: BLE001 - housekeeping; the scheduler purges too
+            logger.warning("NLU capture purge failed (%s)", type(exc).__name__)
+            return
+        if purged:
+            logger.info("purged %d NLU capture(s) past retention", purged)
 
     async def _with_officials(self, event: Event) -> bool:
         """Is this conversation handed to officials? (a cached look, refreshed every few seconds)"""

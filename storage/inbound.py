@@ -115,10 +115,18 @@ def is_closed(engine: Engine, event_id: int) -> bool:
         return s.scalar(select(InboundEvent.state).where(InboundEvent.id == event_id)) not in EVENT_OPEN
 
 
-def mark_answered(engine: Engine, event_id: int, replies: list[dict[str, Any]]) -> None:
-    """Keep Rasa's answer: from now on the event is delivered, never sent to Rasa again."""
+def mark_answered(engine: Engine, event_id: int, replies: list[dict[str, Any]], capture: dict[str, Any] | None = None) -> None:
+    """Keep Rasa's answer: from now on the event is delivered, never sent to Rasa again.
+
+    `capture` (storage.nlu_capture.capture_values) is what NLU made of the message, stored
+    in the same transaction for admins to review.
+    """
     with engine.begin() as conn:
         conn.execute(update(InboundEvent).where(InboundEvent.id == event_id).values(state=EVENT_ANSWERED, replies=replies))
+        if capture is not None:
+            from storage.nlu_capture import insert_capture
+
+            insert_capture(conn, capture)
 
 
 def mark_done(engine: Engine, event_id: int, web_replies: list[dict[str, Any]] | None = None, chat_id: str | None = None) -> None:

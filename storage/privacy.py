@@ -2,9 +2,9 @@
 
 Erasure clears everything that identifies the person or that they wrote (contact,
 free-text details, locations, messages, rating comments, handoffs, queued and sent
-notices) and unlinks their requests, which stay as anonymised rows (service,
-agency, status, dates) for agency statistics. Nothing left links those rows to
-the person. Rasa's own conversation record is erased by the caller
+notices, the masked messages kept for NLU review) and unlinks their requests,
+which stay as anonymised rows (service, agency, status, dates) for agency
+statistics. Nothing left links those rows to the person. Rasa's own conversation record is erased by the caller
 (`erase_rasa_tracker`), which knows where the tracker store lives. Callers own
 the transaction.
 """
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from storage.models.channels import ChannelUser, InboundEvent, WebMessage
 from storage.models.outbox import PENDING, SENDING, Outbox
 from storage.models.services import Handoff, RequestHistory, ServiceRating, ServiceRequest
+from storage.nlu_capture import count_captures, erase_captures, pseudonym_for
 from storage.requests import STATUS_THAI, Citizen
 
 
@@ -30,10 +31,11 @@ class Holdings:
     messages: int = 0
     handoffs: int = 0
     pending_notices: int = 0
+    nlu_captures: int = 0
 
     @property
     def empty(self) -> bool:
-        return not (self.requests or self.ratings or self.messages or self.handoffs or self.pending_notices)
+        return not (self.requests or self.ratings or self.messages or self.handoffs or self.pending_notices or self.nlu_captures)
 
 
 def _message_filter(citizen: Citizen, conversation: str):  # type: ignore[no-untyped-def]
@@ -50,6 +52,7 @@ def holdings(session: Session, citizen: Citizen, conversation: str) -> Holdings:
         handoffs=len(list(session.scalars(select(Handoff.id).where(Handoff.citizen_key == citizen.key)))),
         pending_notices=len(list(session.scalars(select(Outbox.id).where(
             Outbox.channel == citizen.channel, Outbox.recipient == citizen.reply_to, Outbox.state == PENDING)))),
+        nlu_captures=count_captures(session, pseudonym_for(citizen.key)),
     )
 
 
@@ -76,6 +79,8 @@ def export_lines(session: Session, citizen: Citizen, conversation: str) -> list[
         lines.append(f"ประวัติการขอคุยกับเจ้าหน้าที่: {held.handoffs} ครั้ง")
     if held.pending_notices:
         lines.append(f"การแจ้งเตือนที่รอส่งถึงคุณ: {held.pending_notices} รายการ")
+    if held.nlu_captures:
+        lines.append(f"ข้อความที่เก็บไว้ให้ผู้ดูแลใช้ปรับปรุงความเข้าใจของผู้ช่วย (ปิดบังเลขบัตร เบอร์โทร และอีเมลแล้ว): {held.nlu_captures} ข้อความ")
     return lines
 
 
@@ -117,6 +122,7 @@ def erase(session: Session, citizen: Citizen, conversation: str) -> Erased:
         event.metadata_ = metadata
     if citizen.channel == "web":
         session.execute(delete(WebMessage).where(WebMessage.chat_id == citizen.reply_to))
+    erase_captures(session, pseudonym_for(citizen.key))
     session.execute(delete(ChannelUser).where(ChannelUser.channel == citizen.channel, ChannelUser.user_id == citizen.reply_to))
     session.flush()
     return Erased(requests=len(ids), messages=messages, notices=notices, handoffs=handoffs)

@@ -16,6 +16,8 @@ logger = logging.getLogger(__name__)
 DIGEST_HOUR = 8
 # A digest missed while the system was down is still worth sending until late morning.
 DIGEST_MISFIRE_GRACE = timedelta(hours=3)
+# Captured NLU messages past NLU_CAPTURE_RETENTION_DAYS are deleted hourly (the gateway purges too).
+NLU_PURGE_EVERY = timedelta(hours=1)
 
 
 def daily_digest() -> None:
@@ -26,6 +28,18 @@ def daily_digest() -> None:
     with session_scope(get_engine()) as session:
         count = queue_daily_digests(session)
     logger.info("queued %d daily digest(s)", count)
+
+
+def purge_nlu_captures() -> None:
+    """Enforce the retention period of captured NLU messages."""
+    from bot.settings import get_settings
+    from storage.db import get_engine, session_scope
+    from storage.nlu_capture import purge_expired
+
+    with session_scope(get_engine()) as session:
+        count = purge_expired(session, get_settings().nlu_capture_retention_days)
+    if count:
+        logger.info("purged %d NLU capture(s) past retention", count)
 
 
 def install(scheduler: BaseScheduler, jobstore: str = "default") -> None:
@@ -40,4 +54,15 @@ def install(scheduler: BaseScheduler, jobstore: str = "default") -> None:
         coalesce=True,
         max_instances=1,
         misfire_grace_time=int(DIGEST_MISFIRE_GRACE.total_seconds()),
+    )
+    scheduler.add_job(
+        "bot.scheduler.recurring:purge_nlu_captures",
+        "interval",
+        seconds=int(NLU_PURGE_EVERY.total_seconds()),
+        id="nlu-capture-purge",
+        jobstore=jobstore,
+        replace_existing=True,
+        coalesce=True,  # missed runs collapse into one
+        max_instances=1,
+        misfire_grace_time=None,  # late is still worth doing
     )

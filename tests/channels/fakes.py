@@ -47,12 +47,37 @@ class ServerThread:
         self.thread.join(timeout=10)
 
 
+def fake_parse(text: str) -> dict[str, Any]:
+    """A stand-in for NLU: greet, deny, button payloads, an agency entity; anything else falls back."""
+    stripped = text.strip()
+    if stripped.startswith("/"):
+        intent, confidence = stripped[1:].split("{")[0], 1.0
+    elif "สวัสดี" in stripped:
+        intent, confidence = "greet", 0.97
+    elif stripped in ("ไม่", "ไม่ใช่", "ไม่ใช่ครับ", "ไม่ใช่ค่ะ"):
+        intent, confidence = "deny", 0.92
+    else:
+        intent, confidence = "nlu_fallback", 0.31
+    entities = []
+    if "กทม." in stripped:
+        start = stripped.index("กทม.")
+        entities.append({"entity": "agency", "start": start, "end": start + 4, "value": "กรุงเทพมหานคร", "extractor": "DIETClassifier"})
+    return {"intent": intent, "confidence": confidence, "entities": entities,
+            "ranking": [{"name": intent, "confidence": confidence}, {"name": "help", "confidence": round(1 - confidence, 2)}]}
+
+
 class FakeRasa:
-    """Echoes like the assistant would: 'สวัสดี' gets a greeting with buttons; can be switched off."""
+    """Echoes like the assistant would: 'สวัสดี' gets a greeting with buttons; can be switched off.
+
+    Asked with `include_nlu` (as the gateway does) it answers like bot.rasa_channel.GatewayInput,
+    `{"messages": [...], "nlu": fake_parse(text)}`; `nlu_shape = False` answers the plain list
+    of an older channel.
+    """
 
     def __init__(self) -> None:
         self.up = True
         self.delay = 0.0  # seconds before answering (a slow Rasa)
+        self.nlu_shape = True
         self.received: list[dict[str, Any]] = []
         self.app = Starlette(routes=[Route("/webhooks/gateway/webhook", self.webhook, methods=["POST"]),
                                      Route("/webhooks/rest/webhook", self.webhook, methods=["POST"])])
@@ -66,9 +91,17 @@ class FakeRasa:
         if self.delay:
             await asyncio.sleep(self.delay)
         self.received.append(body)
+        return JSONResponse(self.shape(body, self.answer(body)))
+
+    def shape(self, body: dict[str, Any], messages: list[dict[str, Any]]) -> Any:
+        if body.get("include_nlu") is True and self.nlu_shape:
+            return {"messages": messages, "nlu": fake_parse(body["message"])}
+        return messages
+
+    def answer(self, body: dict[str, Any]) -> list[dict[str, Any]]:
         text = body["message"]
         if "หลายข้อความ" in text:
-            return JSONResponse([{"recipient_id": body["sender"], "text": f"ข้อความที่ {i + 1}"} for i in range(7)])
+            return [{"recipient_id": body["sender"], "text": f"ข้อความที่ {i + 1}"} for i in range(7)]
         replies: list[dict[str, Any]] = [{"recipient_id": body["sender"], "text": f"ตอบ: {text}",
                                           "buttons": [{"title": "เมนู", "payload": "/help"}]}]
         if "ขอที่อยู่" in text:
@@ -77,7 +110,7 @@ class FakeRasa:
             replies.append({"recipient_id": body["sender"], "custom": {"type": "cards", "alt_text": "ผลค้นหา", "cards": [
                 {"title": "พ.ร.บ.คุ้มครองข้อมูลส่วนบุคคล", "subtitle": "2562", "lines": ["สรุป"], "fields": [["หน่วยงาน", "สคส."]],
                  "link": {"label": "อ่านฉบับเต็ม", "url": "https://www.krisdika.go.th/"}, "buttons": [{"title": "ดูมาตรา", "payload": "/search_law"}]}]}})
-        return JSONResponse(replies)
+        return replies
 
 
 class FakeLineApi:

@@ -1,0 +1,44 @@
+"""An admin's decision on captured messages, shared by `bot nlu review` and the /admin page.
+
+Annotating writes the example into `nlu_data/` first and then marks the captures as
+annotated; if writing fails nothing is marked. Discarding only marks them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.nlu_admin.training_data import Written, add_example, build_example
+from storage.models.nlu_capture import CAPTURE_ANNOTATED, CAPTURE_DISCARDED
+from storage.nlu_capture import ReviewGroup, resolve
+
+
+def suggested_example(group: ReviewGroup) -> str:
+    """The group's wording with NLU's entities marked, as a starting point for the admin."""
+    return build_example(group.text, group.entities)
+
+
+def group_view(group: ReviewGroup) -> dict[str, Any]:
+    """A queue group for the page and `--json`: the stored facts plus the suggested markup."""
+    from bot.thai_datetime import format_thai
+
+    view = group.as_dict()
+    view["example"] = suggested_example(group)
+    view["last_seen_th"] = format_thai(group.last_seen, short=True)
+    return view
+
+
+def annotate(
+    session: Session, ids: list[int], intent: str, example: str, *, data_dir: Path, group: str | None = None, move: bool = False,
+) -> tuple[Written, int]:
+    """Write `example` as an example of `intent`, then mark the captures annotated. (written, captures marked)"""
+    written = add_example(data_dir, intent, example, group=group, move=move)
+    resolution = {"intent": intent, "example": " ".join(example.split()), "file": written.path.name}
+    return written, resolve(session, ids, status=CAPTURE_ANNOTATED, resolution=resolution)
+
+
+def discard(session: Session, ids: list[int]) -> int:
+    return resolve(session, ids, status=CAPTURE_DISCARDED)

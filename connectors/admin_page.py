@@ -1,0 +1,299 @@
+"""The admins' page in the gateway: review captured messages and annotate them into `nlu_data/`.
+
+`GET /admin` serves a plain HTML page (connectors/static/admin.html); its script
+calls the JSON API below with `Authorization: Bearer <ADMIN_TOKEN>` (the admin
+types the token once; the page keeps it in the tab's sessionStorage). While
+ADMIN_TOKEN is empty everything here answers 404: the page is never open by
+default. A missing token is 401, a wrong one 403; tokens are compared in
+constant time and never logged. Everything an admin reads is in Thai.
+
+API: GET /admin/api/meta, GET /admin/api/queue, GET /admin/api/recent,
+POST /admin/api/annotate, /admin/api/discard, /admin/api/flag.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from connectors.dbcall import db
+from connectors.gateway_state import GatewayState
+
+logger = logging.getLogger(__name__)
+
+STATIC = Path(__file__).resolve().parent / "static"
+MAX_BODY = 64_000
+FAILED_AUTH_DELAY = 0.5  # seconds: slows down guessing
+
+REASONS_TH = {
+    "fallback": "ผู้ช่วยไม่เข้าใจ",
+    "low_confidence": "ความมั่นใจต่ำ",
+    "contradicted": "ผู้ใช้ปฏิเสธหรือเริ่มใหม่ทันที",
+    "flagged": "มีผู้แจ้งให้ตรวจ",
+}
+ERRORS_TH = {
+    "conflict": "ข้อความนี้เป็นตัวอย่างของเจตนาอื่นอยู่แล้ว",
+    "intent_name": "ชื่อเจตนาต้องเป็นอักษรภาษาอังกฤษตัวเล็ก ตัวเลข หรือ _ (เช่น ask_parking)",
+    "group_name": "ชื่อไฟล์ต้องเป็นอักษรภาษาอังกฤษตัวเล็ก ตัวเลข หรือ _",
+    "empty": "กรุณาใส่ข้อความตัวอย่าง",
+    "multiline": "ตัวอย่างต้องเป็นข้อความบรรทัดเดียว",
+    "too_long": "ตัวอย่างยาวเกินไป",
+    "markup": "รูปแบบการทำเครื่องหมายเอนทิตีไม่ถูกต้อง กรุณาเขียนเป็น [ข้อความ](ชื่อเอนทิตี) หรือ [ข้อความ](ชื่อเอนทิตี:ค่ามาตรฐาน)",
+    "entity_name": "ชื่อเอนทิตีต้องเป็นอักษรภาษาอังกฤษตัวเล็ก ตัวเลข หรือ _",
+    "move_empties": "ย้ายไม่ได้ เพราะเจตนาเดิมจะไม่เหลือตัวอย่างเลย",
+    "data": "ไฟล์ข้อมูลฝึกอยู่ในรูปแบบที่ระบบแก้ไขให้ไม่ได้ กรุณาแก้ไขไฟล์ด้วยตนเอง",
+}
+
+
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode()).digest()
+
+
+def token_matches(given: str, expected: str) -> bool:
+    """Constant time, whatever the lengths."""
+    return bool(expected) and hmac.compare_digest(_digest(given), _digest(expected))
+
+
+async def _refuse(request: Request) -> Response | None:
+    """None when the request may proceed; else 404 (page off), 401 (no token) or 403 (wrong token)."""
+    state: GatewayState = request.app.state.gateway
+    expected = state.settings.admin_token
+    if not expected:
+        return Response("Not Found", status_code=404)
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        return JSONResponse({"error": "กรุณาใส่รหัสผู้ดูแล"}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+    if not token_matches(given.strip(), expected):
+        logger.warning("admin page: wrong token")
+        await asyncio.sleep(FAILED_AUTH_DELAY)
+        return JSONResponse({"error": "รหัสผู้ดูแลไม่ถูกต้อง"}, status_code=403)
+    return None
+
+
+def data_dir(request: Request) -> Path:
+    from bot.nlu_admin.training_data import NLU_DATA
+
+    return Path(getattr(request.app.state, "nlu_data_dir", None) or NLU_DATA)
+
+
+async def _json_body(request: Request) -> dict[str, Any] | None:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        return None
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _ids(data: dict[str, Any]) -> list[int]:
+    raw = data.get("ids")
+    if not isinstance(raw, list):
+        return []
+    return [int(i) for i in raw if isinstance(i, int) or (isinstance(i, str) and i.isdigit())][:10_000]
+
+
+def _bad(message: str, status: int = 400, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+# ---------------------------------------------------------------- routes
+
+
+async def page(request: Request) -> Response:
+    state: GatewayState = request.app.state.gateway
+    if not state.settings.admin_token:
+        return Response("Not Found", status_code=404)
+    if request.headers.get("authorization"):
+        refused = await _refuse(request)
+        if refused is not None:
+            return refused
+    return FileResponse(STATIC / "admin.html", media_type="text/html; charset=utf-8",
+                        headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
+                                 "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                                            "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'"})
+
+
+async def meta(request: Request) -> Response:
+    if (refused := await _refuse(request)) is not None:
+        return refused
+    state: GatewayState = request.app.state.gateway
+    directory = data_dir(request)
+
+    def read() -> dict[str, Any]:
+        from bot.nlu_admin.training_data import NEW_INTENT_GROUP, domain_names, intent_files
+
+        homes = intent_files(directory)
+        domain_intents, entities = domain_names()
+        groups = sorted({p.stem for p in directory.glob("*.yml")} | {NEW_INTENT_GROUP})
+        return {
+            "intents": {name: path.stem for name, path in sorted(homes.items())},
+            "undeclared": sorted(set(homes) - domain_intents),
+            "entities": sorted(entities),
+            "groups": groups,
+            "new_group": NEW_INTENT_GROUP,
+        }
+
+    def tally() -> dict[str, int]:
+        from storage.db import session_scope
+        from storage.nlu_capture import counts
+
+        with session_scope(state.engine) as s:
+            return counts(s)
+
+    info = await asyncio.to_thread(read)
+    info["counts"] = await db(state.engine, tally)
+    info["reasons"] = REASONS_TH
+    info["retention_days"] = state.settings.nlu_capture_retention_days
+    return JSONResponse(info)
+
+
+async def queue(request: Request) -> Response:
+    if (refused := await _refuse(request)) is not None:
+        return refused
+    state: GatewayState = request.app.state.gateway
+    try:
+        limit = max(1, min(200, int(request.query_params.get("limit", "50"))))
+        below = max(0.0, min(1.0, float(request.query_params.get("below", "0.6"))))
+    except ValueError:
+        return _bad("ค่าที่ระบุไม่ถูกต้อง")
+
+    def candidates() -> tuple[list[Any], dict[str, int]]:
+        from storage.db import session_scope
+        from storage.nlu_capture import occurrence_counts, purge_expired, review_candidates
+
+        with session_scope(state.engine) as s:
+            purge_expired(s, state.settings.nlu_capture_retention_days)
+            rows = review_candidates(s, low_confidence=below)
+            return rows, occurrence_counts(s, {r.norm_key for r in rows})
+
+    rows, occurrences = await db(state.engine, candidates)
+
+    def build() -> list[dict[str, Any]]:
+        from bot.nlu_admin.review import group_view
+        from storage.nlu_capture import build_queue
+
+        return [group_view(g) for g in build_queue(rows, occurrences, low_confidence=below, limit=limit)]
+
+    return JSONResponse({"groups": await asyncio.to_thread(build)})  # word segmentation: off the storage lane
+
+
+async def recent(request: Request) -> Response:
+    if (refused := await _refuse(request)) is not None:
+        return refused
+    state: GatewayState = request.app.state.gateway
+
+    def read() -> list[dict[str, Any]]:
+        from bot.thai_datetime import format_thai
+        from storage.db import session_scope
+        from storage.nlu_capture import recent as latest
+
+        with session_scope(state.engine) as s:
+            return [{"id": c.id, "text": c.text, "intent": c.intent, "confidence": round(c.confidence, 3), "flagged": c.flagged,
+                     "status": c.status, "channel": c.channel, "captured_th": format_thai(c.captured_at, short=True)}
+                    for c in latest(s, 50)]
+
+    return JSONResponse({"captures": await db(state.engine, read)})
+
+
+async def annotate(request: Request) -> Response:
+    if (refused := await _refuse(request)) is not None:
+        return refused
+    state: GatewayState = request.app.state.gateway
+    data = await _json_body(request)
+    if data is None:
+        return _bad("ข้อมูลที่ส่งมาไม่ถูกต้อง")
+    ids = _ids(data)
+    intent = str(data.get("intent") or "").strip()
+    example = str(data.get("example") or "")
+    group = str(data.get("group") or "").strip() or None
+    move = data.get("move") is True
+    if not ids:
+        return _bad("ไม่พบข้อความที่เลือก")
+    directory = data_dir(request)
+
+    def run() -> tuple[Any, int]:
+        from bot.nlu_admin.review import annotate as write
+        from storage.db import session_scope
+
+        with session_scope(state.engine) as s:
+            return write(s, ids, intent, example, data_dir=directory, group=group, move=move)
+
+    from bot.nlu_admin.training_data import DataError, ExampleConflict
+
+    try:
+        written, marked = await db(state.engine, run)
+    except ExampleConflict as exc:
+        return _bad(f"{ERRORS_TH['conflict']}: {', '.join(exc.intents)} ต้องการย้ายมาเป็นตัวอย่างของ {intent} หรือไม่",
+                    409, code="conflict", intents=exc.intents)
+    except DataError as exc:
+        return _bad(ERRORS_TH.get(exc.code, ERRORS_TH["data"]), 400, code=exc.code)
+    if written.added:
+        note = f"บันทึกเป็นตัวอย่างของ {intent} ในไฟล์ nlu_data/{written.path.name} แล้ว"
+    else:
+        note = f"ตัวอย่างนี้มีอยู่ใน {intent} แล้ว จึงไม่ได้เพิ่มซ้ำ"
+    if written.moved_from:
+        note += f" (ย้ายออกจาก {', '.join(written.moved_from)})"
+    return JSONResponse({"ok": True, "added": written.added, "file": written.path.name, "resolved": marked, "message": note})
+
+
+async def discard(request: Request) -> Response:
+    if (refused := await _refuse(request)) is not None:
+        return refused
+    state: GatewayState = request.app.state.gateway
+    data = await _json_body(request)
+    ids = _ids(data or {})
+    if not ids:
+        return _bad("ไม่พบข้อความที่เลือก")
+
+    def run() -> int:
+        from bot.nlu_admin.review import discard as drop
+        from storage.db import session_scope
+
+        with session_scope(state.engine) as s:
+            return drop(s, ids)
+
+    marked = await db(state.engine, run)
+    return JSONResponse({"ok": True, "resolved": marked, "message": f"ทิ้งข้อความแล้ว {marked} รายการ"})
+
+
+async def flag(request: Request) -> Response:
+    if (refused := await _refuse(request)) is not None:
+        return refused
+    state: GatewayState = request.app.state.gateway
+    data = await _json_body(request)
+    ids = _ids(data or {})
+    if not ids:
+        return _bad("ไม่พบข้อความที่เลือก")
+
+    def run() -> int:
+        from storage.db import session_scope
+        from storage.nlu_capture import flag as mark
+
+        with session_scope(state.engine) as s:
+            return sum(mark(s, i) for i in ids)
+
+    marked = await db(state.engine, run)
+    return JSONResponse({"ok": True, "flagged": marked, "message": "ส่งเข้าคิวตรวจแล้ว" if marked else "ข้อความนี้ถูกตรวจไปแล้ว"})
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/admin", page, methods=["GET"]),
+        Route("/admin/api/meta", meta, methods=["GET"]),
+        Route("/admin/api/queue", queue, methods=["GET"]),
+        Route("/admin/api/recent", recent, methods=["GET"]),
+        Route("/admin/api/annotate", annotate, methods=["POST"]),
+        Route("/admin/api/discard", discard, methods=["POST"]),
+        Route("/admin/api/flag", flag, methods=["POST"]),
+    ]
