@@ -27,7 +27,17 @@ class FakePushApi:
                 pass
 
             def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                length = int(self.headers.get("Content-Length", 0))
+                raw = self.rfile.read(length)
+                try:
+                    body = json.loads(raw) if len(raw) == length else None
+                except ValueError:
+                    body = None
+                if not isinstance(body, dict) or "to" not in body:
+                    # a sender killed in the middle of its request: LINE accepts nothing from it
+                    self.send_response(400)
+                    self.end_headers()
+                    return
                 key = self.headers.get("X-Line-Retry-Key", "")
                 if api.delay:
                     time.sleep(api.delay)
