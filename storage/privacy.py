@@ -103,6 +103,15 @@ def erase(session: Session, citizen: Citizen, conversation: str) -> Erased:
         )
         session.execute(update(RequestHistory).where(RequestHistory.request_id.in_(ids)).values(note=""))
         session.execute(update(ServiceRating).where(ServiceRating.request_id.in_(ids)).values(comment=None))
+    # What was sent to agencies about them (request cards with details, location and
+    # contact; relayed handoff messages) goes too: the rows' payloads hold their words.
+    handoff_ids = [str(h) for h in session.scalars(select(Handoff.id).where(
+        (Handoff.citizen_key == citizen.key) | (Handoff.conversation == conversation)))]
+    about = [(Outbox.cause_type == "request") & Outbox.cause_id.in_([str(i) for i in ids])] if ids else []
+    if handoff_ids:
+        about.append((Outbox.cause_type == "handoff") & Outbox.cause_id.in_(handoff_ids))
+    for condition in about:
+        session.execute(delete(Outbox).where(condition, Outbox.state != SENDING))
     handoffs = session.execute(delete(Handoff).where(Handoff.citizen_key == citizen.key)).rowcount or 0
     handoffs += session.execute(delete(Handoff).where(Handoff.conversation == conversation)).rowcount or 0
     notices = session.execute(

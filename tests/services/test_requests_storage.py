@@ -163,6 +163,8 @@ def test_erasure_leaves_anonymous_statistics_and_nothing_that_links(world) -> No
     assert all(h.note == "" for h in row.history) and (row.service, row.agency, row.status) == ("ไฟถนนดับ", LOCAL, "completed")
     assert world.scalars(select(ServiceRating)).one().comment is None
     assert not [r for r in world.scalars(select(Outbox)) if r.recipient == "Ualice"]
+    assert not [r for r in world.scalars(select(Outbox)) if "ไฟดับทั้งซอย" in str(r.payload) and r.cause_id == str(request.id)]
+    assert [r for r in world.scalars(select(Outbox)) if r.cause_id == str(theirs.id)]  # Bob's request is still routed
     assert holdings(world, ALICE, "line:Ualice").empty
     assert world.get(ServiceRequest, theirs.id).citizen_key == BOB.key  # someone else's data untouched
 
