@@ -271,9 +271,10 @@ def capture_values(
 def insert_capture(conn: Connection, values: dict[str, Any]) -> None:
     """Store a capture; a deny or restart marks the sender's message just before it as contradicted."""
     table = NluCapture.__table__
-    new_id = conn.execute(insert(table).values(values).returning(table.c.id)).scalar_one()
     if values.get("intent") not in CONTRADICTING_INTENTS:
+        conn.execute(insert(table), values)  # parameters, not .values(): a cached statement, a third of the cost
         return
+    new_id = conn.execute(insert(table).returning(table.c.id), values).scalar_one()
     previous = conn.execute(
         select(table.c.id, table.c.via_payload, table.c.intent, table.c.captured_at)
         .where(table.c.sender == values["sender"], table.c.id < new_id)

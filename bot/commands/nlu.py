@@ -306,22 +306,29 @@ def check(data_dir: Path | None, with_rasa: bool, with_model: bool, min_examples
         result = run_rasa(["data", "validate", "--config", "config.yml", "--domain", str(DOMAIN_DIR), "--data", str(directory),
                            str(PROJECT_ROOT / "bot" / "data")], timeout=900)
         output = (result.stdout + result.stderr).splitlines()
-        notes = [line for line in output if any(w in line for w in ("UserWarning", "WARNING", "ERROR", "error", "Error"))]
+        notes = [line for line in output if any(w in line for w in ("UserWarning", "ERROR", "Error")) and "SQLAlchemy" not in line]
+        responses = [line for line in notes if "utterance" in line and "not used in any story or rule" in line]
+        notes = [line.split("UserWarning: ", 1)[-1] for line in notes if line not in responses]
         if result.returncode != 0:
             failed = True
             click.secho("ERROR: rasa data validate failed", fg="red")
             for line in (notes or output)[-limit:]:
                 click.echo(f"  {line}")
         else:
-            click.secho("rasa data validate: ok" + (f" ({len(notes)} warning line(s); run it yourself to read them)" if notes else ""),
-                        fg="green")
+            click.secho("rasa data validate: ok", fg="green")
+            for line in notes[:limit]:
+                click.secho(f"  warning: {line}", fg="yellow")
+            if responses:
+                click.echo(f"  ({len(responses)} warning(s) about responses that only custom actions use: not about NLU data)")
     findings = checks.data_findings(directory, DOMAIN_DIR, HELD_OUT, PROJECT_ROOT / "config.yml", min_examples)
     current = Store().model("current")
     if with_model and current.exists():
         click.echo("evaluating the current model on the training data ...")
         with tempfile.TemporaryDirectory(prefix="nlu-check-") as tmp:
             try:
-                evaluate(current, directory, Path(tmp))
+                run = evaluate(current, directory, Path(tmp))
+                click.echo(f"  the current model gets {sum(p.correct for p in run.predictions)} of {len(run.predictions)} "
+                           f"training examples right (accuracy {run.accuracy:.3f})")
             except Exception as exc:  # noqa: BLE001 - the other checks still count
                 click.secho(f"WARNING: could not evaluate the current model ({exc})"[:500], fg="yellow")
             findings += checks.misclassified(Path(tmp) / "intent_errors.json")

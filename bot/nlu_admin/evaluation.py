@@ -212,7 +212,7 @@ def _f(value: float | None) -> str:
 
 
 def _signed(value: float) -> str:
-    return f"{value:+.3f}"
+    return f"{0.0 if abs(value) < 0.0005 else value:+.3f}"  # no "-0.000"
 
 
 def _cell(text: str) -> str:

@@ -106,6 +106,7 @@ class Store:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(data, f, ensure_ascii=False, indent=1)
             f.write("\n")
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
 
     def record(self, entry: dict[str, Any]) -> None:
