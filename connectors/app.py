@@ -163,7 +163,10 @@ def create_app(
     if settings.nlu_capture_retention_days > 0:  # 0 days: capture nothing
         from storage.nlu_capture import pseudonym_secret
 
-        capture_secret = pseudonym_secret(settings.var_dir)
+        try:
+            capture_secret = pseudonym_secret(settings.var_dir)
+        except OSError as exc:  # e.g. a read-only var/: answer people, capture nothing
+            logger.warning("NLU capture is off: no pseudonym key (%s); set NLU_PSEUDONYM_SECRET", type(exc).__name__)
     worker = Worker(engine, rasa, make_deliver(holder), notify_busy=make_busy_notice(holder), waiting=make_waiting(holder),
                     poll_interval=poll_interval, loading_after=loading_after,
                     max_text=settings.max_message_chars, slow_after=slow_after, max_pending=max_pending,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import re
 import secrets
@@ -35,6 +36,8 @@ from sqlalchemy.orm import Session
 
 from storage.models.base import utcnow
 from storage.models.nlu_capture import CAPTURE_ANNOTATED, CAPTURE_DISCARDED, CAPTURE_NEW, NluCapture
+
+logger = logging.getLogger(__name__)
 
 SECRET_ENV = "NLU_PSEUDONYM_SECRET"
 SECRET_FILE = "nlu_pseudonym.key"
@@ -178,7 +181,11 @@ def person_key(conversation: str, metadata: dict[str, Any]) -> str:
 
 def pseudonym_for(person: str, var_dir: Path | None = None) -> str | None:
     """The pseudonym captures of `person` carry; None when no key exists yet (then nothing was captured)."""
-    secret = pseudonym_secret(var_dir, create=False)
+    try:
+        secret = pseudonym_secret(var_dir, create=False)
+    except (OSError, RuntimeError) as exc:  # unreadable key: the caller's other work (e.g. erasure) goes on
+        logger.warning("cannot read the NLU pseudonym key (%s)", type(exc).__name__)
+        return None
     return pseudonym(person, secret) if secret else None
 
 

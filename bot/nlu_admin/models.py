@@ -233,8 +233,8 @@ def compare(
     """Evaluate candidate and baseline on the held-out set, cross-validate the data, write the report,
     remember the verdict for `deploy`. Returns the verdict."""
     gate = gate or Gate()
-    candidate = Path(candidate or store.model("candidate"))
-    baseline = Path(baseline or store.model("current"))
+    candidate = Path(candidate or store.model("candidate")).resolve()
+    baseline = Path(baseline or store.model("current")).resolve()
     for path, what in ((candidate, "candidate"), (baseline, "baseline")):
         if not path.exists():
             raise ModelError(f"no {what} model at {path}" + (": run `bot nlu train` first" if what == "candidate" else ""))
@@ -244,10 +244,10 @@ def compare(
     with store.lock("compare"):
         echo(f"evaluating {baseline.name} on the held-out set ...")
         before = evaluator(baseline, held_out, out / "baseline")
-        before.label = f"current ({baseline.name})" if baseline == store.model("current") else baseline.name
+        before.label = f"current ({baseline.name})" if baseline == store.model("current").resolve() else baseline.name
         echo(f"evaluating {candidate.name} on the held-out set ...")
         after = evaluator(candidate, held_out, out / "candidate")
-        after.label = f"candidate ({candidate.name})" if candidate == store.model("candidate") else candidate.name
+        after.label = f"candidate ({candidate.name})" if candidate == store.model("candidate").resolve() else candidate.name
         held = compare_runs(before, after)
         problems = gate.held_out_problems(held)
         cv = cv_only = None
@@ -283,7 +283,7 @@ def compare(
             "report": str(report),
         }
         store.write_json(out / "compare.json", verdict)
-        if candidate == store.model("candidate"):
+        if candidate == store.model("candidate").resolve():
             store.write_json(store.compare_state, verdict)
     echo("held-out set:")
     print_summary(held, echo)

@@ -127,3 +127,16 @@ def test_the_client_reads_both_answer_shapes() -> None:
     assert new.messages == [messages[0]] and new.nlu == {"intent": "greet", "confidence": 0.9}
     assert read_answer({"messages": None, "nlu": "x"}) == dataclasses.replace(new, messages=[], nlu=None)
     assert read_answer(None).messages == []
+
+
+async def test_without_a_usable_key_the_gateway_answers_and_captures_nothing(tmp_path: Path, sqlite_engine: Engine, fake_rasa) -> None:
+    _, server = fake_rasa
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")  # var/ cannot be created here, so no key file either
+    app, _ = _gateway(tmp_path, sqlite_engine, server.url, var_dir=blocked)
+    async with app.router.lifespan_context(app), _client(app) as client:
+        assert (await _say(client, "สวัสดี"))[0]["text"] == "ตอบ: สวัสดี"
+    assert _captures(sqlite_engine) == []
+    from storage.nlu_capture import pseudonym_for
+
+    assert pseudonym_for("line:U1", blocked) is None
