@@ -5,7 +5,9 @@ person's message, without the user id), `/unregister <user id>`,
 `/linkgroup <agency>` and `/whoami`: only officials with the admin role may change
 anything. Officials of any role handle citizens' requests and handoffs with
 `/requests`, `/reply REQ-000123 <text>` or `/reply H-5 <text>`, `/forward REQ-000123
-<agency> [reason]` and `/release H-5`. Everyone else gets a polite refusal. These
+<agency> [reason]` and `/release H-5`; `/flag` (as a reply to someone's message, or
+alone for one's own) asks admins to review what the bot understood of that
+person's latest message. Everyone else gets a polite refusal. These
 are commands, not language (their text is passed on verbatim), so they never
 reach Rasa.
 """
@@ -19,8 +21,8 @@ from sqlalchemy.orm import Session
 from storage.models.officials import ROLES
 from storage.officials import PermissionDenied, find_official, link_group, register_official, remove_official, require_official
 
-COMMANDS = ("/register", "/unregister", "/linkgroup", "/whoami", "/requests", "/reply", "/forward", "/release")
-OFFICIAL_COMMANDS = ("/requests", "/reply", "/forward", "/release")
+COMMANDS = ("/register", "/unregister", "/linkgroup", "/whoami", "/requests", "/reply", "/forward", "/release", "/flag")
+OFFICIAL_COMMANDS = ("/requests", "/reply", "/forward", "/release", "/flag")
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,8 @@ def handle_official(session: Session, ctx: CommandContext, command: str, rest: s
         actor = require_official(session, ctx.channel, ctx.user_id)
     except PermissionDenied:
         return "ขออภัยครับ คำสั่งนี้สำหรับเจ้าหน้าที่ที่ลงทะเบียนแล้วเท่านั้น"
+    if command == "/flag":
+        return _flag(session, ctx)
     if command == "/requests":
         rows = agency_requests(session, actor)
         if not rows:
@@ -95,3 +97,21 @@ def _agency_prefix(session: Session, text: str) -> tuple[str | None, str]:
         if agency is not None:
             return agency.name, " ".join(words[n:])
     return None, text
+
+
+def _flag(session: Session, ctx: CommandContext) -> str:
+    """Flag the latest captured message of the person replied to (or of the official) for review."""
+    from sqlalchemy import select
+
+    from storage.models.nlu_capture import NluCapture
+    from storage.nlu_capture import flag, pseudonym_for
+
+    person = f"{ctx.channel}:{ctx.reply_to_user_id or ctx.user_id}"
+    sender = pseudonym_for(person)
+    latest = None
+    if sender is not None:
+        latest = session.scalar(select(NluCapture.id).where(NluCapture.sender == sender, NluCapture.via_payload.is_(False))
+                                .order_by(NluCapture.id.desc()).limit(1))
+    if latest is None or not flag(session, latest):
+        return "ไม่พบข้อความล่าสุดที่รอตรวจของคนนี้ครับ (ข้อความที่ผู้ดูแลตรวจไปแล้วหรือเกินระยะเก็บรักษาจะไม่อยู่ในคิว)"
+    return "ส่งข้อความล่าสุดนั้นให้ผู้ดูแลตรวจว่าบอทเข้าใจถูกหรือไม่แล้วครับ ขอบคุณที่ช่วยให้บอทเข้าใจดีขึ้น"

@@ -51,6 +51,7 @@ COMMANDS = [
     ("remind", "ตั้งเตือน เช่น /remind พรุ่งนี้ 9 โมง ประชุม"),
     ("requests", "คำร้องของประชาชนที่รอหน่วยงานของฉัน"),
     ("reply", "ตอบประชาชน เช่น /reply REQ-000123 ข้อความ"),
+    ("flag", "ให้ผู้ดูแลตรวจข้อความที่บอทเข้าใจผิด (ตอบกลับข้อความนั้น)"),
     ("whoami", "ดูสิทธิ์ของฉัน"),
 ]
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]

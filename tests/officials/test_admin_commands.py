@@ -35,3 +35,28 @@ def test_command_detection() -> None:
     assert not is_admin_command("/tasks")
     assert not is_admin_command("สวัสดี")
     assert not is_admin_command("")
+
+
+def test_officials_flag_what_the_bot_misunderstood(db_engine, tmp_path, monkeypatch) -> None:
+    from sqlalchemy import select
+
+    from storage.models.nlu_capture import NluCapture
+    from storage.nlu_capture import capture_values, insert_capture, pseudonym_secret
+
+    monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path / "var"))
+    from bot.settings import get_settings
+
+    get_settings.cache_clear()
+    secret = pseudonym_secret(tmp_path / "var")
+    metadata = {"channel": "telegram", "user_id": "7", "chat_id": "-500", "chat_type": "group"}
+    values = capture_values(text="เลื่อนประชุมไปบ่ายสาม", conversation="telegram:-500", metadata=metadata,
+                            nlu={"intent": {"name": "set_reminder", "confidence": 0.41}, "entities": []}, secret=secret)
+    with db_engine.begin() as conn:
+        insert_capture(conn, values)
+    with session_scope(db_engine) as s:
+        register_official(s, channel="telegram", user_id="2", agency="กรมสรรพากร")
+    with session_scope(db_engine) as s:
+        assert "เท่านั้น" in handle(s, _ctx("999", reply_to_user_id="7"), "/flag")  # not an official
+        assert "ไม่พบ" in handle(s, _ctx("2"), "/flag")  # the official's own: nothing captured
+        assert "ผู้ดูแลตรวจ" in handle(s, _ctx("2", reply_to_user_id="7"), "/flag")
+        assert s.scalars(select(NluCapture.flagged)).one() is True
