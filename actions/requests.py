@@ -90,6 +90,13 @@ class ValidateRequestForm(FormValidationAction):
             return [SlotSet("request_stopped", True), SlotSet("requested_slot", None)]
         if requested and _intent(tracker) == "human_handoff":
             return [SlotSet("request_stopped", True), SlotSet("requested_slot", None)]
+        if not requested and tracker.get_slot("service") and latest_entity(tracker, "service") is None:
+            # "อยากยื่นคำร้อง" right after asking about some service: ask which one rather than assume it
+            tracker.slots["service"] = None
+            for event in tracker.events:
+                if event.get("event") == "slot" and event.get("name") == "service":
+                    event["value"] = None
+            return [SlotSet("service", None), *await super().run(dispatcher, tracker, domain)]
         return await super().run(dispatcher, tracker, domain)
 
     # Extraction: only the slot being asked for takes the message.
@@ -132,6 +139,8 @@ class ValidateRequestForm(FormValidationAction):
             # a service word inside the details ("ไฟดับทั้งซอย") must not change what is being filed
             return {"service": earlier}
         text = str(value or "")
+        if not text.strip():
+            return {"service": None}  # nothing said yet: the form asks
         with db.session() as s:
             match = find_services(s, entity=text, text=text)
             if match.single is not None:

@@ -302,3 +302,15 @@ def test_a_service_word_in_the_details_does_not_change_the_service(services_db) 
     t = Tracker("line:U1", slots, latest, events, False, None, {"name": "request_form"}, "action_listen")
     _, filled = validate(t)
     assert filled["service"] == "ไฟถนนดับ" and filled["request_details"] == text
+
+
+def test_a_service_asked_about_earlier_is_not_assumed(services_db) -> None:
+    t = tracker("อยากยื่นคำร้องครับ", "request_service", slots={"service": "หนังสือเดินทาง"}, active_loop="request_form")
+    t.events.append({"event": "slot", "name": "service", "value": "หนังสือเดินทาง"})  # Rasa hands prefilled slots over
+    messages, slots = validate(t)
+    assert slots.get("service", "missing") is None and messages == []
+    text = "แจ้งไฟถนนดับ"
+    t = tracker(text, "request_service", slots={"service": "ไฟถนนดับ"}, active_loop="request_form",
+                entities=[ent(text, "ไฟถนนดับ", "service")])
+    _, slots = validate(t)
+    assert slots.get("service", "ไฟถนนดับ") == "ไฟถนนดับ"
