@@ -166,7 +166,8 @@ class ValidateRequestForm(FormValidationAction):
             return {"request_location": value}
         text = str((value or {}).get("text") if isinstance(value, dict) else value or "").strip()
         if len(WORDISH.findall(text)) < 5:
-            dispatcher.utter_message(json_message=location_request("ขอตำแหน่งที่เกิดเหตุอีกครั้งครับ กดปุ่มส่งตำแหน่ง หรือพิมพ์ที่อยู่/จุดสังเกต เช่น \"หน้าโรงเรียนวัดสามัคคี ซอย 5\""))
+            # the form asks again right after this, with the "send location" button
+            dispatcher.utter_message(text="ยังอ่านตำแหน่งไม่ได้ครับ ขอเป็นที่อยู่หรือจุดสังเกตที่เป็นข้อความ เช่น \"หน้าโรงเรียนวัดสามัคคี ซอย 5\"")
             return {"request_location": None}
         return {"request_location": {"address": text[:300]}}
 
