@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import db
 from actions.identity import citizen_of, speaker_of
-from storage.handoff import active_handoff, release_handoff, start_handoff
+from storage.handoff import BACK_TO_BOT, BOT_IS_BACK, active_handoff, release_handoff, start_handoff
 from storage.requests import latest_open_request, list_own_requests
 from storage.services import get_agency, get_service
 
@@ -27,6 +27,10 @@ class ActionHumanHandoff(Action):
             return []
         citizen = citizen_of(speaker)
         text = tracker.latest_message.get("text") or ""
+        if BACK_TO_BOT.match(text):
+            # "คุยกับบอท" after the handoff already ended: the assistant is simply here
+            dispatcher.utter_message(text=BOT_IS_BACK, buttons=[{"title": "ดูเมนู", "payload": "/help"}])
+            return []
         conversation = tracker.sender_id or citizen.key
         with db.session() as s:
             if active_handoff(s, conversation) is not None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -33,6 +32,7 @@ from connectors.dbcall import db
 from connectors.rasa_client import RasaAnswer, RasaClient, RasaUnavailable
 from connectors.replies import normalise
 from storage.inbound import Event, count_open, due_conversations, finish_and_next, is_due, mark_answered, mark_retry, next_open_event
+from storage.handoff import BACK_TO_BOT, BOT_IS_BACK
 from storage.models.base import utcnow
 
 logger = logging.getLogger(__name__)
@@ -46,8 +46,6 @@ MAX_ATTEMPTS = 40  # with backoff capped at 60 s: about half an hour of outage
 BUSY_TEXT = "กำลังดำเนินการ ขอเวลาสักครู่นะครับ 🙏"
 HANDOFF_REFRESH = 2.0  # seconds between looks at which conversations are with officials
 CAPTURE_PURGE_EVERY = 3600.0  # seconds between purges of NLU captures past their retention
-BACK_TO_BOT = re.compile(r"^\s*(/bot|/help|กลับไปคุยกับบอท|คุยกับบอท|จบการสนทนา|ขอบคุณเจ้าหน้าที่ จบ)", re.IGNORECASE)
-BOT_IS_BACK = "ผู้ช่วยอัตโนมัติกลับมาให้บริการแล้วครับ พิมพ์สิ่งที่ต้องการได้เลย"
 
 
 def _open_handoffs(engine: Engine) -> set[str]:

@@ -10,6 +10,7 @@ silence and the bot answers again. Callers own the transaction.
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -20,6 +21,10 @@ from storage.models.services import HANDOFF_EXPIRED, HANDOFF_OPEN, HANDOFF_RELEA
 from storage.officials import Actor, agency_chats
 from storage.outbox import enqueue
 from storage.requests import Citizen
+
+# The citizen asks for the assistant back (ends an open handoff; says so when none is open).
+BACK_TO_BOT = re.compile(r"^\s*(/bot|/help|กลับไปคุยกับบอท|คุยกับบอท|จบการสนทนา|ขอบคุณเจ้าหน้าที่ จบ)", re.IGNORECASE)
+BOT_IS_BACK = "ผู้ช่วยอัตโนมัติกลับมาให้บริการแล้วครับ พิมพ์สิ่งที่ต้องการได้เลย"
 
 DEFAULT_AGENCY = "สำนักงานพัฒนารัฐบาลดิจิทัล"  # the one-stop desk when no request tells whose matter it is
 MAX_RELAY = 1500

@@ -314,3 +314,10 @@ def test_a_service_asked_about_earlier_is_not_assumed(services_db) -> None:
                 entities=[ent(text, "ไฟถนนดับ", "service")])
     _, slots = validate(t)
     assert slots.get("service", "ไฟถนนดับ") == "ไฟถนนดับ"
+
+
+def test_asking_for_the_bot_back_when_no_handoff_is_open_starts_none(services_db) -> None:
+    messages, _ = run(ActionHumanHandoff(), tracker("คุยกับบอท", "human_handoff", user_id="U8"))
+    assert "กลับมาให้บริการ" in messages[0]["text"]
+    with session_scope(services_db) as s:
+        assert s.scalars(select(Handoff)).all() == []
