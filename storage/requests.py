@@ -399,3 +399,17 @@ def reply_to_citizen(session: Session, actor: Actor, request_id: int, message: s
         f"request:{request.id}:reply:{key or len(request.history)}", stale_at=utcnow() + timedelta(days=7),
     )
     return request
+
+
+def rating_summary(session: Session, agency: str | None = None) -> list[tuple[str, str, int, float]]:
+    """(agency, service, ratings, average score) for the agencies' own statistics; no personal data."""
+    from sqlalchemy import func
+
+    stmt = (
+        select(ServiceRating.agency, ServiceRating.service, func.count(), func.avg(ServiceRating.score))
+        .group_by(ServiceRating.agency, ServiceRating.service)
+        .order_by(ServiceRating.agency, ServiceRating.service)
+    )
+    if agency:
+        stmt = stmt.where(ServiceRating.agency == agency)
+    return [(a, s, int(n), round(float(avg), 2)) for a, s, n, avg in session.execute(stmt)]

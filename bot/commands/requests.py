@@ -33,3 +33,18 @@ def requests_list(agency: str | None, status: str | None, limit: int) -> None:
         for r in s.scalars(stmt):
             click.echo(f"{r.code}\t{r.service}\t{r.agency}\t{STATUS_THAI[r.status]}\t{r.created_at:%Y-%m-%d %H:%M}Z")
 
+
+
+@cli.command()
+@click.option("--agency", help="Only this agency.")
+def ratings(agency: str | None) -> None:
+    """Satisfaction per agency and service: number of ratings and the average (1-5)."""
+    from storage.db import session_scope
+    from storage.requests import rating_summary
+
+    with session_scope(_engine()) as s:
+        rows = rating_summary(s, agency)
+    if not rows:
+        click.echo("no ratings yet")
+    for name, service, count, average in rows:
+        click.echo(f"{name}\t{service}\t{count} ratings\taverage {average:.2f}")

@@ -127,6 +127,10 @@ def test_completion_schedules_a_satisfaction_check_and_rating_cancels_it(world) 
     rating = world.scalars(select(ServiceRating)).one()
     assert (rating.score, rating.agency, rating.service, rating.comment) == (4, LOCAL, "ไฟถนนดับ", "ช่างมาเร็วมาก")
     assert _outbox(world, kind="satisfaction_check")[0].state == CANCELLED
+    from storage.requests import rating_summary
+
+    assert rating_summary(world) == [(LOCAL, "ไฟถนนดับ", 1, 4.0)]
+    assert rating_summary(world, "กรมที่ดิน") == []
 
 
 def test_forwarding_keeps_history_and_moves_ownership(world) -> None:
