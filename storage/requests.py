@@ -340,7 +340,7 @@ def update_request_status(
         text += f"\nหมายเหตุจากเจ้าหน้าที่: {request.status_note}"
     buttons = None
     if status == NEED_INFO:
-        text += "\nตอบกลับด้วยการพิมพ์ข้อมูลที่ขอ หรือพิมพ์ \"ขอคุยกับเจ้าหน้าที่\" ได้เลยครับ"
+        text += "\nส่งข้อมูลเพิ่มเติมถึงเจ้าหน้าที่ได้โดยพิมพ์ \"ขอคุยกับเจ้าหน้าที่\" แล้วพิมพ์ข้อมูลที่ขอต่อได้เลยครับ"
     if status in (COMPLETED, REJECTED):
         request.closed_at = now
         cancel_pending(session, cause_type="request", cause_id=str(request.id), kinds=("satisfaction_check",))
