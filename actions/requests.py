@@ -363,7 +363,8 @@ RATING_WORDS = {"หนึ่ง": 1, "สอง": 2, "สาม": 3, "สี่
 def _rating(tracker: Tracker) -> int | None:
     value = latest_entity(tracker, "rating")
     if value is None:
-        match = re.search(r"(?<!\d)([1-5๑-๕])(?!\d)\s*(ดาว|คะแนน|/5)?", _text(tracker).split("REQ")[0] if "REQ" in _text(tracker).upper() else _text(tracker))
+        without_ids = re.sub(r"(?i)req[\s_-]*[0-9๐-๙]+", " ", _text(tracker))
+        match = re.search(r"(?<![0-9๐-๙])([1-5๑-๕])(?![0-9๐-๙])", without_ids)
         value = match.group(1) if match else None
     if value is None:
         return None

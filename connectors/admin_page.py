@@ -18,8 +18,9 @@ import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -27,6 +28,9 @@ from starlette.routing import Route
 
 from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
 
@@ -247,43 +251,39 @@ async def annotate(request: Request) -> Response:
     return JSONResponse({"ok": True, "added": written.added, "file": written.path.name, "resolved": marked, "message": note})
 
 
-async def discard(request: Request) -> Response:
+async def _on_selected(request: Request, act: Callable[[Session, list[int]], int]) -> int | Response:
+    """Run `act(session, ids)` for the captures an admin selected; a refusal or a 400 as a Response."""
     if (refused := await _refuse(request)) is not None:
         return refused
     state: GatewayState = request.app.state.gateway
-    data = await _json_body(request)
-    ids = _ids(data or {})
+    ids = _ids(await _json_body(request) or {})
     if not ids:
         return _bad("ไม่พบข้อความที่เลือก")
 
     def run() -> int:
-        from bot.nlu_admin.review import discard as drop
         from storage.db import session_scope
 
         with session_scope(state.engine) as s:
-            return drop(s, ids)
+            return act(s, ids)
 
-    marked = await db(state.engine, run)
+    return await db(state.engine, run)
+
+
+async def discard(request: Request) -> Response:
+    from bot.nlu_admin.review import discard as drop
+
+    marked = await _on_selected(request, drop)
+    if isinstance(marked, Response):
+        return marked
     return JSONResponse({"ok": True, "resolved": marked, "message": f"ทิ้งข้อความแล้ว {marked} รายการ"})
 
 
 async def flag(request: Request) -> Response:
-    if (refused := await _refuse(request)) is not None:
-        return refused
-    state: GatewayState = request.app.state.gateway
-    data = await _json_body(request)
-    ids = _ids(data or {})
-    if not ids:
-        return _bad("ไม่พบข้อความที่เลือก")
+    from storage.nlu_capture import flag as mark
 
-    def run() -> int:
-        from storage.db import session_scope
-        from storage.nlu_capture import flag as mark
-
-        with session_scope(state.engine) as s:
-            return sum(mark(s, i) for i in ids)
-
-    marked = await db(state.engine, run)
+    marked = await _on_selected(request, lambda s, ids: sum(mark(s, i) for i in ids))
+    if isinstance(marked, Response):
+        return marked
     return JSONResponse({"ok": True, "flagged": marked, "message": "ส่งเข้าคิวตรวจแล้ว" if marked else "ข้อความนี้ถูกตรวจไปแล้ว"})
 
 

@@ -7,7 +7,6 @@ push when the token is used up or expired). No business logic here.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import uuid

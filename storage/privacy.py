@@ -38,7 +38,7 @@ class Holdings:
         return not (self.requests or self.ratings or self.messages or self.handoffs or self.pending_notices or self.nlu_captures)
 
 
-def _message_filter(citizen: Citizen, conversation: str):  # type: ignore[no-untyped-def]
+def _message_filter(conversation: str):  # type: ignore[no-untyped-def]
     return InboundEvent.conversation == conversation
 
 
@@ -48,7 +48,7 @@ def holdings(session: Session, citizen: Citizen, conversation: str) -> Holdings:
     return Holdings(
         requests=requests,
         ratings=len(list(session.scalars(select(ServiceRating.id).where(ServiceRating.request_id.in_(ids))))) if ids else 0,
-        messages=len(list(session.scalars(select(InboundEvent.id).where(_message_filter(citizen, conversation), InboundEvent.text != "")))),
+        messages=len(list(session.scalars(select(InboundEvent.id).where(_message_filter(conversation), InboundEvent.text != "")))),
         handoffs=len(list(session.scalars(select(Handoff.id).where(Handoff.citizen_key == citizen.key)))),
         pending_notices=len(list(session.scalars(select(Outbox.id).where(
             Outbox.channel == citizen.channel, Outbox.recipient == citizen.reply_to, Outbox.state == PENDING)))),
@@ -120,7 +120,7 @@ def erase(session: Session, citizen: Citizen, conversation: str) -> Erased:
     # Messages: the event rows stay (the gateway de-duplicates and orders by them) but lose
     # their words and who said them; the one being answered right now keeps its address.
     messages = 0
-    for event in session.scalars(select(InboundEvent).where(_message_filter(citizen, conversation))):
+    for event in session.scalars(select(InboundEvent).where(_message_filter(conversation))):
         if event.text:
             messages += 1
         event.text = ""

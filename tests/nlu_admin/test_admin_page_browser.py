@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 import yaml
@@ -11,37 +10,19 @@ import yaml
 from connectors.app import create_app
 from storage.db import make_engine
 from storage.migrate import upgrade
+from tests.browser import MARKS, headless_chromium
 from tests.channels.conftest import make_settings
 from tests.channels.fakes import ServerThread
 from tests.nlu_admin.conftest import capture
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 TOKEN = "browser-admin-token"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
-                       reason="Debian chromium and chromium-driver are not installed (/usr/bin/chromium, /usr/bin/chromedriver)"),
-    pytest.mark.timeout(150),
-]
+pytestmark = MARKS
 
 
 @pytest.fixture
 def browser(tmp_path):  # type: ignore[no-untyped-def]
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage", "--window-size=1100,1400",
-                 f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+    yield from headless_chromium(tmp_path / "profile", "--window-size=1100,1400")
 
 
 @pytest.fixture
