@@ -60,6 +60,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a process has used so far (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))] if ordered else float("nan")
@@ -222,13 +231,17 @@ async def run(args: argparse.Namespace, rasa_url: str, mode: str) -> int:
             print(f"== LINE webhooks through `bot gateway` vs straight to Rasa REST ({rasa_label}; "
                   f"{args.messages_per_conversation} messages per conversation; SQLite store; {os.cpu_count()} cores)")
             for conversations in (int(x) for x in args.concurrency.split(",")):
+                cpu_before = cpu_seconds(gateway.pid)
                 g = await via_gateway(client, gateway_url, api, conversations, args.messages_per_conversation)
+                cpu_after = cpu_seconds(gateway.pid)
                 d = await direct(client, rasa_url, conversations, args.messages_per_conversation)
                 overhead = pct(g["e2e"], 50) / pct(d["e2e"], 50) - 1
                 print(f"-- {conversations} concurrent conversation(s), {len(g['acks'])} messages")
                 print(f"   webhook ack     p50 {pct(g['acks'], 50):7.1f}  p95 {pct(g['acks'], 95):7.1f}  p99 {pct(g['acks'], 99):7.1f} ms")
                 print(f"   gateway e2e     p50 {pct(g['e2e'], 50):7.1f}  p95 {pct(g['e2e'], 95):7.1f}  p99 {pct(g['e2e'], 99):7.1f} ms"
                       f"   {g['rate']:7.1f} msg/s")
+                if cpu_before is not None and cpu_after is not None and g["e2e"]:
+                    print(f"   gateway CPU     {(cpu_after - cpu_before) / len(g['acks']) * 1000:7.2f} ms per message")
                 print(f"   direct to Rasa  p50 {pct(d['e2e'], 50):7.1f}  p95 {pct(d['e2e'], 95):7.1f}  p99 {pct(d['e2e'], 99):7.1f} ms"
                       f"   {d['rate']:7.1f} msg/s")
                 print(f"   overhead at p50 {overhead:+.1%} (p95 {pct(g['e2e'], 95) / pct(d['e2e'], 95) - 1:+.1%}); "

@@ -32,7 +32,7 @@ from connectors.body import BodyTooLarge, read_body
 from connectors.gateway_state import GatewayState
 from connectors.render_line import to_line_messages
 from connectors.text import clean_text
-from storage.inbound import Event, set_following, store_event
+from storage.inbound import Event, set_following, store_new_event
 
 logger = logging.getLogger(__name__)
 
@@ -137,15 +137,15 @@ class LineChannel:
             assert isinstance(events, list)
         except (ValueError, KeyError, AssertionError, TypeError):
             return JSONResponse({"error": "malformed body"}, status_code=400)
-        conversations: list[str] = []
+        stored: list[Event] = []
         for event in events:
-            if isinstance(event, dict) and (conversation := await self._store(state, event)):
-                conversations.append(conversation)
-        state.worker.stored(conversations)
-        return JSONResponse({"stored": len(conversations)})
+            if isinstance(event, dict) and (new := await self._store(state, event)):
+                stored.append(new)
+        state.worker.stored(stored)
+        return JSONResponse({"stored": len(stored)})
 
-    async def _store(self, state: GatewayState, event: dict[str, Any]) -> str | None:
-        """Store one event; its conversation when it is new, else None."""
+    async def _store(self, state: GatewayState, event: dict[str, Any]) -> Event | None:
+        """Store one event; the stored event when it is new, else None."""
         event_id = str(event.get("webhookEventId") or "")
         if not event_id:
             return None
@@ -161,18 +161,18 @@ class LineChannel:
         if truncated:
             metadata["truncated"] = True
         conversation = sender_id(chat_type, chat_id)
-        stored = await db(state.engine, store_event, state.engine, lane="ingest", channel="line", external_id=event_id, conversation=conversation,
+        stored = await db(state.engine, store_new_event, state.engine, lane="ingest", channel="line", external_id=event_id, conversation=conversation,
             text=text, metadata=metadata, kind=kind, reply_token=event.get("replyToken"),
         )
         if stored is None:
             logger.info("LINE event %s already stored (redelivery=%s)", event_id, _is_redelivery(event))
             return None
-        logger.info("LINE event %s stored as %d (%s, %s)", event_id, stored, kind, chat_type)
+        logger.info("LINE event %s stored as %d (%s, %s)", event_id, stored.id, kind, chat_type)
         if kind in ("follow", "unfollow"):
             await db(state.engine, set_following, state.engine, "line", user_id, kind == "follow", lane="ingest")
         elif kind in ("join", "leave"):
             await db(state.engine, set_following, state.engine, "line", chat_id, kind == "join", lane="ingest")
-        return conversation
+        return stored
 
     def _read(self, event: dict[str, Any], chat_type: str) -> tuple[str | None, str, dict[str, Any]]:
         """(kind, text for Rasa, extra metadata) of one LINE event; kind None = not for the bot.

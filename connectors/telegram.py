@@ -40,7 +40,7 @@ from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
 from connectors.render_telegram import button_payloads, to_telegram_messages
 from connectors.text import clean_text
-from storage.inbound import Event, expand_payload, set_following, short_payload, store_event
+from storage.inbound import Event, expand_payload, set_following, short_payload, store_new_event
 
 logger = logging.getLogger(__name__)
 
@@ -166,10 +166,10 @@ class TelegramChannel:
             return JSONResponse({"error": "malformed update"}, status_code=400)
         if update is None:
             return JSONResponse({"error": "malformed update"}, status_code=400)
-        conversation = await self.store(state, update)
-        if conversation:
-            state.worker.stored([conversation])
-        return JSONResponse({"stored": int(conversation is not None)})
+        stored = await self.store(state, update)
+        if stored:
+            state.worker.stored([stored])
+        return JSONResponse({"stored": int(stored is not None)})
 
     async def _poll(self, state: GatewayState) -> None:
         """getUpdates in a loop; an offset is confirmed (next call) only once its updates are stored."""
@@ -179,9 +179,9 @@ class TelegramChannel:
             try:
                 updates = await self.bot.get_updates(offset=offset, timeout=25, allowed_updates=ALLOWED_UPDATES)
                 for update in updates:
-                    conversation = await self.store(state, update)
-                    if conversation:
-                        state.worker.stored([conversation])
+                    stored = await self.store(state, update)
+                    if stored:
+                        state.worker.stored([stored])
                     offset = update.update_id + 1
                 delay = 1.0
             except asyncio.CancelledError:
@@ -196,8 +196,8 @@ class TelegramChannel:
                 await asyncio.sleep(delay)
                 delay = min(60.0, delay * 2)
 
-    async def store(self, state: GatewayState, update: Update) -> str | None:
-        """Store one update; its conversation when it is new and for the bot, else None."""
+    async def store(self, state: GatewayState, update: Update) -> Event | None:
+        """Store one update; the stored event when it is new and for the bot, else None."""
         read = await self._read(state, update)
         if read is None:
             return None
@@ -208,13 +208,13 @@ class TelegramChannel:
         if truncated:
             metadata["truncated"] = True
         conversation = f"telegram:{chat_id}"
-        stored = await db(state.engine, store_event, state.engine, lane="ingest", channel="telegram", external_id=str(update.update_id),
+        stored = await db(state.engine, store_new_event, state.engine, lane="ingest", channel="telegram", external_id=str(update.update_id),
                           conversation=conversation, text=text, metadata=metadata, kind=kind)
         if stored is None:
             logger.info("Telegram update %s already stored", update.update_id)
             return None
-        logger.info("Telegram update %s stored as %d (%s, %s)", update.update_id, stored, kind, chat_type)
-        return conversation
+        logger.info("Telegram update %s stored as %d (%s, %s)", update.update_id, stored.id, kind, chat_type)
+        return stored
 
     async def _read(self, state: GatewayState, update: Update) -> tuple[str, int, str, Any, str, dict[str, Any]] | None:
         """(kind, chat id, chat type, user, text, extra metadata), or None when the update is not for the bot."""

@@ -25,7 +25,7 @@ from connectors.admin_commands import is_admin_command
 from connectors.body import BodyTooLarge, read_body
 from connectors.gateway_state import GatewayState
 from connectors.text import clean_text
-from storage.inbound import is_closed, store_event, web_messages
+from storage.inbound import is_closed, store_new_event, web_messages
 
 STATIC = Path(__file__).resolve().parent / "static"
 _ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
@@ -102,13 +102,14 @@ async def post_message(request: Request) -> Response:
         return _bad("text is empty")
     message_id = str(data.get("message_id") or uuid.uuid4().hex)[:64]
     kind = "admin_command" if is_admin_command(text) else "message"
-    event_id = await db(state.engine, store_event, state.engine, lane="ingest", channel="local", external_id=message_id, conversation=sender_for(channel, chat_id, chat_type),
+    event = await db(state.engine, store_new_event, state.engine, lane="ingest", channel="local", external_id=message_id, conversation=sender_for(channel, chat_id, chat_type),
         text=text, metadata=metadata, kind=kind,
     )
-    if event_id is None:
+    if event is None:
         return JSONResponse({"duplicate": True, "replies": []})
+    event_id = event.id
     waiter = state.worker.waiter(event_id)
-    state.worker.stored([sender_for(channel, chat_id, chat_type)])
+    state.worker.stored([event])
     try:
         # the worker may have finished before the waiter existed: ask the store too
         if not await db(state.engine, is_closed, state.engine, event_id):

@@ -9,6 +9,10 @@
 - On start the worker picks up whatever a previous gateway left unfinished.
 - A conversation handed to officials (storage.handoff) is not sent to Rasa: its
   messages are relayed to the agency's groups until released or expired.
+- The store is the queue, and the worker also keeps what this gateway's webhooks just
+  stored: for a conversation whose open events it knows all of ("known"), the next
+  event is taken from memory instead of being read back. Anything it cannot vouch
+  for (a restart, a retry waiting, an event stored elsewhere) is read from the store.
 - Back-pressure: the store is the queue. Once `max_pending` events are open the
   webhooks answer 503 (the platforms retry later) instead of taking more.
 - NLU capture: Rasa's reading of a message (intent, confidence, entities) comes
@@ -31,7 +35,7 @@ from sqlalchemy import Engine
 from connectors.dbcall import db
 from connectors.rasa_client import RasaAnswer, RasaClient, RasaUnavailable
 from connectors.replies import normalise
-from storage.inbound import Event, count_open, due_conversations, finish_and_next, is_due, mark_answered, mark_retry, next_open_event
+from storage.inbound import Event, count_open, due_conversations, finish_and_next, is_due, mark_answered, mark_done, mark_retry, next_open_event
 from storage.handoff import BACK_TO_BOT, BOT_IS_BACK
 from storage.models.base import utcnow
 
@@ -44,6 +48,7 @@ Waiting = Callable[[Event], Awaitable[None]]
 
 MAX_ATTEMPTS = 40  # with backoff capped at 60 s: about half an hour of outage
 BUSY_TEXT = "กำลังดำเนินการ ขอเวลาสักครู่นะครับ 🙏"
+KNOWN_LIMIT = 20_000  # conversations remembered as fully known (then forgotten and read from the store)
 HANDOFF_REFRESH = 2.0  # seconds between looks at which conversations are with officials
 CAPTURE_PURGE_EVERY = 3600.0  # seconds between purges of NLU captures past their retention
 
@@ -124,6 +129,10 @@ class Worker:
         self._wake = asyncio.Event()
         self._running: dict[str, asyncio.Task[None]] = {}
         self._dirty: set[str] = set()
+        # conversation -> events stored by this gateway, oldest first, not yet taken; only for
+        # conversations in _known, whose every open event is in there (or already taken)
+        self._fresh: dict[str, list[Event]] = {}
+        self._known: set[str] = set()
         self._done: dict[int, asyncio.Event] = {}
         self._busy_sent: set[int] = set()
         self._loop_task: asyncio.Task[None] | None = None
@@ -152,11 +161,44 @@ class Worker:
     def wake(self) -> None:
         self._wake.set()
 
-    def stored(self, conversations: list[str]) -> None:
-        """A webhook stored new events of these conversations: count them and start on them now."""
-        for conversation in conversations:
+    def stored(self, events: list[Event | str]) -> None:
+        """A webhook stored these events (or events of these conversations): count them and start on them now.
+
+        Given the Event itself, the worker need not read it back from the store.
+        """
+        for item in events:
             self._open += 1
+            if isinstance(item, Event):
+                conversation = item.conversation
+                fresh = self._fresh.setdefault(conversation, [])
+                fresh.append(item)
+                fresh.sort(key=lambda e: e.id)
+            else:
+                conversation = item
+                self._forget(conversation)
             self._kick(conversation)
+
+    def _forget(self, conversation: str) -> None:
+        """From now on read this conversation's events from the store."""
+        self._known.discard(conversation)
+        self._fresh.pop(conversation, None)
+
+    def _taking(self, event: Event) -> None:
+        """`event` is processed next: drop it, and anything older, from memory (the store gave it, or memory did)."""
+        fresh = self._fresh.get(event.conversation)
+        if fresh is not None:
+            fresh[:] = [e for e in fresh if e.id > event.id]
+            if not fresh:
+                del self._fresh[event.conversation]
+
+    def _now_known(self, conversation: str) -> None:
+        """The store had no open event of this conversation left: from now on memory holds all there is.
+
+        An event stored after the store was asked is in memory too (webhooks always add theirs).
+        """
+        if len(self._known) >= KNOWN_LIMIT:
+            self._known.clear()
+        self._known.add(conversation)
 
     def _kick(self, conversation: str) -> None:
         if self._stopping:
@@ -186,6 +228,8 @@ class Worker:
                 await self._purge_captures()
                 for conversation in await db(self.engine, due_conversations, self.engine):
                     if conversation not in self._running:
+                        if not self._fresh.get(conversation):
+                            self._forget(conversation)  # open in the store yet not in memory: read it from there
                         self._kick(conversation)
             except Exception:  # noqa: BLE001 - the loop must survive a database hiccup
                 logger.exception("worker loop error")
@@ -203,18 +247,29 @@ class Worker:
             while not self._stopping:
                 if not fetched:
                     self._dirty.discard(conversation)
-                    event = await db(self.engine, next_open_event, self.engine, conversation)
+                    if conversation in self._known:
+                        fresh = self._fresh.get(conversation)
+                        event = fresh[0] if fresh else None
+                    else:
+                        event = await db(self.engine, next_open_event, self.engine, conversation)
+                        if event is None:
+                            self._now_known(conversation)
+                            continue  # memory may hold what was stored meanwhile
                 fetched = False
                 if event is None or not is_due(event):
                     if conversation in self._dirty:
                         continue  # something was stored after we looked
+                    if event is not None:
+                        self._forget(conversation)  # it waits for a retry: the store knows when
                     return  # nothing left, or the oldest waits for its retry: nothing may overtake it
                 self._dirty.discard(conversation)  # finishing looks at the store again
+                self._taking(event)
                 async with self._gate:
                     ok, event = await self._process(event)
                 if not ok:
+                    self._forget(conversation)
                     return
-                fetched = True
+                fetched = conversation not in self._known
         finally:
             self._running.pop(conversation, None)
 
@@ -243,7 +298,13 @@ class Worker:
         # Rasa has answered and its tracker moved on: the event is never sent to Rasa again.
         web = await self._deliver_with_retries(event, replies)
         chat_id = str(event.metadata.get("chat_id") or event.conversation)
-        following = await db(self.engine, finish_and_next, self.engine, event.id, event.conversation, web, chat_id)
+        if event.conversation in self._known:
+            await db(self.engine, mark_done, self.engine, event.id, web, chat_id)
+            following = None  # memory holds the rest
+        else:
+            following = await db(self.engine, finish_and_next, self.engine, event.id, event.conversation, web, chat_id)
+            if following is None:
+                self._now_known(event.conversation)
         self.stats["processed"] += 1
         self._open = max(0, self._open - 1)
         self._finish(event.id)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from storage.db import session_scope
@@ -43,21 +43,48 @@ def is_due(event: Event, now: datetime | None = None) -> bool:
     return event.next_attempt_at is None or event.next_attempt_at <= (now or utcnow())
 
 
+# The hot path's statements are built once: building a statement costs more CPU than
+# running it on SQLite, and a prebuilt one also keeps its compiled form cached.
+_EVENTS = InboundEvent.__table__
+_INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
+_EVENT_COLUMNS = (_EVENTS.c.id, _EVENTS.c.channel, _EVENTS.c.conversation, _EVENTS.c.kind, _EVENTS.c.text, _EVENTS.c.metadata,
+                  _EVENTS.c.reply_token, _EVENTS.c.attempts, _EVENTS.c.received_at, _EVENTS.c.replies, _EVENTS.c.next_attempt_at)
+_NEXT_OPEN = (select(*_EVENT_COLUMNS).where(_EVENTS.c.conversation == bindparam("p_conversation"), _EVENTS.c.state.in_(EVENT_OPEN))
+              .order_by(_EVENTS.c.id).limit(1))
+_MARK_ANSWERED = (update(_EVENTS).where(_EVENTS.c.id == bindparam("p_id"))
+                  .values(state=EVENT_ANSWERED, replies=bindparam("p_replies", type_=_EVENTS.c.replies.type)))
+_MARK_DONE = (update(_EVENTS).where(_EVENTS.c.id == bindparam("p_id"))
+              .values(state=EVENT_DONE, processed_at=bindparam("p_now", type_=_EVENTS.c.processed_at.type), last_error=None, text="",
+                      replies=None))
+_INSERT_WEB = insert(WebMessage.__table__)
+
+
 def store_event(
     engine: Engine, *, channel: str, external_id: str, conversation: str, text: str, metadata: dict[str, Any],
     kind: str = "message", reply_token: str | None = None,
 ) -> int | None:
-    """Persist an event; None when it was already stored (a redelivery). Core SQL: this is the webhook's hot path."""
+    """Persist an event; its id, or None when it was already stored (a redelivery)."""
+    event = store_new_event(engine, channel=channel, external_id=external_id, conversation=conversation, text=text, metadata=metadata,
+                            kind=kind, reply_token=reply_token)
+    return event.id if event is not None else None
+
+
+def store_new_event(
+    engine: Engine, *, channel: str, external_id: str, conversation: str, text: str, metadata: dict[str, Any],
+    kind: str = "message", reply_token: str | None = None,
+) -> Event | None:
+    """Persist an event and return it as the worker reads it; None for a redelivery. The webhooks' hot path."""
     now = utcnow()
     try:
         with engine.begin() as conn:
-            return conn.execute(insert(InboundEvent.__table__).values({
+            event_id = conn.execute(_INSERT_EVENT, {
                 "channel": channel, "external_id": str(external_id)[:128], "conversation": conversation, "kind": kind, "text": text,
                 "metadata": metadata, "reply_token": reply_token, "state": EVENT_PENDING, "attempts": 0, "next_attempt_at": now,
                 "received_at": now,
-            }).returning(InboundEvent.__table__.c.id)).scalar_one()
+            }).scalar_one()
     except IntegrityError:
         return None
+    return Event(event_id, channel, conversation, kind, text, dict(metadata), reply_token, 0, now, None, now)
 
 
 def due_conversations(engine: Engine, now: datetime | None = None, limit: int = 1000) -> list[str]:
@@ -67,11 +94,6 @@ def due_conversations(engine: Engine, now: datetime | None = None, limit: int = 
             select(InboundEvent.conversation).where(InboundEvent.state.in_(EVENT_OPEN), InboundEvent.next_attempt_at <= (now or utcnow()))
             .group_by(InboundEvent.conversation).order_by(func.min(InboundEvent.id)).limit(limit)
         ))
-
-
-_EVENT_COLUMNS = (InboundEvent.id, InboundEvent.channel, InboundEvent.conversation, InboundEvent.kind, InboundEvent.text,
-                  InboundEvent.metadata_, InboundEvent.reply_token, InboundEvent.attempts, InboundEvent.received_at,
-                  InboundEvent.replies, InboundEvent.next_attempt_at)
 
 
 def next_open_event(engine: Engine, conversation: str) -> Event | None:
@@ -90,8 +112,7 @@ def finish_and_next(
 
 
 def _next_open(conn: Connection, conversation: str) -> Event | None:
-    row = conn.execute(select(*_EVENT_COLUMNS).where(InboundEvent.conversation == conversation, InboundEvent.state.in_(EVENT_OPEN))
-                       .order_by(InboundEvent.id).limit(1)).first()
+    row = conn.execute(_NEXT_OPEN, {"p_conversation": conversation}).first()
     if row is None:
         return None
     return Event(row[0], row[1], row[2], row[3], row[4], dict(row[5] or {}), row[6], row[7], row[8],
@@ -122,7 +143,7 @@ def mark_answered(engine: Engine, event_id: int, replies: list[dict[str, Any]], 
     in the same transaction for admins to review.
     """
     with engine.begin() as conn:
-        conn.execute(update(InboundEvent).where(InboundEvent.id == event_id).values(state=EVENT_ANSWERED, replies=replies))
+        conn.execute(_MARK_ANSWERED, {"p_id": event_id, "p_replies": replies})
         if capture is not None:
             from storage.nlu_capture import insert_capture
 
@@ -136,11 +157,10 @@ def mark_done(engine: Engine, event_id: int, web_replies: list[dict[str, Any]] |
 
 
 def _mark_done(conn: Connection, event_id: int, web_replies: list[dict[str, Any]] | None, chat_id: str | None) -> None:
-    conn.execute(update(InboundEvent).where(InboundEvent.id == event_id)
-                 .values(state=EVENT_DONE, processed_at=utcnow(), last_error=None, text="", replies=None))
+    now = utcnow()
+    conn.execute(_MARK_DONE, {"p_id": event_id, "p_now": now})
     if web_replies:
-        now = utcnow()
-        conn.execute(insert(WebMessage.__table__), [{"chat_id": chat_id or "", "event_id": event_id, "payload": p, "created_at": now}
+        conn.execute(_INSERT_WEB, [{"chat_id": chat_id or "", "event_id": event_id, "payload": p, "created_at": now}
                                                     for p in web_replies])
 
 

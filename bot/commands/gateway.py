@@ -15,13 +15,6 @@ def cli(host: str | None, port: int | None) -> None:
     from bot.settings import get_settings
     from connectors.app import create_app
 
-    import os
-    import sys
-
     settings = get_settings()
-    # The worker's storage threads and the event loop share one GIL; with Python's default
-    # 5 ms switch interval a storage call waits whole slices for it while holding SQLite's
-    # single writer. 0.5 ms measured best in benchmarks.gateway (ack p95 and overhead).
-    sys.setswitchinterval(float(os.environ.get("GATEWAY_SWITCH_INTERVAL", "0.0005")))
     uvicorn.run(create_app(settings), host=host or settings.gateway_host, port=port or settings.gateway_port,
                 log_level="warning", access_log=False, limit_concurrency=1000)
