@@ -2,7 +2,7 @@
 
 Run: `.venv/bin/python -m benchmarks.nlu_capture [--messages 2000] [--queue 5000] [--postgres URL]`.
 Prints the CPU cost of building a capture row (masking, pseudonym, normalisation),
-the latency of the storage call that marks an event answered with and without the
+the latency of the storage call that marks an event done with and without the
 capture (SQLite file; PostgreSQL too when a URL is given or TEST_POSTGRES_URL is
 set), and the time to group and rank a review queue of N candidate messages.
 Everything runs on a temporary database; nothing leaves the machine.
@@ -54,21 +54,20 @@ def row_cost(messages: int) -> list[float]:
     return timings
 
 
-def answered_latency(engine: Engine, messages: int, with_capture: bool) -> list[float]:
-    from storage.inbound import mark_answered, store_event
+def done_latency(engine: Engine, messages: int, with_capture: bool) -> list[float]:
+    from storage.inbound import mark_done, store_event
     from storage.nlu_capture import capture_values
 
     secret = b"bench-secret"
     ids = [store_event(engine, channel="line", external_id=uuid.uuid4().hex, conversation=f"line:U{i % 50}", text=TEXTS[i % len(TEXTS)],
                        metadata={"channel": "line", "user_id": f"U{i % 50}"}) for i in range(messages)]
     timings = []
-    replies = [{"text": "ตอบแล้วครับ", "buttons": [], "custom": None}]
     for i, event_id in enumerate(ids):
         text_ = TEXTS[i % len(TEXTS)]
         started = time.perf_counter()
         capture = capture_values(text=text_, conversation=f"line:U{i % 50}", metadata={"channel": "line", "user_id": f"U{i % 50}"},
                                  nlu=nlu_for(text_), secret=secret) if with_capture else None
-        mark_answered(engine, event_id, replies, capture)
+        mark_done(engine, event_id, None, None, capture)
         timings.append((time.perf_counter() - started) * 1000)
     return timings
 
@@ -104,9 +103,9 @@ def queue_time(engine: Engine, rows: int) -> tuple[float, float, int]:
 
 
 def report_backend(name: str, engine: Engine, messages: int) -> None:
-    off = answered_latency(engine, messages, with_capture=False)
-    on = answered_latency(engine, messages, with_capture=True)
-    print(f"{name}: mark_answered p50/p95  without capture {pct(off, 50):.2f}/{pct(off, 95):.2f} ms,"
+    off = done_latency(engine, messages, with_capture=False)
+    on = done_latency(engine, messages, with_capture=True)
+    print(f"{name}: mark_done p50/p95  without capture {pct(off, 50):.2f}/{pct(off, 95):.2f} ms,"
           f"  with capture {pct(on, 50):.2f}/{pct(on, 95):.2f} ms  (+{statistics.median(on) - statistics.median(off):.2f} ms median)")
 
 

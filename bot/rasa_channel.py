@@ -11,6 +11,14 @@ without a second round trip. The message is parsed once, here, with the loaded
 model's own `parse_message`, and the result is handed to Rasa with the message
 (`UserMessage.parse_data`), so Rasa does not parse it again. Without the flag the
 answer is the REST channel's list, as before. Message text is never logged.
+
+Exactly once: the gateway gives every message a `message_id` that stays the same
+when it asks again. Asking again is marked `"resumed": true` (after a gateway
+restart, or when an earlier attempt timed out and Rasa may have handled it
+anyway); then, if the conversation's tracker already holds a user message with
+that id, nothing is handled again: the bot messages that followed it are sent
+back as they were (and its parse as `nlu`). The look happens under the
+conversation's lock, so an attempt still in progress is waited for.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
+from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 
@@ -80,14 +89,55 @@ class GatewayInput(RestInput):
             logger.warning("gateway channel: parse for capture failed (%s)", type(exc).__name__)
             return None
 
+    @staticmethod
+    async def earlier_answer(agent: Any, sender: str, message_id: str) -> tuple[list[dict[str, Any]], dict[str, Any] | None] | None:
+        """(bot messages, parse) Rasa gave when it handled `message_id` before; None if it never did."""
+        tracker_store = getattr(agent, "tracker_store", None)
+        if tracker_store is None:
+            return None
+
+        async def look() -> tuple[list[dict[str, Any]], dict[str, Any] | None] | None:
+            tracker = await tracker_store.retrieve(sender)
+            if tracker is None:
+                return None
+            found: UserUttered | None = None
+            collector = CollectingOutputChannel()
+            for event in tracker.events:
+                if isinstance(event, UserUttered):
+                    if found is not None:
+                        break
+                    if event.message_id == message_id:
+                        found = event
+                elif found is not None and isinstance(event, BotUttered):
+                    await collector.send_response(sender, {"text": event.text, **(event.data or {})})
+            if found is None:
+                return None
+            return collector.messages, found.parse_data
+
+        lock_store = getattr(agent, "lock_store", None)
+        if lock_store is None:
+            return await look()
+        async with lock_store.lock(sender):
+            return await look()
+
     async def answer(self, body: dict[str, Any], metadata: dict[str, Any] | None, agent: Any, on_new_message: Any) -> Any:
         """Handle one message; the plain list of bot messages, or with `include_nlu` the dict shape."""
+        with_nlu = body.get("include_nlu") is True
+        message_id = body.get("message_id") if isinstance(body.get("message_id"), str) and body.get("message_id") else None
+        if message_id is not None and body.get("resumed") is True and agent is not None:
+            try:
+                earlier = await self.earlier_answer(agent, body.get("sender"), message_id)
+            except Exception as exc:  # noqa: BLE001 - cannot tell: handle it as a new message
+                logger.warning("gateway channel: could not look for an earlier answer (%s)", type(exc).__name__)
+                earlier = None
+            if earlier is not None:
+                messages, parse_data = earlier
+                return {"messages": messages, "nlu": nlu_summary(parse_data)} if with_nlu else messages
         collector = CollectingOutputChannel()
         message = UserMessage(
             body.get("message"), collector, body.get("sender"), input_channel=body.get("input_channel") or self.name(),
-            metadata=metadata,
+            message_id=message_id, metadata=metadata,
         )
-        with_nlu = body.get("include_nlu") is True
         parse_data = await self.pre_parse(agent, message) if with_nlu else None
         if parse_data is not None:
             message.parse_data = parse_data

@@ -8,6 +8,10 @@ The gateway asks for NLU's reading of the message with the answer
 (`"include_nlu": true`); a GatewayInput that knows this answers
 `{"messages": [...], "nlu": {"intent", "confidence", "entities", "ranking"}}`, an
 older one (or Rasa's REST channel) a plain list of messages. Both are read.
+
+Every message carries a `message_id` that stays the same when it is asked again;
+asking again is marked `resumed`, and the channel then answers from the tracker
+instead of handling the message a second time (see bot/rasa_channel.py).
 """
 
 from __future__ import annotations
@@ -59,9 +63,17 @@ class RasaClient:
     async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
         return (await self.ask(sender, text, metadata)).messages
 
-    async def ask(self, sender: str, text: str, metadata: dict[str, Any]) -> RasaAnswer:
-        """Rasa's messages for `text`, with NLU's reading of it when the channel provides one."""
-        payload = json.dumps({"sender": sender, "message": text, "metadata": metadata, "include_nlu": True}, ensure_ascii=False).encode()
+    async def ask(self, sender: str, text: str, metadata: dict[str, Any], message_id: str | None = None,
+                  resumed: bool = False) -> RasaAnswer:
+        """Rasa's messages for `text`, with NLU's reading of it when the channel provides one.
+
+        `resumed`: this message (`message_id`) may have reached Rasa before; answer it from there if so.
+        """
+        body: dict[str, Any] = {"sender": sender, "message": text, "metadata": metadata, "include_nlu": True}
+        if message_id:
+            body["message_id"] = message_id
+            body["resumed"] = resumed
+        payload = json.dumps(body, ensure_ascii=False).encode()
         try:
             async with self._client().post(self._url, data=payload, headers={"Content-Type": "application/json"}) as response:
                 if response.status >= 500 or response.status == 429:

@@ -2,8 +2,10 @@
 
 - Events of one conversation are handled strictly in order, different
   conversations in parallel (at most `concurrency` at a time).
-- An event goes pending -> answered -> done. Rasa's answer is stored before it is
-  delivered, so a restart between the two delivers it without asking Rasa again.
+- An event goes pending -> done. Rasa knows each message by a stable message id:
+  an event asked again (after a restart, or a timed-out attempt) is marked resumed
+  and Rasa answers it from its tracker instead of handling it twice. (Events that
+  an older gateway left "answered", with Rasa's replies stored, are delivered.)
 - When Rasa is down the event stays stored and is retried with backoff; a person
   who waits long (Rasa slow or down) gets one short "กำลังดำเนินการ" note.
 - On start the worker picks up whatever a previous gateway left unfinished.
@@ -17,7 +19,7 @@
   webhooks answer 503 (the platforms retry later) instead of taking more.
 - NLU capture: Rasa's reading of a message (intent, confidence, entities) comes
   back with its answer and is stored, masked and pseudonymous, in the same
-  transaction that keeps the answer (storage.nlu_capture); captures older than the
+  transaction that finishes the event (storage.nlu_capture); captures older than the
   retention period are purged about hourly.
 """
 
@@ -35,7 +37,7 @@ from sqlalchemy import Engine
 from connectors.dbcall import db
 from connectors.rasa_client import RasaAnswer, RasaClient, RasaUnavailable
 from connectors.replies import normalise
-from storage.inbound import Event, count_open, due_conversations, finish_and_next, is_due, mark_answered, mark_done, mark_retry, next_open_event
+from storage.inbound import Event, count_open, due_conversations, finish_and_next, is_due, mark_done, mark_retry, next_open_event
 from storage.handoff import BACK_TO_BOT, BOT_IS_BACK
 from storage.models.base import utcnow
 
@@ -142,6 +144,8 @@ class Worker:
                       "nlu_captured": 0}
         self._handoffs: set[str] = set()
         self._handoffs_checked = 0.0
+        self._started_at = utcnow()
+        self._asked: set[int] = set()  # events sent to Rasa by this worker and not finished yet
 
     # ---- lifecycle
     def start(self) -> None:
@@ -264,8 +268,12 @@ class Worker:
                     return  # nothing left, or the oldest waits for its retry: nothing may overtake it
                 self._dirty.discard(conversation)  # finishing looks at the store again
                 self._taking(event)
-                async with self._gate:
-                    ok, event = await self._process(event)
+                try:
+                    async with self._gate:
+                        ok, event = await self._process(event)
+                except Exception as exc:  # noqa: BLE001 - e.g. the database went away: the event stays open, tried again later
+                    logger.warning("event %d: not finished (%s); tried again later", event.id, type(exc).__name__)
+                    ok = False
                 if not ok:
                     self._forget(conversation)
                     return
@@ -275,7 +283,8 @@ class Worker:
 
     async def _process(self, event: Event) -> tuple[bool, Event | None]:
         """(processed, the conversation's next open event) — False when the event waits for a retry."""
-        replies = event.replies
+        replies = event.replies  # an answer an older gateway kept ("answered"): delivered, Rasa not asked again
+        capture = None
         if replies is None:
             try:
                 replies, nlu = await self._ask_rasa(event)
@@ -293,22 +302,51 @@ class Worker:
                 if not retry:
                     self._finish(event.id)
                 return False, None
-            if event.kind in ("message", "admin_command"):
-                await self._mark_answered(event, replies, nlu)
-        # Rasa has answered and its tracker moved on: the event is never sent to Rasa again.
+            capture = self._capture(event, nlu)
+        # Rasa's tracker has moved on; should this gateway stop before the event is done, the next
+        # one asks again with the same message id and Rasa answers from its tracker.
         web = await self._deliver_with_retries(event, replies)
-        chat_id = str(event.metadata.get("chat_id") or event.conversation)
-        if event.conversation in self._known:
-            await db(self.engine, mark_done, self.engine, event.id, web, chat_id)
-            following = None  # memory holds the rest
-        else:
-            following = await db(self.engine, finish_and_next, self.engine, event.id, event.conversation, web, chat_id)
-            if following is None:
-                self._now_known(event.conversation)
+        following = await self._mark_finished(event, web, capture)
         self.stats["processed"] += 1
         self._open = max(0, self._open - 1)
         self._finish(event.id)
         return True, following
+
+    async def _mark_finished(self, event: Event, web: list[dict[str, Any]], capture: dict[str, Any] | None) -> Event | None:
+        """Mark the event done (with its NLU capture; a capture never costs an answer); the next open event if read."""
+        chat_id = str(event.metadata.get("chat_id") or event.conversation)
+        known = event.conversation in self._known
+        try:
+            if known:
+                await db(self.engine, mark_done, self.engine, event.id, web, chat_id, capture)
+                return None  # memory holds the rest
+            following = await db(self.engine, finish_and_next, self.engine, event.id, event.conversation, web, chat_id, capture)
+        except Exception as exc:
+            if capture is None:
+                raise
+            logger.warning("event %d: NLU capture not stored (%s)", event.id, type(exc).__name__)  # e.g. no capture table
+            return await self._mark_finished(event, web, None)
+        if capture is not None:
+            self.stats["nlu_captured"] += 1
+        if following is None:
+            self._now_known(event.conversation)
+        return following
+
+    def _capture(self, event: Event, nlu: dict[str, Any] | None) -> dict[str, Any] | None:
+        if nlu is None or self.capture_secret is None or event.kind != "message":
+            return None
+        from storage.nlu_capture import capture_values
+
+        return capture_values(text=event.text[: self.max_text], conversation=event.conversation, metadata=event.metadata,
+                              nlu=nlu, secret=self.capture_secret)
+
+    def message_id(self, event: Event) -> str:
+        """The id Rasa knows this message by: the same however often it is asked."""
+        return f"{event.channel}-{event.id}-{int(event.received_at.timestamp() * 1_000_000)}"
+
+    def _resumed(self, event: Event) -> bool:
+        """Might Rasa have seen this event already? (an earlier attempt, or an earlier gateway)"""
+        return event.attempts > 0 or event.received_at < self._started_at or event.id in self._asked
 
     async def _ask_rasa(self, event: Event) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """(replies, NLU's reading of the message when Rasa parsed it)."""
@@ -328,28 +366,14 @@ class Worker:
         if self.log_text:
             logger.debug("event %d to Rasa: %r", event.id, event.text)
         slow = asyncio.create_task(self._while_waiting(event))
+        resumed = self._resumed(event)
+        self._asked.add(event.id)
         try:
-            answer: RasaAnswer = await self.rasa.ask(event.conversation, event.text[: self.max_text], event.metadata)
+            answer: RasaAnswer = await self.rasa.ask(event.conversation, event.text[: self.max_text], event.metadata,
+                                                     message_id=self.message_id(event), resumed=resumed)
         finally:
             slow.cancel()
         return replies + normalise(answer.messages), answer.nlu
-
-    async def _mark_answered(self, event: Event, replies: list[dict[str, Any]], nlu: dict[str, Any] | None) -> None:
-        """Keep Rasa's answer, with the NLU capture in the same transaction; a capture never costs an answer."""
-        capture = None
-        if nlu is not None and self.capture_secret is not None:
-            from storage.nlu_capture import capture_values
-
-            capture = capture_values(text=event.text[: self.max_text], conversation=event.conversation, metadata=event.metadata,
-                                     nlu=nlu, secret=self.capture_secret)
-        if capture is not None:
-            try:
-                await db(self.engine, mark_answered, self.engine, event.id, replies, capture)
-                self.stats["nlu_captured"] += 1
-                return
-            except Exception as exc:  # noqa: BLE001 - e.g. a database without the capture table: answer anyway
-                logger.warning("event %d: NLU capture not stored (%s)", event.id, type(exc).__name__)
-        await db(self.engine, mark_answered, self.engine, event.id, replies)
 
     async def _purge_captures(self) -> None:
         if self.capture_retention_days is None or (self._purged_at is not None and time.monotonic() - self._purged_at < CAPTURE_PURGE_EVERY):
@@ -423,6 +447,7 @@ class Worker:
 
     def _finish(self, event_id: int) -> None:
         self._busy_sent.discard(event_id)
+        self._asked.discard(event_id)
         waiter = self._done.pop(event_id, None)
         if waiter is not None:
             waiter.set()

@@ -104,10 +104,11 @@ def next_open_event(engine: Engine, conversation: str) -> Event | None:
 
 def finish_and_next(
     engine: Engine, event_id: int, conversation: str, web_replies: list[dict[str, Any]] | None = None, chat_id: str | None = None,
+    capture: dict[str, Any] | None = None,
 ) -> Event | None:
     """`mark_done`, then the conversation's next open event, in one round trip (the worker's hot path)."""
     with engine.begin() as conn:
-        _mark_done(conn, event_id, web_replies, chat_id)
+        _mark_done(conn, event_id, web_replies, chat_id, capture)
         return _next_open(conn, conversation)
 
 
@@ -150,15 +151,21 @@ def mark_answered(engine: Engine, event_id: int, replies: list[dict[str, Any]], 
             insert_capture(conn, capture)
 
 
-def mark_done(engine: Engine, event_id: int, web_replies: list[dict[str, Any]] | None = None, chat_id: str | None = None) -> None:
-    """Finish an event; web chat replies are stored in the same transaction."""
+def mark_done(engine: Engine, event_id: int, web_replies: list[dict[str, Any]] | None = None, chat_id: str | None = None,
+              capture: dict[str, Any] | None = None) -> None:
+    """Finish an event; web chat replies and the NLU capture (storage.nlu_capture) are stored in the same transaction."""
     with engine.begin() as conn:
-        _mark_done(conn, event_id, web_replies, chat_id)
+        _mark_done(conn, event_id, web_replies, chat_id, capture)
 
 
-def _mark_done(conn: Connection, event_id: int, web_replies: list[dict[str, Any]] | None, chat_id: str | None) -> None:
+def _mark_done(conn: Connection, event_id: int, web_replies: list[dict[str, Any]] | None, chat_id: str | None,
+               capture: dict[str, Any] | None = None) -> None:
     now = utcnow()
     conn.execute(_MARK_DONE, {"p_id": event_id, "p_now": now})
+    if capture is not None:
+        from storage.nlu_capture import insert_capture
+
+        insert_capture(conn, capture)
     if web_replies:
         conn.execute(_INSERT_WEB, [{"chat_id": chat_id or "", "event_id": event_id, "payload": p, "created_at": now}
                                                     for p in web_replies])

@@ -71,14 +71,17 @@ class FakeRasa:
 
     Asked with `include_nlu` (as the gateway does) it answers like bot.rasa_channel.GatewayInput,
     `{"messages": [...], "nlu": fake_parse(text)}`; `nlu_shape = False` answers the plain list
-    of an older channel.
+    of an older channel. Like GatewayInput, a `resumed` message whose `message_id` it has
+    handled is answered as before and not handled again.
     """
 
     def __init__(self) -> None:
         self.up = True
         self.delay = 0.0  # seconds before answering (a slow Rasa)
         self.nlu_shape = True
-        self.received: list[dict[str, Any]] = []
+        self.received: list[dict[str, Any]] = []  # messages handled (a resumed one answered from memory is not)
+        self.requests: list[dict[str, Any]] = []  # every request as it came
+        self.handled: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (sender, message_id) -> answer, as Rasa's tracker keeps it
         self.app = Starlette(routes=[Route("/webhooks/gateway/webhook", self.webhook, methods=["POST"]),
                                      Route("/webhooks/rest/webhook", self.webhook, methods=["POST"])])
 
@@ -88,10 +91,17 @@ class FakeRasa:
         if not self.up:
             return JSONResponse({"error": "down"}, status_code=503)
         body = await request.json()
+        self.requests.append(body)
         if self.delay:
             await asyncio.sleep(self.delay)
+        key = (body.get("sender"), body.get("message_id"))
+        if body.get("resumed") is True and key in self.handled:
+            return JSONResponse(self.shape(body, self.handled[key]))  # like GatewayInput: answered from the tracker
         self.received.append(body)
-        return JSONResponse(self.shape(body, self.answer(body)))
+        answer = self.answer(body)
+        if body.get("message_id"):
+            self.handled[key] = answer
+        return JSONResponse(self.shape(body, answer))
 
     def shape(self, body: dict[str, Any], messages: list[dict[str, Any]]) -> Any:
         if body.get("include_nlu") is True and self.nlu_shape:

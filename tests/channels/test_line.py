@@ -306,3 +306,25 @@ def test_line_refuses_to_start_without_its_secret(tmp_path) -> None:
     from connectors.app import enabled_channels
 
     assert enabled_channels(settings) == {}
+
+
+async def test_proxy_settings_are_read_once_not_on_every_request(monkeypatch) -> None:
+    from linebot.v3.messaging import AsyncApiClient, Configuration
+
+    from connectors.line import settle_environment
+
+    for name in ("https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.agency.example:3128")
+    client = AsyncApiClient(Configuration(access_token="t", host="https://api.line.me"))
+    settle_environment(client, "https://api.line.me")
+    assert client.rest_client.pool_manager.trust_env is False  # no per-request environment lookups
+    assert client.rest_client.proxy == "http://proxy.agency.example:3128"  # the deployment's proxy still applies
+    await client.close()
+    assert client.rest_client.pool_manager.closed
+
+    monkeypatch.setenv("NO_PROXY", "api.line.me")
+    client = AsyncApiClient(Configuration(access_token="t", host="https://api.line.me"))
+    settle_environment(client, "https://api.line.me")
+    assert not client.rest_client.proxy
+    await client.close()

@@ -53,6 +53,26 @@ def test_restart_resumes_stored_events_without_asking_rasa_twice(parts) -> None:
         assert {r.state for r in rows} == {"done"} and all(r.text == "" and r.replies is None for r in rows)
 
 
+def test_gateway_stopped_after_rasa_answered_asks_again_as_resumed_and_rasa_does_not_handle_it_twice(parts) -> None:
+    settings, engine, rasa, line = parts
+    body = line_body("line_text.json", webhookEventId="01RESUME", replyToken="tok-resume")
+    with ServerThread(create_app(settings, engine=engine, poll_interval=0.05)) as server:
+        assert httpx.post(f"{server.url}/webhooks/line", content=body, headers={"x-line-signature": sign(body)}).status_code == 200
+        wait_for(lambda: len(line.replies) == 1)
+    first = rasa.requests[0]
+    assert first["message_id"] and first["resumed"] is False
+    # the gateway died after Rasa answered, before the event was marked done
+    with session_scope(engine) as s:
+        row = s.scalars(select(InboundEvent).where(InboundEvent.external_id == "01RESUME")).one()
+        row.state, row.text = "pending", "สวัสดีครับ"
+    with ServerThread(create_app(settings, engine=engine, poll_interval=0.05)):
+        wait_for(lambda: len(rasa.requests) == 2 and line.pushes)
+    again = rasa.requests[1]
+    assert again["message_id"] == first["message_id"] and again["resumed"] is True
+    assert len(rasa.received) == 1  # handled once: the second answer came from what Rasa already had
+    assert [m["text"] for p in line.pushes for m in p["messages"]] == ["ตอบ: สวัสดีครับ"]  # the reply token was used: pushed
+
+
 def test_gateway_stopped_while_rasa_is_down_answers_after_the_next_start(parts) -> None:
     settings, engine, rasa, line = parts
     rasa.up = False

@@ -32,7 +32,8 @@ class StubRasa:
         self.up = True
         self.asked: list[tuple[str, str]] = []
 
-    async def ask(self, sender: str, text: str, metadata: dict[str, Any]) -> RasaAnswer:
+    async def ask(self, sender: str, text: str, metadata: dict[str, Any], message_id: str | None = None,
+                  resumed: bool = False) -> RasaAnswer:
         await asyncio.sleep(self.delay)
         if not self.up:
             raise RasaUnavailable("down")
