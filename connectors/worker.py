@@ -316,11 +316,12 @@ class Worker:
         """Mark the event done (with its NLU capture; a capture never costs an answer); the next open event if read."""
         chat_id = str(event.metadata.get("chat_id") or event.conversation)
         known = event.conversation in self._known
+        following: Event | None = None  # known: memory holds the rest
         try:
             if known:
                 await db(self.engine, mark_done, self.engine, event.id, web, chat_id, capture)
-                return None  # memory holds the rest
-            following = await db(self.engine, finish_and_next, self.engine, event.id, event.conversation, web, chat_id, capture)
+            else:
+                following = await db(self.engine, finish_and_next, self.engine, event.id, event.conversation, web, chat_id, capture)
         except Exception as exc:
             if capture is None:
                 raise
@@ -328,7 +329,7 @@ class Worker:
             return await self._mark_finished(event, web, None)
         if capture is not None:
             self.stats["nlu_captured"] += 1
-        if following is None:
+        if not known and following is None:
             self._now_known(event.conversation)
         return following
 
