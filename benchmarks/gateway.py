@@ -11,14 +11,20 @@ timestamps each reply as it arrives; Rasa is either
   credentials.yml; start it with `make run` or `bot run`).
 
 For 1, 20 and 100 concurrent conversations, each conversation sends its messages
-one after another and waits for each reply, as a person does. Printed: webhook
+one after another and waits for each reply, as a person does. People do not type
+in step: each conversation starts at a random moment within `--start-spread-ms`
+(default 100) and pauses a random 0 to `--think-ms` (default 40) before each
+message; the same seeded pauses are used for both paths, and latencies never
+include them. (With `--lockstep`, all conversations start together and send the
+moment a reply arrives: with a fake Rasa answering in exactly the same time, every
+round then reaches the gateway as one burst, a worst case.) Printed: webhook
 acknowledgement latency, end-to-end message-to-reply latency and messages per
 second; the same messages posted straight to Rasa's REST channel
 (`/webhooks/rest/webhook`, same server) for the direct path; the gateway's
 overhead; lost and duplicated replies. The load generator (aiohttp, as the
 gateway's own clients) is the same for both paths.
 
-Run: `.venv/bin/python -m benchmarks.gateway [--rasa auto|fake|real] [--messages-per-conversation 5]`
+Run: `.venv/bin/python -m benchmarks.gateway [--rasa auto|fake|real] [--messages-per-conversation 40] [--lockstep]`
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ import hashlib
 import hmac
 import json
 import os
+import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -133,7 +141,27 @@ def line_event(user: str, text: str) -> tuple[bytes, str, str]:
     return body, signature, token
 
 
-async def via_gateway(client: aiohttp.ClientSession, gateway_url: str, api: TimedLineApi, conversations: int, per: int) -> dict[str, Any]:
+class Pacing:
+    """When each conversation starts and how long it pauses before each message (seeded: both paths get the same)."""
+
+    def __init__(self, start_spread_ms: float, think_ms: float) -> None:
+        self.start_spread = start_spread_ms / 1000
+        self.think = think_ms / 1000
+
+    def pauses(self, conversation: int) -> random.Random:
+        return random.Random(conversation)
+
+    async def start(self, rng: random.Random) -> None:
+        if self.start_spread:
+            await asyncio.sleep(rng.uniform(0, self.start_spread))
+
+    async def before_message(self, rng: random.Random) -> None:
+        if self.think:
+            await asyncio.sleep(rng.uniform(0, self.think))
+
+
+async def via_gateway(client: aiohttp.ClientSession, gateway_url: str, api: TimedLineApi, conversations: int, per: int,
+                      pacing: Pacing) -> dict[str, Any]:
     acks: list[float] = []
     e2e: list[float] = []
     tokens: list[str] = []
@@ -142,7 +170,10 @@ async def via_gateway(client: aiohttp.ClientSession, gateway_url: str, api: Time
     async def conversation(i: int) -> None:
         nonlocal errors
         user = f"Ubench{i}x{uuid.uuid4().hex[:8]}"
+        rng = pacing.pauses(i)
+        await pacing.start(rng)
         for n in range(per):
+            await pacing.before_message(rng)
             body, signature, token = line_event(user, TEXTS[n % len(TEXTS)])
             tokens.append(token)
             arrival = api.expect(token)
@@ -168,12 +199,15 @@ async def via_gateway(client: aiohttp.ClientSession, gateway_url: str, api: Time
     return {"acks": acks, "e2e": e2e, "rate": len(e2e) / elapsed, "lost": lost, "duplicated": duplicated, "errors": errors}
 
 
-async def direct(client: aiohttp.ClientSession, rasa_url: str, conversations: int, per: int) -> dict[str, Any]:
+async def direct(client: aiohttp.ClientSession, rasa_url: str, conversations: int, per: int, pacing: Pacing) -> dict[str, Any]:
     latencies: list[float] = []
 
     async def conversation(i: int) -> None:
         sender = f"direct{i}x{uuid.uuid4().hex[:8]}"
+        rng = pacing.pauses(i)
+        await pacing.start(rng)
         for n in range(per):
+            await pacing.before_message(rng)
             started = time.perf_counter()
             async with client.post(f"{rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": TEXTS[n % len(TEXTS)]}) as response:
                 response.raise_for_status()
@@ -225,16 +259,19 @@ async def run(args: argparse.Namespace, rasa_url: str, mode: str) -> int:
     try:
         await asyncio.to_thread(wait_until_up, f"{gateway_url}/healthz", gateway, "gateway")
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=90), connector=aiohttp.TCPConnector(limit=400)) as client:
-            await via_gateway(client, gateway_url, api, 5, 2)  # warm-up
-            await direct(client, rasa_url, 5, 2)
+            pacing = Pacing(0, 0) if args.lockstep else Pacing(args.start_spread_ms, args.think_ms)
+            await via_gateway(client, gateway_url, api, 5, 2, pacing)  # warm-up
+            await direct(client, rasa_url, 5, 2, pacing)
             rasa_label = f"fake Rasa answering in {args.fake_rasa_ms} ms" if mode == "fake" else f"real Rasa at {rasa_url}"
             print(f"== LINE webhooks through `bot gateway` vs straight to Rasa REST ({rasa_label}; "
-                  f"{args.messages_per_conversation} messages per conversation; SQLite store; {os.cpu_count()} cores)")
+                  f"{args.messages_per_conversation} messages per conversation; "
+                  + ("in lockstep; " if args.lockstep else f"start spread {args.start_spread_ms:g} ms, pauses 0-{args.think_ms:g} ms; ")
+                  + f"SQLite store; {os.cpu_count()} cores)")
             for conversations in (int(x) for x in args.concurrency.split(",")):
                 cpu_before = cpu_seconds(gateway.pid)
-                g = await via_gateway(client, gateway_url, api, conversations, args.messages_per_conversation)
+                g = await via_gateway(client, gateway_url, api, conversations, args.messages_per_conversation, pacing)
                 cpu_after = cpu_seconds(gateway.pid)
-                d = await direct(client, rasa_url, conversations, args.messages_per_conversation)
+                d = await direct(client, rasa_url, conversations, args.messages_per_conversation, pacing)
                 overhead = pct(g["e2e"], 50) / pct(d["e2e"], 50) - 1
                 print(f"-- {conversations} concurrent conversation(s), {len(g['acks'])} messages")
                 print(f"   webhook ack     p50 {pct(g['acks'], 50):7.1f}  p95 {pct(g['acks'], 95):7.1f}  p99 {pct(g['acks'], 99):7.1f} ms")
@@ -255,6 +292,7 @@ async def run(args: argparse.Namespace, rasa_url: str, mode: str) -> int:
             gateway.kill()
         line_server.should_exit = True
         await line_task
+        shutil.rmtree(tmp, ignore_errors=True)
     return 1 if failures else 0
 
 
@@ -262,7 +300,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rasa", choices=["auto", "fake", "real"], default="auto")
     parser.add_argument("--fake-rasa-ms", type=float, default=60.0)
-    parser.add_argument("--messages-per-conversation", type=int, default=5)
+    parser.add_argument("--messages-per-conversation", type=int, default=40)
+    parser.add_argument("--start-spread-ms", type=float, default=100.0)
+    parser.add_argument("--think-ms", type=float, default=40.0)
+    parser.add_argument("--lockstep", action="store_true", help="all conversations in step, no pauses (a worst case)")
     parser.add_argument("--concurrency", default="1,20,100")
     parser.add_argument("--serve-fake-rasa", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()

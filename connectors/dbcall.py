@@ -1,13 +1,21 @@
-"""Run blocking storage calls off the event loop, in executors chosen per database.
+"""Run storage calls for the event loop: quick ones in place on SQLite, the rest in executors.
 
-SQLite has one writer at a time, and threads that collide wait in SQLite's busy
-handler, which sleeps in growing steps (up to 100 ms): the gateway's latency
-would be those sleeps. So on SQLite every call holds a per-engine lock (calls
-never collide inside the process), and two lanes keep webhooks quick: "ingest"
-(storing what a webhook received, before it is acknowledged) and "work" (the
-worker's reads and updates), so an acknowledgement waits for at most one call
-in progress, never for the worker's whole queue. PostgreSQL gets small pools
-and no lock.
+SQLite has one writer at a time. Threads that collide wait in SQLite's busy
+handler, which sleeps in growing steps (up to 100 ms), so in-process calls are
+serialised by a per-engine lock instead; and every hop to a thread and back costs
+the event loop and the storage thread a wait for the GIL, which under load was
+most of a webhook's acknowledgement time (benchmarks.gateway).
+
+So on a SQLite file, a call marked `quick` (a few hundred microseconds: the hot
+path's prebuilt statements) runs right on the event loop, through a second engine
+whose connections do not wait for locks at all: if another process (the
+scheduler, a CLI command) holds the write lock, or this process's executor is
+busy with a longer call, the call goes to the executor as before and waits there,
+never on the event loop. Everything else runs in executors, in two lanes so an
+acknowledgement waits for at most one call in progress: "ingest" (storing what a
+webhook received) and "work" (the worker's reads and updates). PostgreSQL gets
+small pools and no lock; nothing runs in place there (each call is a network
+round trip).
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 T = TypeVar("T")
 Lane = Literal["ingest", "work"]
@@ -29,19 +39,34 @@ _pools: weakref.WeakKeyDictionary[Engine, dict[str, Any]] = weakref.WeakKeyDicti
 _guard = threading.Lock()
 
 
+def _sqlite_file(engine: Engine) -> bool:
+    if engine.dialect.name != "sqlite":
+        return False
+    database = make_url(str(engine.url)).database
+    return bool(database) and database != ":memory:" and not str(database).startswith("file::memory:")
+
+
 def _pool(engine: Engine) -> dict[str, Any]:
     with _guard:
         pool = _pools.get(engine)
         if pool is None:
             sqlite = engine.dialect.name == "sqlite"
+            in_place: Engine | None = None
+            if _sqlite_file(engine):
+                from storage.db import make_engine
+
+                in_place = make_engine(engine.url.render_as_string(hide_password=False), busy_timeout=0)
             pool = {
                 "lock": threading.Lock() if sqlite else None,
+                "in_place": in_place,
                 "ingest": ThreadPoolExecutor(max_workers=1 if sqlite else 4, thread_name_prefix="db-ingest"),
                 "work": ThreadPoolExecutor(max_workers=1 if sqlite else 8, thread_name_prefix="db-work"),
             }
             _pools[engine] = pool
             for name in ("ingest", "work"):
                 weakref.finalize(engine, pool[name].shutdown, wait=False)
+            if in_place is not None:
+                weakref.finalize(engine, in_place.dispose)
         return pool
 
 
@@ -50,9 +75,36 @@ def _locked(lock: threading.Lock, call: Callable[[], T]) -> T:
         return call()
 
 
-async def db(engine: Engine, fn: Callable[..., T], *args: Any, lane: Lane = "work", **kwargs: Any) -> T:
-    """`fn(*args, **kwargs)` on the storage executor of `engine` for `lane`."""
+def _is_busy(exc: OperationalError) -> bool:
+    message = str(exc.orig).lower()
+    return "locked" in message or "busy" in message
+
+
+def _in_place(pool: dict[str, Any], engine: Engine, fn: Callable[..., T], args: tuple[Any, ...],
+              kwargs: dict[str, Any]) -> tuple[bool, T | None]:
+    """(True, result) when `fn` ran here without waiting for any lock; (False, None) when it must wait elsewhere."""
+    lock: threading.Lock = pool["lock"]
+    if not lock.acquire(blocking=False):
+        return False, None  # the executor is in the middle of a call
+    in_place: Engine = pool["in_place"]
+    try:
+        return True, fn(*(in_place if a is engine else a for a in args),
+                        **{k: in_place if v is engine else v for k, v in kwargs.items()})
+    except OperationalError as exc:
+        if _is_busy(exc):
+            return False, None  # another process is writing; its transaction was rolled back here
+        raise
+    finally:
+        lock.release()
+
+
+async def db(engine: Engine, fn: Callable[..., T], *args: Any, lane: Lane = "work", quick: bool = False, **kwargs: Any) -> T:
+    """`fn(*args, **kwargs)`; `quick` calls (short, one transaction, `engine` passed in) may run in place."""
     pool = _pool(engine)
+    if quick and pool["in_place"] is not None:
+        ran, result = _in_place(pool, engine, fn, args, kwargs)
+        if ran:
+            return result  # type: ignore[return-value]
     call = functools.partial(fn, *args, **kwargs)
     if pool["lock"] is not None:
         call = functools.partial(_locked, pool["lock"], call)

@@ -166,7 +166,8 @@ class LineChannel:
         if truncated:
             metadata["truncated"] = True
         conversation = sender_id(chat_type, chat_id)
-        stored = await db(state.engine, store_new_event, state.engine, lane="ingest", channel="line", external_id=event_id, conversation=conversation,
+        stored = await db(state.engine, store_new_event, state.engine, lane="ingest", quick=True, channel="line", external_id=event_id,
+            conversation=conversation,
             text=text, metadata=metadata, kind=kind, reply_token=event.get("replyToken"),
         )
         if stored is None:

@@ -208,8 +208,8 @@ class TelegramChannel:
         if truncated:
             metadata["truncated"] = True
         conversation = f"telegram:{chat_id}"
-        stored = await db(state.engine, store_new_event, state.engine, lane="ingest", channel="telegram", external_id=str(update.update_id),
-                          conversation=conversation, text=text, metadata=metadata, kind=kind)
+        stored = await db(state.engine, store_new_event, state.engine, lane="ingest", quick=True, channel="telegram",
+                          external_id=str(update.update_id), conversation=conversation, text=text, metadata=metadata, kind=kind)
         if stored is None:
             logger.info("Telegram update %s already stored", update.update_id)
             return None

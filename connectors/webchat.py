@@ -102,7 +102,8 @@ async def post_message(request: Request) -> Response:
         return _bad("text is empty")
     message_id = str(data.get("message_id") or uuid.uuid4().hex)[:64]
     kind = "admin_command" if is_admin_command(text) else "message"
-    event = await db(state.engine, store_new_event, state.engine, lane="ingest", channel="local", external_id=message_id, conversation=sender_for(channel, chat_id, chat_type),
+    event = await db(state.engine, store_new_event, state.engine, lane="ingest", quick=True, channel="local", external_id=message_id,
+        conversation=sender_for(channel, chat_id, chat_type),
         text=text, metadata=metadata, kind=kind,
     )
     if event is None:
@@ -112,7 +113,7 @@ async def post_message(request: Request) -> Response:
     state.worker.stored([event])
     try:
         # the worker may have finished before the waiter existed: ask the store too
-        if not await db(state.engine, is_closed, state.engine, event_id):
+        if not await db(state.engine, is_closed, state.engine, event_id, quick=True):
             await asyncio.wait_for(waiter.wait(), timeout=WAIT_SECONDS)
     except TimeoutError:
         return JSONResponse({"event_id": event_id, "pending": True, "replies": [], "note": "กำลังดำเนินการ คำตอบจะตามมาในไม่ช้าครับ"}, status_code=202)

@@ -255,7 +255,7 @@ class Worker:
                         fresh = self._fresh.get(conversation)
                         event = fresh[0] if fresh else None
                     else:
-                        event = await db(self.engine, next_open_event, self.engine, conversation)
+                        event = await db(self.engine, next_open_event, self.engine, conversation, quick=True)
                         if event is None:
                             self._now_known(conversation)
                             continue  # memory may hold what was stored meanwhile
@@ -291,14 +291,15 @@ class Worker:
             except RasaUnavailable as exc:
                 self.stats["rasa_failures"] += 1
                 await self._maybe_busy(event)
-                retry = await db(self.engine, mark_retry, self.engine, event.id, f"rasa: {exc}", backoff(event.attempts), MAX_ATTEMPTS)
+                retry = await db(self.engine, mark_retry, self.engine, event.id, f"rasa: {exc}", backoff(event.attempts), MAX_ATTEMPTS,
+                                 quick=True)
                 logger.warning("event %d: Rasa unavailable (%s); %s", event.id, exc, "will retry" if retry else "giving up")
                 if not retry:
                     self._finish(event.id)
                 return False, None
             except Exception as exc:  # noqa: BLE001 - e.g. a 4xx from Rasa: keep the event, retry a few times, then fail
                 logger.warning("event %d: Rasa call failed (%s)", event.id, type(exc).__name__)
-                retry = await db(self.engine, mark_retry, self.engine, event.id, type(exc).__name__, backoff(event.attempts), 5)
+                retry = await db(self.engine, mark_retry, self.engine, event.id, type(exc).__name__, backoff(event.attempts), 5, quick=True)
                 if not retry:
                     self._finish(event.id)
                 return False, None
@@ -319,9 +320,10 @@ class Worker:
         following: Event | None = None  # known: memory holds the rest
         try:
             if known:
-                await db(self.engine, mark_done, self.engine, event.id, web, chat_id, capture)
+                await db(self.engine, mark_done, self.engine, event.id, web, chat_id, capture, quick=True)
             else:
-                following = await db(self.engine, finish_and_next, self.engine, event.id, event.conversation, web, chat_id, capture)
+                following = await db(self.engine, finish_and_next, self.engine, event.id, event.conversation, web, chat_id, capture,
+                                     quick=True)
         except Exception as exc:
             if capture is None:
                 raise
