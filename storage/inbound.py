@@ -57,6 +57,10 @@ _MARK_DONE = (update(_EVENTS).where(_EVENTS.c.id == bindparam("p_id"))
               .values(state=EVENT_DONE, processed_at=bindparam("p_now", type_=_EVENTS.c.processed_at.type), last_error=None, text="",
                       replies=None))
 _INSERT_WEB = insert(WebMessage.__table__)
+_COUNT_OPEN = select(func.count()).select_from(_EVENTS).where(_EVENTS.c.state.in_(EVENT_OPEN))
+_DUE_CONVERSATIONS = (select(_EVENTS.c.conversation)
+                      .where(_EVENTS.c.state.in_(EVENT_OPEN), _EVENTS.c.next_attempt_at <= bindparam("p_now", type_=_EVENTS.c.next_attempt_at.type))
+                      .group_by(_EVENTS.c.conversation).order_by(func.min(_EVENTS.c.id)).limit(bindparam("p_limit")))
 
 
 def store_event(
@@ -90,10 +94,7 @@ def store_new_event(
 def due_conversations(engine: Engine, now: datetime | None = None, limit: int = 1000) -> list[str]:
     """Conversations with an open event whose turn has come (the worker's periodic scan)."""
     with engine.connect() as conn:
-        return list(conn.scalars(
-            select(InboundEvent.conversation).where(InboundEvent.state.in_(EVENT_OPEN), InboundEvent.next_attempt_at <= (now or utcnow()))
-            .group_by(InboundEvent.conversation).order_by(func.min(InboundEvent.id)).limit(limit)
-        ))
+        return list(conn.scalars(_DUE_CONVERSATIONS, {"p_now": now or utcnow(), "p_limit": limit}))
 
 
 def next_open_event(engine: Engine, conversation: str) -> Event | None:
@@ -123,7 +124,7 @@ def _next_open(conn: Connection, conversation: str) -> Event | None:
 def count_open(engine: Engine) -> int:
     """Events stored and not yet finished (the worker's backlog)."""
     with engine.connect() as conn:
-        return conn.scalar(select(func.count()).select_from(InboundEvent).where(InboundEvent.state.in_(EVENT_OPEN))) or 0
+        return conn.scalar(_COUNT_OPEN) or 0
 
 
 def counts_by_state(engine: Engine) -> dict[str, int]:
