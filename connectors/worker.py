@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -50,6 +51,7 @@ Waiting = Callable[[Event], Awaitable[None]]
 
 MAX_ATTEMPTS = 40  # with backoff capped at 60 s: about half an hour of outage
 BUSY_TEXT = "กำลังดำเนินการ ขอเวลาสักครู่นะครับ 🙏"
+TAKEN_LIMIT = 100_000  # conversations whose last taken event id is remembered
 KNOWN_LIMIT = 20_000  # conversations remembered as fully known (then forgotten and read from the store)
 HANDOFF_REFRESH = 2.0  # seconds between looks at which conversations are with officials
 CAPTURE_PURGE_EVERY = 3600.0  # seconds between purges of NLU captures past their retention
@@ -135,6 +137,9 @@ class Worker:
         # conversations in _known, whose every open event is in there (or already taken)
         self._fresh: dict[str, list[Event]] = {}
         self._known: set[str] = set()
+        # conversation -> id of the last event taken for processing (a webhook may hand over an event
+        # the worker already read from the store and handled; such a late copy is dropped)
+        self._taken: OrderedDict[str, int] = OrderedDict()
         self._done: dict[int, asyncio.Event] = {}
         self._busy_sent: set[int] = set()
         self._loop_task: asyncio.Task[None] | None = None
@@ -174,9 +179,10 @@ class Worker:
             self._open += 1
             if isinstance(item, Event):
                 conversation = item.conversation
-                fresh = self._fresh.setdefault(conversation, [])
-                fresh.append(item)
-                fresh.sort(key=lambda e: e.id)
+                if item.id > self._taken.get(conversation, 0):
+                    fresh = self._fresh.setdefault(conversation, [])
+                    fresh.append(item)
+                    fresh.sort(key=lambda e: e.id)
             else:
                 conversation = item
                 self._forget(conversation)
@@ -189,6 +195,10 @@ class Worker:
 
     def _taking(self, event: Event) -> None:
         """`event` is processed next: drop it, and anything older, from memory (the store gave it, or memory did)."""
+        self._taken[event.conversation] = event.id
+        self._taken.move_to_end(event.conversation)
+        if len(self._taken) > TAKEN_LIMIT:
+            self._taken.popitem(last=False)  # a conversation quiet for many thousands of others: its late copies are long past
         fresh = self._fresh.get(event.conversation)
         if fresh is not None:
             fresh[:] = [e for e in fresh if e.id > event.id]

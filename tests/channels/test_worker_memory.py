@@ -163,3 +163,22 @@ async def test_events_stored_while_the_store_is_being_asked_are_not_lost(engine)
         await worker.stop()
     for conversation in conversations:
         assert [t for c, t in delivered if c == conversation] == [f"ตอบ: m{n}" for n in range(12)]
+
+
+async def test_a_late_hand_over_of_an_event_already_handled_from_the_store_is_dropped(engine) -> None:
+    """A webhook's hand-over can come after the worker found the event in the store (storage waited in a thread)."""
+    rasa, delivered = StubRasa(), []
+    worker = _worker(engine, rasa, delivered)
+    worker.start()
+    try:
+        worker.stored([await asyncio.to_thread(_store, engine, "line:Ua", "หนึ่ง")])
+        await _settle(worker, engine, 1)
+        late = await asyncio.to_thread(_store, engine, "line:Ua", "สอง")  # stored; its hand-over is still on the way
+        await _settle(worker, engine, 2)  # the periodic scan found it in the store and handled it
+        worker.stored([late])  # ...and now the hand-over arrives
+        await asyncio.sleep(0.3)
+        await _settle(worker, engine, 2)
+    finally:
+        await worker.stop()
+    assert delivered == [("line:Ua", "ตอบ: หนึ่ง"), ("line:Ua", "ตอบ: สอง")]
+    assert [t for _, t in rasa.asked] == ["หนึ่ง", "สอง"]
