@@ -29,7 +29,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 T = TypeVar("T")
@@ -40,10 +39,8 @@ _guard = threading.Lock()
 
 
 def _sqlite_file(engine: Engine) -> bool:
-    if engine.dialect.name != "sqlite":
-        return False
-    database = make_url(str(engine.url)).database
-    return bool(database) and database != ":memory:" and not str(database).startswith("file::memory:")
+    database = engine.url.database
+    return engine.dialect.name == "sqlite" and bool(database) and database != ":memory:"
 
 
 def _pool(engine: Engine) -> dict[str, Any]:

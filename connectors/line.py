@@ -167,9 +167,7 @@ class LineChannel:
             metadata["truncated"] = True
         conversation = sender_id(chat_type, chat_id)
         stored = await db(state.engine, store_new_event, state.engine, lane="ingest", quick=True, channel="line", external_id=event_id,
-            conversation=conversation,
-            text=text, metadata=metadata, kind=kind, reply_token=event.get("replyToken"),
-        )
+                          conversation=conversation, text=text, metadata=metadata, kind=kind, reply_token=event.get("replyToken"))
         if stored is None:
             logger.info("LINE event %s already stored (redelivery=%s)", event_id, _is_redelivery(event))
             return None

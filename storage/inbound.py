@@ -12,7 +12,6 @@ from sqlalchemy.exc import IntegrityError
 from storage.db import session_scope
 from storage.models.base import utcnow
 from storage.models.channels import (
-    EVENT_ANSWERED,
     EVENT_DONE,
     EVENT_FAILED,
     EVENT_OPEN,
@@ -35,7 +34,7 @@ class Event:
     reply_token: str | None
     attempts: int
     received_at: datetime
-    replies: list[dict[str, Any]] | None = None  # Rasa's answer, once it has answered (state "answered")
+    replies: list[dict[str, Any]] | None = None  # Rasa's answer kept by an older gateway (state "answered")
     next_attempt_at: datetime | None = None
 
 
@@ -51,8 +50,6 @@ _EVENT_COLUMNS = (_EVENTS.c.id, _EVENTS.c.channel, _EVENTS.c.conversation, _EVEN
                   _EVENTS.c.reply_token, _EVENTS.c.attempts, _EVENTS.c.received_at, _EVENTS.c.replies, _EVENTS.c.next_attempt_at)
 _NEXT_OPEN = (select(*_EVENT_COLUMNS).where(_EVENTS.c.conversation == bindparam("p_conversation"), _EVENTS.c.state.in_(EVENT_OPEN))
               .order_by(_EVENTS.c.id).limit(1))
-_MARK_ANSWERED = (update(_EVENTS).where(_EVENTS.c.id == bindparam("p_id"))
-                  .values(state=EVENT_ANSWERED, replies=bindparam("p_replies", type_=_EVENTS.c.replies.type)))
 _MARK_DONE = (update(_EVENTS).where(_EVENTS.c.id == bindparam("p_id"))
               .values(state=EVENT_DONE, processed_at=bindparam("p_now", type_=_EVENTS.c.processed_at.type), last_error=None, text="",
                       replies=None))
@@ -136,20 +133,6 @@ def is_closed(engine: Engine, event_id: int) -> bool:
     """True once the event is done or failed (the web chat checks this to avoid waiting for nothing)."""
     with session_scope(engine) as s:
         return s.scalar(select(InboundEvent.state).where(InboundEvent.id == event_id)) not in EVENT_OPEN
-
-
-def mark_answered(engine: Engine, event_id: int, replies: list[dict[str, Any]], capture: dict[str, Any] | None = None) -> None:
-    """Keep Rasa's answer: from now on the event is delivered, never sent to Rasa again.
-
-    `capture` (storage.nlu_capture.capture_values) is what NLU made of the message, stored
-    in the same transaction for admins to review.
-    """
-    with engine.begin() as conn:
-        conn.execute(_MARK_ANSWERED, {"p_id": event_id, "p_replies": replies})
-        if capture is not None:
-            from storage.nlu_capture import insert_capture
-
-            insert_capture(conn, capture)
 
 
 def mark_done(engine: Engine, event_id: int, web_replies: list[dict[str, Any]] | None = None, chat_id: str | None = None,

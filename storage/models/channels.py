@@ -3,8 +3,10 @@ web chat's outgoing messages.
 
 An event is unique per (channel, external_id) — LINE's webhookEventId, Telegram's
 update_id, the web chat's client message id — so a redelivery is recognised and
-dropped. The worker moves events pending -> answered (Rasa's replies kept here) ->
-done, or failed after its retries; text is cleared once an event is done.
+dropped. The worker moves events pending -> done, or failed after its retries; text
+is cleared once an event is done. ("answered", with Rasa's replies kept in `replies`,
+is what gateways before the resumable message ids wrote between the two; such rows are
+still delivered without asking Rasa again.)
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from storage.models.base import Base, utcnow
 
 EVENT_PENDING = "pending"
-EVENT_ANSWERED = "answered"  # Rasa has answered; the replies wait in `replies` for delivery
+EVENT_ANSWERED = "answered"  # written by older gateways: Rasa has answered, the replies wait in `replies`
 EVENT_OPEN = (EVENT_PENDING, EVENT_ANSWERED)
 EVENT_DONE = "done"
 EVENT_FAILED = "failed"

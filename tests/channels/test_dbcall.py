@@ -11,17 +11,13 @@ import pytest
 from connectors.dbcall import db
 from storage.db import make_engine
 from storage.inbound import next_open_event, store_new_event
-from storage.migrate import upgrade
 
 pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
-def engine(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'calls.db'}")
-    upgrade(engine)
-    yield engine
-    engine.dispose()
+def engine(sqlite_engine):
+    return sqlite_engine
 
 
 def _store(engine, n: int):
@@ -42,8 +38,8 @@ async def test_a_quick_call_runs_in_place_and_a_slow_one_in_the_executor(engine)
     assert where[1].startswith("db-work")
 
 
-async def test_while_another_process_writes_a_quick_call_waits_off_the_loop_and_then_succeeds(engine, tmp_path) -> None:
-    other = sqlite3.connect(tmp_path / "calls.db", isolation_level=None, check_same_thread=False)
+async def test_while_another_process_writes_a_quick_call_waits_off_the_loop_and_then_succeeds(engine) -> None:
+    other = sqlite3.connect(engine.url.database, isolation_level=None, check_same_thread=False)
     other.execute("BEGIN IMMEDIATE")  # another process holds SQLite's write lock
     ticks = 0
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from connectors.app import create_app
 from storage.db import make_engine, session_scope
-from storage.inbound import mark_answered, store_event
+from storage.inbound import store_event
 from storage.migrate import upgrade
 from storage.models.channels import InboundEvent
 from tests.channels.conftest import LINE_SECRET, make_settings
@@ -38,12 +38,15 @@ def _line_metadata(user: str) -> dict:
 
 def test_restart_resumes_stored_events_without_asking_rasa_twice(parts) -> None:
     settings, engine, rasa, line = parts
-    # what a gateway that died left behind: one event never processed, one answered by Rasa but not delivered
+    # what a gateway that died left behind: one event never processed, and one that an older gateway
+    # left "answered" (Rasa's replies stored) but not delivered
     pending = store_event(engine, channel="line", external_id="ev-pending", conversation="line:Ua", text="ยังไม่ได้ตอบ",
                           metadata=_line_metadata("Ua"), reply_token="tok-a")
     answered = store_event(engine, channel="line", external_id="ev-answered", conversation="line:Ub", text="ตอบแล้ว",
                            metadata=_line_metadata("Ub"), reply_token="tok-b")
-    mark_answered(engine, answered, [{"text": "คำตอบที่ Rasa ให้ไว้แล้ว", "buttons": [], "custom": None}])
+    with session_scope(engine) as s:
+        row = s.get(InboundEvent, answered)
+        row.state, row.replies = "answered", [{"text": "คำตอบที่ Rasa ให้ไว้แล้ว", "buttons": [], "custom": None}]
     with ServerThread(create_app(settings, engine=engine, poll_interval=0.05)):
         wait_for(lambda: len(line.replies) == 2)
     assert [r["message"] for r in rasa.received] == ["ยังไม่ได้ตอบ"]  # the answered one was not sent again

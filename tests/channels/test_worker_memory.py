@@ -16,9 +16,8 @@ from sqlalchemy import select
 import connectors.worker as worker_module
 from connectors.rasa_client import RasaAnswer, RasaUnavailable
 from connectors.worker import Worker
-from storage.db import make_engine, session_scope
-from storage.inbound import Event, store_event, store_new_event
-from storage.migrate import upgrade
+from storage.db import session_scope
+from storage.inbound import Event, store_new_event
 from storage.models.channels import InboundEvent
 
 pytestmark = pytest.mark.timeout(60)
@@ -42,11 +41,8 @@ class StubRasa:
 
 
 @pytest.fixture
-def engine(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'worker.db'}")
-    upgrade(engine)
-    yield engine
-    engine.dispose()
+def engine(sqlite_engine):
+    return sqlite_engine
 
 
 def _store(engine, conversation: str, text: str) -> Event:
@@ -110,12 +106,10 @@ async def test_an_event_the_worker_was_not_handed_is_still_answered(engine) -> N
         worker.stored([await asyncio.to_thread(_store, engine, "line:Ua", "หนึ่ง")])
         await _settle(worker, engine, 1)
         # the conversation is now known to the worker; an event reaches the store some other way
-        await asyncio.to_thread(store_event, engine, channel="line", external_id="other-way", conversation="line:Ua", text="สอง",
-                                metadata={"channel": "line", "chat_id": "line:Ua", "chat_type": "private"})
+        await asyncio.to_thread(_store, engine, "line:Ua", "สอง")
         await _settle(worker, engine, 2)
         worker.stored(["line:Ua"])  # a caller that only names the conversation
-        await asyncio.to_thread(store_event, engine, channel="line", external_id="named", conversation="line:Ua", text="สาม",
-                                metadata={"channel": "line", "chat_id": "line:Ua", "chat_type": "private"})
+        await asyncio.to_thread(_store, engine, "line:Ua", "สาม")
         worker.stored(["line:Ua"])
         await _settle(worker, engine, 3)
     finally:

@@ -11,11 +11,16 @@ import pytest
 import connectors.worker as worker_module
 from connectors.rasa_client import RasaAnswer, RasaUnavailable
 from connectors.worker import Worker
-from storage.db import make_engine
 from storage.inbound import Event, store_new_event
-from storage.migrate import upgrade
 
 pytestmark = pytest.mark.timeout(60)
+
+
+async def _until(condition: Any, timeout: float = 4.0) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
 
 
 class TimingOutRasa:
@@ -32,10 +37,9 @@ class TimingOutRasa:
         return RasaAnswer([{"recipient_id": sender, "text": f"ตอบ: {text}"}])
 
 
-async def test_a_timed_out_attempt_is_asked_again_as_resumed_with_the_same_id(tmp_path, monkeypatch) -> None:
+async def test_a_timed_out_attempt_is_asked_again_as_resumed_with_the_same_id(sqlite_engine, monkeypatch) -> None:
     monkeypatch.setattr(worker_module, "backoff", lambda attempts: timedelta(seconds=0.1))
-    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
-    upgrade(engine)
+    engine = sqlite_engine
     delivered: list[str] = []
 
     async def deliver(event: Event, replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -50,22 +54,17 @@ async def test_a_timed_out_attempt_is_asked_again_as_resumed_with_the_same_id(tm
                                 metadata={"chat_id": "Ua", "chat_type": "private"})
         assert event is not None
         worker.stored([event])
-        for _ in range(200):
-            if delivered:
-                break
-            await asyncio.sleep(0.02)
+        await _until(lambda: delivered)
     finally:
         await worker.stop()
-        engine.dispose()
     (first_id, first_resumed), (second_id, second_resumed) = rasa.calls
     assert first_id and first_id == second_id
     assert (first_resumed, second_resumed) == (False, True)
     assert delivered == ["ตอบ: สวัสดี"]
 
 
-async def test_an_event_left_by_an_earlier_gateway_is_resumed(tmp_path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
-    upgrade(engine)
+async def test_an_event_left_by_an_earlier_gateway_is_resumed(sqlite_engine) -> None:
+    engine = sqlite_engine
     left = store_new_event(engine, channel="line", external_id="old", conversation="line:Ub", text="ค้างไว้",
                            metadata={"chat_id": "Ub", "chat_type": "private"})
     assert left is not None
@@ -87,12 +86,8 @@ async def test_an_event_left_by_an_earlier_gateway_is_resumed(tmp_path) -> None:
                                 metadata={"chat_id": "Uc", "chat_type": "private"})
         assert fresh is not None
         worker.stored([fresh])
-        for _ in range(200):
-            if len(calls) == 2:
-                break
-            await asyncio.sleep(0.02)
+        await _until(lambda: len(calls) == 2)
     finally:
         await worker.stop()
-        engine.dispose()
     assert sorted(resumed for _, resumed in calls) == [False, True]  # the old one resumed, the new one not
     assert worker.message_id(left) in {mid for mid, resumed in calls if resumed}
