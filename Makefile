@@ -44,8 +44,12 @@ model-force: app engine
 run: model
 	$(APP_VENV)/bin/bot run
 
+# Date-sensitive tests run a second time with the injected clock 400 days ahead (tests/clock.py).
+CLOCK_SHIFT_TESTS := tests/officials tests/services tests/scheduler/test_followup_kinds.py tests/thai_datetime tests/nlu_admin/test_retention_job.py
+
 test: model
 	$(APP_VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	TEST_CLOCK_SHIFT_DAYS=400 $(APP_VENV)/bin/python -m pytest -q $(CLOCK_SHIFT_TESTS)
 	RASA_TELEMETRY_ENABLED=false PYTHONPATH=$(CURDIR) $(ENGINE_VENV)/bin/python -m pytest -c tests/engine/pytest.ini tests/engine $(PYTEST_ARGS)
 
 bench: model

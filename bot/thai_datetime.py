@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from common import clock as app_clock
+
 TZ = ZoneInfo("Asia/Bangkok")
 
 THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
@@ -374,7 +376,7 @@ def normalise(text: str) -> str:
 
 def parse_when(text: str, now: datetime | None = None) -> WhenResult | None:
     """The date/time in `text`, or None when it holds none."""
-    now = (now or datetime.now(TZ)).astimezone(TZ)
+    now = (now or app_clock.now()).astimezone(TZ)
     today = now.date()
     norm = normalise(text)
     # IDs and ratings are never dates.

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from common import clock
+
 from storage.outbox import enqueue
 
 # (session, today) -> list of (channel, chat_id) to consider
@@ -64,7 +66,7 @@ def build_digest(session: Session, channel: str, chat_id: str, today: date) -> s
 
 def queue_daily_digests(session: Session, now: datetime | None = None, tz: str = "Asia/Bangkok") -> int:
     _load_feature_modules()
-    today = (now or datetime.now(ZoneInfo(tz))).astimezone(ZoneInfo(tz)).date()
+    today = (now or clock.now()).astimezone(ZoneInfo(tz)).date()
     count = 0
     groups: set[tuple[str, str]] = set()
     for lister in _group_listers:

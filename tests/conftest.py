@@ -17,8 +17,13 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from common import clock
 from storage.db import make_engine, session_factory
 from storage.migrate import upgrade
+from tests.clock import START
+
+# Every test and every process a test starts runs on the injected clock (tests/clock.py).
+clock.start_at(START)
 
 _TEMPLATE_DB = "bot_test_template"
 

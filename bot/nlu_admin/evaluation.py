@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from common import clock
+
 AVERAGES = ("accuracy", "macro avg", "weighted avg", "micro avg")
 CONFIDENCE_DROP = 0.2  # still right, but this much less sure: listed as weaker
 
@@ -247,7 +249,7 @@ def render_markdown(
     held_out: Comparison, *, problems: list[str], images: dict[str, str], cv: Comparison | None = None, cv_only: EvalRun | None = None,
     created: datetime | None = None, limit: int = 40,
 ) -> str:
-    created = created or datetime.now(UTC)
+    created = created or clock.now()
     verdict = "**No regression beyond tolerance.**" if not problems else "**Regression:**\n\n" + "\n".join(f"- {p}" for p in problems)
     lines = [
         "# NLU model comparison",

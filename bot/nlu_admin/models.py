@@ -37,6 +37,7 @@ from typing import Any
 
 from bot.nlu_admin.evaluation import EvalRun, Gate, compare_runs, load_run, print_summary, write_report
 from bot.settings import PROJECT_ROOT
+from common import clock
 
 Echo = Callable[[str], None]
 
@@ -110,7 +111,7 @@ class Store:
         os.replace(tmp, path)
 
     def record(self, entry: dict[str, Any]) -> None:
-        entry = {"at": datetime.now(UTC).isoformat(timespec="seconds"), **entry}
+        entry = {"at": clock.now().isoformat(timespec="seconds"), **entry}
         with open(self.history, "a", encoding="utf-8") as f:
             f.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
@@ -213,7 +214,7 @@ def train_candidate(store: Store, *, force: bool = False, echo: Echo = print) ->
         os.replace(staging / "candidate.tar.gz", candidate)
         shutil.rmtree(staging, ignore_errors=True)
         store.write_json(store.side("candidate", "fingerprint"), {
-            "fingerprint": fingerprint, "train_seconds": round(seconds, 1), "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "fingerprint": fingerprint, "train_seconds": round(seconds, 1), "trained_at": clock.now().isoformat(timespec="seconds"),
         })
         store.compare_state.unlink(missing_ok=True)  # an older verdict does not speak for this model
         store.side("candidate", "cv").unlink(missing_ok=True)
@@ -238,7 +239,7 @@ def compare(
     for path, what in ((candidate, "candidate"), (baseline, "baseline")):
         if not path.exists():
             raise ModelError(f"no {what} model at {path}" + (": run `bot nlu train` first" if what == "candidate" else ""))
-    created = datetime.now(UTC)
+    created = clock.now()
     out = Path(reports) / created.strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     with store.lock("compare"):

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 from typing import Any
 
+from common import clock
+
 from sqlalchemy import DateTime, Dialect, MetaData
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -52,4 +54,5 @@ class Base(DeclarativeBase):
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, from the application's injectable clock (common.clock)."""
+    return clock.now()

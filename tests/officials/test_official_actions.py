@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions import db
+from common import clock
 from actions.officials import ActionAssignTask, ActionCreateTask, ActionListTasks, ActionSetReminder, ActionUpdateTaskStatus
 from storage.db import session_scope
 from storage.models.officials import Reminder, Task
@@ -97,5 +98,5 @@ def test_group_reminder_is_stored_with_due_time(officials) -> None:
         assert reminder.target == "group" and reminder.chat_id == GROUP
         assert "ประชุม" in reminder.text and "เตือน" not in reminder.text
         local = reminder.due_at.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Bangkok"))
-        assert local.hour == 9 and reminder.due_at - datetime.now(UTC) < timedelta(days=2)
+        assert local.hour == 9 and reminder.due_at - clock.now() < timedelta(days=2)
         assert s.scalars(select(Outbox).where(Outbox.kind == "reminder")).one().recipient == GROUP

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -13,9 +13,10 @@ from storage.models.outbox import CANCELLED, PENDING, Outbox
 from storage.officials import PermissionDenied, link_group, register_official, remove_official, require_official
 from storage.reminders import cancel_reminder, create_reminder
 from storage.tasks import TaskFilter, assign_task, create_task, list_tasks, set_deadline, update_status
+from tests.clock import START
 
 GROUP = "-100200"
-NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+NOW = START
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.scheduler.delivery import OutgoingMessage, deliver_due
+from common import clock
 from bot.scheduler.quiet_hours import QuietHours
 from bot.settings import load_settings
 from connectors.outbound import OutboundClients
@@ -56,8 +57,8 @@ def world(tmp_path):  # type: ignore[no-untyped-def]
 
 
 def at(days: int, hour: int, minute: int = 0) -> datetime:
-    """A Bangkok wall-clock time `days` after tomorrow (always in the future of the real clock)."""
-    base = datetime.combine(datetime.now(BKK).date() + timedelta(days=1 + days), time(hour, minute), BKK)
+    """A Bangkok wall-clock time `days` after tomorrow (always in the future of the test clock)."""
+    base = datetime.combine(clock.now().astimezone(BKK).date() + timedelta(days=1 + days), time(hour, minute), BKK)
     return base.astimezone(UTC)
 
 
