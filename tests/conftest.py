@@ -25,7 +25,8 @@ from tests.clock import START
 # Every test and every process a test starts runs on the injected clock (tests/clock.py).
 clock.start_at(START)
 
-_TEMPLATE_DB = "bot_test_template"
+# One template per test run (several runs may share one server).
+_TEMPLATE_DB = f"bot_test_template_{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(autouse=True)
