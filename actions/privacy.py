@@ -78,7 +78,7 @@ def tracker_engine():  # type: ignore[no-untyped-def]
     """Rasa's tracker store, where `bot run` puts it (see bot.commands.run.rasa_endpoints_yaml)."""
     import os
 
-    from bot.settings import get_settings
+    from common.settings import get_settings
     from storage.db import make_engine
 
     settings = get_settings()

@@ -311,7 +311,7 @@ def main() -> int:
         uvicorn.run(fake_rasa_app(args.fake_rasa_ms / 1000), host="127.0.0.1", port=args.serve_fake_rasa, log_level="error",
                     access_log=False)
         return 0
-    from bot.settings import load_settings
+    from common.settings import load_settings
 
     real_url = load_settings().rasa_url
     mode = args.rasa if args.rasa != "auto" else ("real" if rasa_is_up(real_url) else "fake")

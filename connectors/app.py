@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.settings import Settings, get_settings
+from common.settings import Settings, get_settings
 from connectors import admin_page, webchat
 from connectors.dbcall import db
 from connectors.gateway_state import GatewayState

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
-from bot.settings import Settings
+from common.settings import Settings
 
 if TYPE_CHECKING:
     from connectors.worker import Worker

@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.scheduler.delivery import DeliveryError
-from bot.settings import Settings
+from common.settings import Settings
 from connectors.dbcall import db
 from connectors.body import BodyTooLarge, read_body
 from connectors.gateway_state import GatewayState

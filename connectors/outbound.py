@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from bot.scheduler.delivery import DeliveryError
-from bot.settings import Settings
+from common.settings import Settings
 from connectors.dbcall import db
 
 

@@ -33,7 +33,7 @@ from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryA
 from telegram.ext import Application
 
 from bot.scheduler.delivery import DeliveryError
-from bot.settings import Settings
+from common.settings import Settings
 from connectors.admin_commands import is_admin_command
 from connectors.body import BodyTooLarge, read_body
 from connectors.dbcall import db

@@ -68,7 +68,7 @@ def make_engine(url: str, *, busy_timeout: float = 10.0, **kwargs: Any) -> Engin
 def get_engine(url: str | None = None) -> Engine:
     """The process-wide engine for `url` (default: the configured DATABASE_URL)."""
     if url is None:
-        from bot.settings import get_settings
+        from common.settings import get_settings
 
         url = get_settings().database_url
     if url not in _engines:

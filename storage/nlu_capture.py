@@ -140,7 +140,7 @@ def pseudonym_secret(var_dir: Path | None = None, *, create: bool = True) -> byt
     if configured:
         return configured.encode()
     if var_dir is None:
-        from bot.settings import get_settings
+        from common.settings import get_settings
 
         var_dir = get_settings().var_dir
     path = Path(var_dir) / SECRET_FILE

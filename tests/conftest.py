@@ -35,7 +35,7 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("BOT_ENV_FILE", str(tmp_path / "no.env"))
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    from bot.settings import get_settings
+    from common.settings import get_settings
 
     get_settings.cache_clear()
     yield

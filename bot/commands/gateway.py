@@ -12,7 +12,7 @@ def cli(host: str | None, port: int | None) -> None:
     """Serve the LINE/Telegram webhooks, the web chat at /chat and the chat API."""
     import uvicorn
 
-    from bot.settings import get_settings
+    from common.settings import get_settings
     from connectors.app import create_app
 
     settings = get_settings()

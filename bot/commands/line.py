@@ -119,7 +119,7 @@ def rich_menu(image: str | None, font: str | None, save: str | None) -> None:
     import httpx
     from linebot.v3.messaging import ApiClient, Configuration, MessagingApi, RichMenuRequest
 
-    from bot.settings import get_settings
+    from common.settings import get_settings
 
     settings = get_settings()
     if not settings.line_channel_access_token:

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from bot.settings import PROJECT_ROOT
+from common.settings import PROJECT_ROOT
 
 DATA_DIR_OPTION = click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                                help="Training data folder (default: nlu_data/).")
@@ -69,7 +69,7 @@ REASONS_TH = {"fallback": "ผู้ช่วยไม่เข้าใจ", "l
 
 
 def _queue(below: float, limit: int) -> list[Any]:
-    from bot.settings import get_settings
+    from common.settings import get_settings
     from storage.db import session_scope
     from storage.nlu_capture import purge_expired, review_queue
 
@@ -261,7 +261,7 @@ def synonym(canonical: str, variants: tuple[str, ...], group_file: str, data_dir
 @cli.command()
 def purge() -> None:
     """Delete captured messages older than NLU_CAPTURE_RETENTION_DAYS now (the scheduler does this hourly)."""
-    from bot.settings import get_settings
+    from common.settings import get_settings
     from storage.db import session_scope
     from storage.nlu_capture import purge_expired
 
@@ -388,7 +388,7 @@ def deploy(force: bool, rasa_url: str | None) -> None:
     """Make the compared candidate the current model and load it into the running Rasa server (no restart)."""
     from bot.nlu_admin.models import DeployRefused
     from bot.nlu_admin.models import deploy as run_deploy
-    from bot.settings import get_settings
+    from common.settings import get_settings
 
     try:
         run_deploy(_store(), rasa_url or get_settings().rasa_url, force=force, echo=click.echo)
@@ -406,7 +406,7 @@ def deploy(force: bool, rasa_url: str | None) -> None:
 def rollback(rasa_url: str | None) -> None:
     """Restore the previous model (models/previous.tar.gz) and load it into Rasa; run again to undo."""
     from bot.nlu_admin.models import rollback as run_rollback
-    from bot.settings import get_settings
+    from common.settings import get_settings
 
     run_rollback(_store(), rasa_url or get_settings().rasa_url, echo=click.echo)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 import httpx
 
-from bot.settings import PROJECT_ROOT, Settings, get_settings
+from common.settings import PROJECT_ROOT, Settings, get_settings
 
 ENGINE_BIN = PROJECT_ROOT / ".venv-rasa" / "bin"
 MODEL = PROJECT_ROOT / "models" / "current.tar.gz"

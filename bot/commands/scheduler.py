@@ -23,7 +23,7 @@ def run(wait: bool) -> None:
     from bot.scheduler.quiet_hours import QuietHours
     from bot.scheduler.runner import instance_name, run_scheduler, wait_for_lease
     from bot.scheduler.senders import build_sender
-    from bot.settings import get_settings
+    from common.settings import get_settings
     from storage.db import get_engine
     from storage.migrate import upgrade
 

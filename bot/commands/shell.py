@@ -65,7 +65,7 @@ def _parse_location(arg: str) -> dict[str, Any] | None:
 @click.option("--name", "display_name", default="", help="Display name of the speaker.")
 def cli(url: str | None, channel: str, chat_id: str | None, chat_type: str, user_id: str | None, display_name: str) -> None:
     """Chat with the assistant in the terminal (the gateway must be running: `make run`)."""
-    from bot.settings import get_settings
+    from common.settings import get_settings
 
     settings = get_settings()
     base = (url or f"http://{settings.gateway_host}:{settings.gateway_port}").rstrip("/")

@@ -10,7 +10,7 @@ import click
 def _bot():  # type: ignore[no-untyped-def]
     from telegram import Bot
 
-    from bot.settings import get_settings
+    from common.settings import get_settings
 
     settings = get_settings()
     if not settings.telegram_bot_token:

@@ -36,7 +36,7 @@ from types import ModuleType
 from typing import Any
 
 from bot.nlu_admin.evaluation import EvalRun, Gate, compare_runs, load_run, print_summary, write_report
-from bot.settings import PROJECT_ROOT
+from common.settings import PROJECT_ROOT
 from common import clock
 
 Echo = Callable[[str], None]

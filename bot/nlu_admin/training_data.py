@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from bot.settings import PROJECT_ROOT
+from common.settings import PROJECT_ROOT
 
 NLU_DATA = PROJECT_ROOT / "nlu_data"
 DOMAIN_DIR = PROJECT_ROOT / "bot" / "domain"

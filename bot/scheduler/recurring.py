@@ -32,7 +32,7 @@ def daily_digest() -> None:
 
 def purge_nlu_captures() -> None:
     """Enforce the retention period of captured NLU messages."""
-    from bot.settings import get_settings
+    from common.settings import get_settings
     from storage.db import get_engine, session_scope
     from storage.nlu_capture import purge_expired
 

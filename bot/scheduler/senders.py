@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from bot.scheduler.delivery import DeliveryError, OutgoingMessage, Sender
-from bot.settings import Settings
+from common.settings import Settings
 
 
 @asynccontextmanager

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import Settings, load_settings
+from common.settings import Settings, load_settings
 from tests.channels.fakes import FakeLineApi, FakeRasa, ServerThread
 
 LINE_SECRET = "test-line-secret"

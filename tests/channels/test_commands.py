@@ -21,7 +21,7 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def _line_env(monkeypatch, url: str) -> None:
-    from bot.settings import get_settings
+    from common.settings import get_settings
 
     monkeypatch.setenv("LINE_CHANNEL_ACCESS_TOKEN", "test-token")
     monkeypatch.setenv("LINE_API_BASE_URL", url)
@@ -58,7 +58,7 @@ def test_rich_menu_image_without_upload(tmp_path) -> None:
 
 
 def test_rich_menu_needs_a_token(monkeypatch) -> None:
-    from bot.settings import get_settings
+    from common.settings import get_settings
 
     monkeypatch.setenv("LINE_CHANNEL_ACCESS_TOKEN", "")
     get_settings.cache_clear()

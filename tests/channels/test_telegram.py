@@ -316,7 +316,7 @@ def test_polling_mode_stores_answers_and_confirms_offsets(tmp_path, fake_rasa, f
 
 def test_set_webhook_and_set_commands(monkeypatch, fake_telegram) -> None:
     from bot.commands.telegram import cli
-    from bot.settings import get_settings
+    from common.settings import get_settings
 
     api, api_server = fake_telegram
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TG_TOKEN)

@@ -128,7 +128,7 @@ def test_seed_and_corpus_meet_by_title_and_ranking_works(db_engine, tmp_path) ->
 
 def test_cli_search_json_contract(tmp_path, monkeypatch) -> None:
     from bot.cli import cli
-    from bot.settings import get_settings
+    from common.settings import get_settings
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
     get_settings.cache_clear()

@@ -89,7 +89,7 @@ def test_misclassified_examples_come_from_rasa_errors(tmp_path: Path) -> None:
 
 def test_the_real_training_data_can_be_checked() -> None:
     from bot.nlu_admin.training_data import DOMAIN_DIR, HELD_OUT, NLU_DATA
-    from bot.settings import PROJECT_ROOT
+    from common.settings import PROJECT_ROOT
 
     findings = data_findings(NLU_DATA, DOMAIN_DIR, HELD_OUT, PROJECT_ROOT / "config.yml")
     assert all(f.level in ("error", "warning") and f.items for f in findings)

@@ -26,7 +26,7 @@ def test_the_purge_job_is_installed() -> None:
 
 
 def test_the_purge_job_applies_the_configured_retention(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.settings import get_settings
+    from common.settings import get_settings
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'job.db'}")
     monkeypatch.setenv("NLU_CAPTURE_RETENTION_DAYS", "7")

@@ -44,7 +44,7 @@ def test_officials_flag_what_the_bot_misunderstood(db_engine, tmp_path, monkeypa
     from storage.nlu_capture import capture_values, insert_capture, pseudonym_secret
 
     monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path / "var"))
-    from bot.settings import get_settings
+    from common.settings import get_settings
 
     get_settings.cache_clear()
     secret = pseudonym_secret(tmp_path / "var")

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from bot.scheduler.delivery import OutgoingMessage, deliver_due
 from common import clock
 from bot.scheduler.quiet_hours import QuietHours
-from bot.settings import load_settings
+from common.settings import load_settings
 from connectors.outbound import OutboundClients
 from storage.db import make_engine, session_scope
 from storage.digest import queue_daily_digests

@@ -13,7 +13,7 @@ from storage.outbox import enqueue
 
 def test_list_cancel_retry(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    from bot.settings import get_settings
+    from common.settings import get_settings
 
     get_settings.cache_clear()
     engine = get_engine()
