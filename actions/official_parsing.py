@@ -94,7 +94,7 @@ def reminder_subject(text: str, span: tuple[int, int] | None) -> str:
 
 def parse_deadline(text: str, entities: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
     """A date/time in the message (the whole text first, then the `time` entity alone)."""
-    from bot.thai_datetime import parse_when
+    from common.thai_datetime import parse_when
 
     for entity in entities:
         if entity.get("entity") == "time" and isinstance(entity.get("value"), str) and re.match(r"^\d{4}-\d{2}-\d{2}T", entity["value"]):

@@ -54,7 +54,7 @@ def _actor(session, speaker: Speaker, dispatcher: CollectingDispatcher, minimum:
 def _thai_deadline(task) -> str:  # type: ignore[no-untyped-def]
     if task.deadline is None:
         return "ไม่ได้กำหนด"
-    from bot.thai_datetime import format_thai
+    from common.thai_datetime import format_thai
 
     return format_thai(task.deadline, with_time=task.deadline_has_time)
 
@@ -99,7 +99,7 @@ class ActionCreateTask(Action):
 
 
 def _ask_deadline_confirmation(dispatcher: CollectingDispatcher, code: str, deadline) -> None:  # type: ignore[no-untyped-def]
-    from bot.thai_datetime import format_thai
+    from common.thai_datetime import format_thai
 
     when = format_thai(deadline.datetime, with_time=deadline.has_time)
     payload = '/update_task_status{"task_id": "%s", "time": "%s"}' % (code, deadline.datetime.isoformat())
@@ -278,7 +278,7 @@ class ActionSetReminder(Action):
             except ValueError:
                 dispatcher.utter_message(response="utter_reminder_in_past")
                 return []
-            from bot.thai_datetime import format_thai
+            from common.thai_datetime import format_thai
 
             dispatcher.utter_message(
                 response="utter_reminder_set",

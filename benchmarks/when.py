@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.thai_datetime import parse_when
+from common.thai_datetime import parse_when
 
 TABLE = Path(__file__).resolve().parent.parent / "tests" / "thai_datetime" / "expressions.yml"
 

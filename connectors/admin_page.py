@@ -198,7 +198,7 @@ async def recent(request: Request) -> Response:
     state: GatewayState = request.app.state.gateway
 
     def read() -> list[dict[str, Any]]:
-        from bot.thai_datetime import format_thai
+        from common.thai_datetime import format_thai
         from storage.db import session_scope
         from storage.nlu_capture import recent as latest
 

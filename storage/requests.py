@@ -90,7 +90,7 @@ def satisfaction_after() -> timedelta:
 
 def _thai(moment: datetime) -> str:
     """'26 พ.ย. 2569 09:30 น.' (Buddhist Era, Bangkok time)."""
-    from bot.thai_datetime import MONTHS_ABBR, TZ
+    from common.thai_datetime import MONTHS_ABBR, TZ
 
     local = moment.astimezone(TZ)
     return f"{local.day} {MONTHS_ABBR[local.month - 1]} {local.year + 543} {local:%H:%M} น."

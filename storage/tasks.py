@@ -53,7 +53,7 @@ def _history(session: Session, task: Task, actor: Actor | None, action: str, det
 
 
 def _format_deadline(task: Task) -> str:
-    from bot.thai_datetime import format_thai
+    from common.thai_datetime import format_thai
 
     assert task.deadline is not None
     return format_thai(task.deadline, with_time=task.deadline_has_time)

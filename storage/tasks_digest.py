@@ -55,7 +55,7 @@ def tasks_section(session: Session, channel: str, chat_id: str, today: date) -> 
 
 
 def _short(task: Task) -> str:
-    from bot.thai_datetime import format_thai
+    from common.thai_datetime import format_thai
 
     assert task.deadline is not None
     return format_thai(task.deadline, with_time=task.deadline_has_time, short=True)

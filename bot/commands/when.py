@@ -15,7 +15,7 @@ import click
 @click.option("--json", "as_json", is_flag=True, help='Print {"datetime": ISO-8601, "has_time": bool}.')
 def cli(text: str, now_text: str | None, as_json: bool) -> None:
     """Read a date/time such as "พรุ่งนี้ 9 โมง" or "15 ธ.ค. 69"; exit 1 when the text holds none."""
-    from bot.thai_datetime import TZ, format_thai, parse_when
+    from common.thai_datetime import TZ, format_thai, parse_when
 
     now = None
     if now_text:

@@ -23,7 +23,7 @@ def suggested_example(group: ReviewGroup) -> str:
 
 def group_view(group: ReviewGroup) -> dict[str, Any]:
     """A queue group for the page and `--json`: the stored facts plus the suggested markup."""
-    from bot.thai_datetime import format_thai
+    from common.thai_datetime import format_thai
 
     view = group.as_dict()
     view["example"] = suggested_example(group)

@@ -11,7 +11,7 @@ import yaml
 from click.testing import CliRunner
 
 from bot.cli import cli
-from bot.thai_datetime import format_thai, parse_when
+from common.thai_datetime import format_thai, parse_when
 
 TABLE = yaml.safe_load((Path(__file__).with_name("expressions.yml")).read_text(encoding="utf-8"))
 CASES = [dict(TABLE["defaults"], **case) for case in TABLE["cases"]]
