@@ -17,7 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import db
 from actions.official_parsing import entity_values
-from bot.replies import button, card, cards
+from common.replies import button, card, cards
 from storage.laws.search import search_laws
 
 # Menu-button payloads carry no words to search for.

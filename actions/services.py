@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import db
-from bot.replies import button, card, cards
+from common.replies import button, card, cards
 from storage.services import Service, find_services, get_agency
 
 Events = list[dict[str, Any]]

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.replies import button, card, cards
+from common.replies import button, card, cards
 from storage.ids import format_request_id
 from storage.models.base import utcnow
 from storage.models.services import (
