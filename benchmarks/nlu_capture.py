@@ -89,7 +89,7 @@ def queue_time(engine: Engine, rows: int) -> tuple[float, float, int]:
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM nlu_captures"))
         conn.execute(insert(NluCapture.__table__), values)
-    from bot.nlu.thai_text import tokenize
+    from common.thai_text import tokenize
 
     tokenize("อุ่นเครื่อง")  # the dictionary loads once per process
     started = time.perf_counter()

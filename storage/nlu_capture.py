@@ -199,7 +199,7 @@ _NOT_WORD = re.compile(r"[^\w<>\u0e00-\u0e7f]+")
 def normalise(text: str) -> str:
     """Text reduced to what matters for grouping: no case, Arabic digits, no typed-out emphasis, no
     punctuation, no polite particles at the end, no spaces between Thai words."""
-    from bot.nlu.thai_text import normalise as thai_normalise
+    from common.thai_text import normalise as thai_normalise
 
     text = thai_normalise(text).lower()
     text = _NOT_WORD.sub(" ", text).strip()
@@ -217,7 +217,7 @@ _PARTICLES = frozenset({"ครับ", "คับ", "ค่ะ", "คะ", "ค
 
 def token_set(text: str) -> frozenset[str]:
     """Words of the normalised text (PyThaiNLP segmentation), without polite particles."""
-    from bot.nlu.thai_text import tokenize
+    from common.thai_text import tokenize
 
     return frozenset(p.text for p in tokenize(normalise(text)) if p.text not in _PARTICLES)
 

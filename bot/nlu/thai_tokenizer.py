@@ -2,7 +2,7 @@
 
 - Every token's `start`/`end` point into the original message, so entity spans
   stay right even though the token text is normalised (Thai digits, ำ, repeated
-  characters, lower-cased Latin; see `bot.nlu.thai_text`).
+  characters, lower-cased Latin; see `common.thai_text`).
 - Whitespace is dropped; IDs such as REQ-000123 and T-42, Latin words, numbers,
   times (13.30) and dotted abbreviations (พ.ร.บ.) stay whole.
 - Training teaches the segmenter the project's vocabulary: lookup-table elements,
@@ -25,7 +25,7 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.thai_text import tokenize as thai_tokenize
+from common.thai_text import tokenize as thai_tokenize
 
 logger = logging.getLogger(__name__)
 

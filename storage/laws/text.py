@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from bot.nlu.thai_text import normalise as normalise_chars
-from bot.nlu.thai_text import tokenize
+from common.thai_text import normalise as normalise_chars
+from common.thai_text import tokenize
 
 UPDATE_MARK = re.compile(r"\s*\(\s*ฉบับ\s*Update\s*ล่าสุด\s*\)\s*", re.IGNORECASE)
 

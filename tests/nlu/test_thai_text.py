@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.nlu.thai_text import normalise, tokenize
+from common.thai_text import normalise, tokenize
 
 
 @pytest.mark.parametrize(
