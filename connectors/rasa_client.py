@@ -1,4 +1,4 @@
-"""Talks to the Rasa server's gateway channel (bot/rasa_channel.py).
+"""Talks to the Rasa server's gateway channel (engine/channel.py).
 
 aiohttp (already underneath line-bot-sdk) rather than httpx: under 20-100
 concurrent conversations httpx's per-request cost was the gateway's largest
@@ -11,7 +11,7 @@ older one (or Rasa's REST channel) a plain list of messages. Both are read.
 
 Every message carries a `message_id` that stays the same when it is asked again;
 asking again is marked `resumed`, and the channel then answers from the tracker
-instead of handling the message a second time (see bot/rasa_channel.py).
+instead of handling the message a second time (see engine/channel.py).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-INPUTS = ["config.yml", "bot/domain", "bot/data", "nlu_data", "bot/nlu", "requirements-rasa.txt"]
+INPUTS = ["config.yml", "bot/domain", "bot/data", "nlu_data", "engine", "common/thai_text.py", "requirements-rasa.txt"]
 MODEL_DIR = ROOT / "models"
 MODEL = MODEL_DIR / "current.tar.gz"
 FINGERPRINT = MODEL_DIR / "current.fingerprint.json"

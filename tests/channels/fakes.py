@@ -69,7 +69,7 @@ def fake_parse(text: str) -> dict[str, Any]:
 class FakeRasa:
     """Echoes like the assistant would: 'สวัสดี' gets a greeting with buttons; can be switched off.
 
-    Asked with `include_nlu` (as the gateway does) it answers like bot.rasa_channel.GatewayInput,
+    Asked with `include_nlu` (as the gateway does) it answers like engine.channel.GatewayInput,
     `{"messages": [...], "nlu": fake_parse(text)}`; `nlu_shape = False` answers the plain list
     of an older channel. Like GatewayInput, a `resumed` message whose `message_id` it has
     handled is answered as before and not handled again.

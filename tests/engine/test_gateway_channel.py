@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from bot.rasa_channel import GatewayInput, nlu_summary
+from engine.channel import GatewayInput, nlu_summary
 
 PARSE = {
     "text": "ต่อใบขับขี่ที่ขนส่ง",

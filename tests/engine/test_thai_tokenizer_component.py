@@ -12,7 +12,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.thai_tokenizer import ThaiTokenizer
+from engine.thai_tokenizer import ThaiTokenizer
 
 
 @pytest.fixture
