@@ -25,7 +25,7 @@ from actions.official_parsing import (
     status_from,
     task_title_from,
 )
-from storage.ids import format_task_id, parse_task_id
+from common.ids import format_task_id, parse_task_id
 from storage.officials import Actor, PermissionDenied, find_official, group_link, require_official
 from storage.reminders import create_reminder
 from storage.tasks import (

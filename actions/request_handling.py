@@ -16,7 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import db
 from actions.identity import speaker_of
 from actions.services import latest_entity
-from storage.ids import format_request_id, parse_request_id
+from common.ids import format_request_id, parse_request_id
 from storage.officials import PermissionDenied, require_official
 from storage.requests import (
     OFFICIAL_STATUSES,

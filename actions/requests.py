@@ -21,7 +21,7 @@ from actions import db
 from actions.identity import citizen_of, shared_location, speaker_of
 from actions.services import choice_buttons, latest_entity
 from common.replies import button, card, cards, location_request
-from storage.ids import parse_request_id
+from common.ids import parse_request_id
 from storage.models.services import COMPLETED, OPEN_STATUSES
 from storage.requests import (
     STATUS_THAI,

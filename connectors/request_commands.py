@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from storage.handoff import HandoffNotFound, release_handoff, reply_in_handoff
-from storage.ids import format_request_id, parse_request_id
+from common.ids import format_request_id, parse_request_id
 from storage.officials import PermissionDenied, require_official
 from storage.requests import STATUS_THAI, NotYourAgency, RequestClosed, RequestNotFound, agency_requests, forward_request, reply_to_citizen
 from storage.services import get_agency

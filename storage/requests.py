@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from common.replies import button, card, cards
-from storage.ids import format_request_id
+from common.ids import format_request_id
 from storage.models.base import utcnow
 from storage.models.services import (
     CANCELLED,

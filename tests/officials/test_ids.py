@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from storage.ids import format_request_id, format_task_id, parse_request_id, parse_task_id
+from common.ids import format_request_id, format_task_id, parse_request_id, parse_task_id
 
 
 @pytest.mark.parametrize(
