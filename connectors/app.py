@@ -38,7 +38,7 @@ def quiet_loggers() -> None:
 
 
 async def _admin_reply(state: GatewayState, event: Event) -> list[dict[str, Any]]:
-    from connectors.admin_commands import CommandContext, handle
+    from usecases.admin_commands import CommandContext, handle
     from storage.db import session_scope
 
     m = event.metadata

@@ -34,7 +34,7 @@ from telegram.ext import Application
 
 from bot.scheduler.delivery import DeliveryError
 from common.settings import Settings
-from connectors.admin_commands import is_admin_command
+from usecases.admin_commands import is_admin_command
 from connectors.body import BodyTooLarge, read_body
 from connectors.dbcall import db
 from connectors.gateway_state import GatewayState

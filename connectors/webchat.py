@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from connectors.dbcall import db
-from connectors.admin_commands import is_admin_command
+from usecases.admin_commands import is_admin_command
 from connectors.body import BodyTooLarge, read_body
 from connectors.gateway_state import GatewayState
 from connectors.text import clean_text

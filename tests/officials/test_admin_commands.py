@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from connectors.admin_commands import CommandContext, handle, is_admin_command
+from usecases.admin_commands import CommandContext, handle, is_admin_command
 from storage.db import session_scope
 from storage.officials import find_official, group_link, register_official
 

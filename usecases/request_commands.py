@@ -1,4 +1,4 @@
-"""Officials' commands for citizens' requests and handoffs (see connectors.admin_commands).
+"""Officials' commands for citizens' requests and handoffs (see usecases.admin_commands).
 
 `/requests` lists the open requests routed to the official's agency; `/reply`
 answers a citizen (by request ID or handoff ID) through the bot; `/forward` hands a
@@ -20,7 +20,7 @@ from storage.requests import STATUS_THAI, NotYourAgency, RequestClosed, RequestN
 from storage.services import get_agency
 
 if TYPE_CHECKING:
-    from connectors.admin_commands import CommandContext
+    from usecases.admin_commands import CommandContext
 
 HANDOFF_ID = re.compile(r"(?i)^h-?(\d{1,9})$")
 NOT_YOURS = "ไม่พบ {code} ในงานของหน่วยงานคุณครับ (อาจเป็นของหน่วยงานอื่น หรือปิดไปแล้ว)"
