@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,11 +17,11 @@ from sqlalchemy import Engine, text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from common.settings import Settings, get_settings
-from connectors import admin_page, webchat
+from connectors import webchat
 from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
 from connectors.rasa_client import RasaClient
@@ -37,28 +37,9 @@ def quiet_loggers() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-async def _admin_reply(state: GatewayState, event: Event) -> list[dict[str, Any]]:
-    from usecases.admin_commands import CommandContext, handle
-    from storage.db import session_scope
-
-    m = event.metadata
-    ctx = CommandContext(channel=m.get("channel", ""), chat_id=str(m.get("chat_id")), chat_type=m.get("chat_type", "private"),
-                         user_id=str(m.get("user_id")), display_name=m.get("display_name", ""),
-                         reply_to_user_id=m.get("reply_to_user_id"), reply_to_name=m.get("reply_to_name", ""),
-                         event_key=str(event.id))
-
-    def run() -> str:
-        with session_scope(state.engine) as session:
-            return handle(session, ctx, event.text)
-
-    return [{"text": await db(state.engine, run), "buttons": [], "custom": None}]
-
-
 def make_deliver(state_holder: dict[str, GatewayState]):  # type: ignore[no-untyped-def]
     async def deliver(event: Event, replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        state = state_holder["state"]
-        if event.kind == "admin_command":
-            replies = await _admin_reply(state, event)
+        state = state_holder["state"]  # only sends: commands ran where the message was handled (connectors.worker)
         if event.channel == "local":
             return replies  # web chat and `bot shell`: stored with the event, read by the page
         channel = state.channels.get(event.channel)
@@ -146,7 +127,9 @@ def create_app(
     slow_after: float = 8.0,
     loading_after: float = 1.0,
     max_pending: int = 5000,
+    extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
+    """The gateway app; `extra_routes` come from the layer above (the admins' page, bot/nlu_admin/page.py)."""
     settings = settings or get_settings()
     quiet_loggers()
     if engine is None:
@@ -191,7 +174,7 @@ def create_app(
     routes = [
         Route("/healthz", health),
         Route("/metrics", metrics),
-        *admin_page.routes(),  # 404 while ADMIN_TOKEN is empty
+        *extra_routes,
     ]
     if settings.local_chat_enabled:
         routes += [

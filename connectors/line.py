@@ -29,7 +29,7 @@ from linebot.v3.messaging import (
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.scheduler.delivery import DeliveryError
+from connectors.channel import DeliveryError
 from common.settings import Settings
 from connectors.dbcall import db
 from connectors.body import BodyTooLarge, read_body

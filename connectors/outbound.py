@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from bot.scheduler.delivery import DeliveryError
+from connectors.channel import DeliveryError
 from common.settings import Settings
 from connectors.dbcall import db
 

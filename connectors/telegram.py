@@ -32,7 +32,7 @@ from telegram.constants import ChatAction, ChatMemberStatus, ParseMode
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application
 
-from bot.scheduler.delivery import DeliveryError
+from connectors.channel import DeliveryError
 from common.settings import Settings
 from usecases.admin_commands import is_admin_command
 from connectors.body import BodyTooLarge, read_body

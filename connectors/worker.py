@@ -35,12 +35,17 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from connectors.channel import DeliveryError
 from connectors.dbcall import db
 from connectors.rasa_client import RasaAnswer, RasaClient, RasaUnavailable
 from connectors.replies import normalise
+from storage.db import session_scope
+from storage.handoff import BOT_IS_BACK
 from storage.inbound import Event, count_open, due_conversations, finish_and_next, is_due, mark_done, mark_retry, next_open_event
-from storage.handoff import BACK_TO_BOT, BOT_IS_BACK
 from storage.models.base import utcnow
+from storage.nlu_capture import capture_values, purge_expired
+from usecases.admin_commands import answer_command
+from usecases.handoff_relay import open_handoffs, relay
 
 logger = logging.getLogger(__name__)
 
@@ -57,33 +62,7 @@ HANDOFF_REFRESH = 2.0  # seconds between looks at which conversations are with o
 CAPTURE_PURGE_EVERY = 3600.0  # seconds between purges of NLU captures past their retention
 
 
-def _open_handoffs(engine: Engine) -> set[str]:
-    from storage.db import session_scope
-    from storage.handoff import open_conversations
-
-    with session_scope(engine) as s:
-        return open_conversations(s)
-
-
-def _relay(engine: Engine, conversation: str, text: str, event_id: int) -> str:
-    """'relayed', 'released' (the citizen asked for the bot back) or 'closed' (no handoff any more)."""
-    from storage.db import session_scope
-    from storage.handoff import active_handoff, relay_from_citizen, release_handoff
-
-    with session_scope(engine) as s:
-        if BACK_TO_BOT.match(text):
-            handoff = active_handoff(s, conversation)
-            if handoff is None:
-                return "closed"
-            release_handoff(s, None, handoff.id)
-            return "released"
-        return "relayed" if relay_from_citizen(s, conversation, text, event_id) else "closed"
-
-
 def _purge_captures(engine: Engine, retention_days: int) -> int:
-    from storage.db import session_scope
-    from storage.nlu_capture import purge_expired
-
     with session_scope(engine) as s:
         return purge_expired(s, retention_days)
 
@@ -348,8 +327,6 @@ class Worker:
     def _capture(self, event: Event, nlu: dict[str, Any] | None) -> dict[str, Any] | None:
         if nlu is None or self.capture_secret is None or event.kind != "message":
             return None
-        from storage.nlu_capture import capture_values
-
         return capture_values(text=event.text[: self.max_text], conversation=event.conversation, metadata=event.metadata,
                               nlu=nlu, secret=self.capture_secret)
 
@@ -362,14 +339,20 @@ class Worker:
         return event.attempts > 0 or event.received_at < self._started_at or event.id in self._asked
 
     async def _ask_rasa(self, event: Event) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """(replies, NLU's reading of the message when Rasa parsed it)."""
+        """(replies, NLU's reading of the message when Rasa parsed it).
+
+        This is where a message is handled: an official's command runs here (once per message,
+        instead of asking Rasa), and so does the relay of a conversation handed to officials.
+        """
+        if event.kind == "admin_command":
+            return [{"text": await db(self.engine, answer_command, self.engine, event), "buttons": [], "custom": None}], None
         replies: list[dict[str, Any]] = []
         if event.metadata.get("truncated"):
             replies.append({"text": truncated_note(self.max_text), "buttons": [], "custom": None})
         if event.kind != "message" or not event.text.strip():
             return replies, None
         if await self._with_officials(event):
-            relayed = await db(self.engine, _relay, self.engine, event.conversation, event.text[: self.max_text], event.id)
+            relayed = await db(self.engine, relay, self.engine, event.conversation, event.text[: self.max_text], event.id)
             if relayed == "relayed":
                 self.stats["relayed_to_officials"] += 1
                 return replies, None
@@ -406,7 +389,7 @@ class Worker:
         if now - self._handoffs_checked > HANDOFF_REFRESH:
             self._handoffs_checked = now
             try:
-                self._handoffs = await db(self.engine, _open_handoffs, self.engine)
+                self._handoffs = await db(self.engine, open_handoffs, self.engine)
             except Exception:  # noqa: BLE001 - a missing table (old database) or a blip: answer as usual
                 self._handoffs = set()
         return event.conversation in self._handoffs
@@ -425,8 +408,7 @@ class Worker:
         await self._busy(event)
 
     async def _deliver_with_retries(self, event: Event, replies: list[dict[str, Any]], attempts: int = 4) -> list[dict[str, Any]]:
-        from bot.scheduler.delivery import DeliveryError
-
+        """Send the replies decided for `event`; a retry sends again and never decides again (no command runs twice)."""
         for attempt in range(attempts):
             try:
                 return await self.deliver(event, replies)

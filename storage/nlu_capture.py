@@ -320,6 +320,12 @@ def erase_captures(session: Session, pseudonym_: str | None) -> int:
 # ---------------------------------------------------------------- admin side
 
 
+def latest_capture_from(session: Session, sender: str) -> int | None:
+    """The id of the latest captured typed message (not a button) of a pseudonymous sender."""
+    return session.scalar(select(NluCapture.id).where(NluCapture.sender == sender, NluCapture.via_payload.is_(False))
+                          .order_by(NluCapture.id.desc()).limit(1))
+
+
 def flag(session: Session, capture_id: int) -> bool:
     """An official or admin asks for this message to be reviewed."""
     return bool(session.execute(update(NluCapture).where(NluCapture.id == capture_id, NluCapture.status == CAPTURE_NEW)

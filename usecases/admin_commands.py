@@ -9,37 +9,41 @@ anything. Officials of any role handle citizens' requests and handoffs with
 alone for one's own) asks admins to review what the bot understood of that
 person's latest message. Everyone else gets a polite refusal. These
 are commands, not language (their text is passed on verbatim), so they never
-reach Rasa.
+reach Rasa: the gateway worker runs them where it would ask Rasa (`answer_command`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from storage.db import session_scope
+from storage.inbound import Event
 from storage.models.officials import ROLES
 from storage.officials import PermissionDenied, find_official, link_group, register_official, remove_official, require_official
+from usecases.context import CommandContext
+from usecases.request_commands import handle_official
+
+__all__ = ["COMMANDS", "CommandContext", "answer_command", "handle", "is_admin_command"]
 
 COMMANDS = ("/register", "/unregister", "/linkgroup", "/whoami", "/requests", "/reply", "/forward", "/release", "/flag")
 OFFICIAL_COMMANDS = ("/requests", "/reply", "/forward", "/release", "/flag")
 
 
-@dataclass(frozen=True)
-class CommandContext:
-    channel: str
-    chat_id: str
-    chat_type: str
-    user_id: str
-    display_name: str
-    reply_to_user_id: str | None = None
-    reply_to_name: str = ""
-    event_key: str = ""  # the inbound event's id: a retried command sends nothing twice
-
-
 def is_admin_command(text: str) -> bool:
     head = text.strip().split(maxsplit=1)[0].split("@")[0].lower() if text.strip() else ""
     return head in COMMANDS
+
+
+def answer_command(engine: Engine, event: Event) -> str:
+    """Run a stored inbound command once, in its own transaction; the Thai reply.
+
+    Called by the gateway worker where it would otherwise ask Rasa, so the command's effect and
+    its reply are decided once per message; delivering the reply (and retrying that) runs nothing.
+    """
+    ctx = CommandContext.from_metadata(event.metadata, event_key=str(event.id))
+    with session_scope(engine) as session:
+        return handle(session, ctx, event.text)
 
 
 def handle(session: Session, ctx: CommandContext, text: str) -> str:

@@ -9,18 +9,16 @@ bot. Only officials of the agency the request or handoff is with may act on it.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from storage.handoff import HandoffNotFound, release_handoff, reply_in_handoff
 from common.ids import format_request_id, parse_request_id
+from storage.handoff import HandoffNotFound, release_handoff, reply_in_handoff
+from storage.nlu_capture import flag, latest_capture_from, pseudonym_for
 from storage.officials import PermissionDenied, require_official
 from storage.requests import STATUS_THAI, NotYourAgency, RequestClosed, RequestNotFound, agency_requests, forward_request, reply_to_citizen
 from storage.services import get_agency
-
-if TYPE_CHECKING:
-    from usecases.admin_commands import CommandContext
+from usecases.context import CommandContext
 
 HANDOFF_ID = re.compile(r"(?i)^h-?(\d{1,9})$")
 NOT_YOURS = "ไม่พบ {code} ในงานของหน่วยงานคุณครับ (อาจเป็นของหน่วยงานอื่น หรือปิดไปแล้ว)"
@@ -101,17 +99,9 @@ def _agency_prefix(session: Session, text: str) -> tuple[str | None, str]:
 
 def _flag(session: Session, ctx: CommandContext) -> str:
     """Flag the latest captured message of the person replied to (or of the official) for review."""
-    from sqlalchemy import select
-
-    from storage.models.nlu_capture import NluCapture
-    from storage.nlu_capture import flag, pseudonym_for
-
     person = f"{ctx.channel}:{ctx.reply_to_user_id or ctx.user_id}"
     sender = pseudonym_for(person)
-    latest = None
-    if sender is not None:
-        latest = session.scalar(select(NluCapture.id).where(NluCapture.sender == sender, NluCapture.via_payload.is_(False))
-                                .order_by(NluCapture.id.desc()).limit(1))
+    latest = latest_capture_from(session, sender) if sender is not None else None
     if latest is None or not flag(session, latest):
         return "ไม่พบข้อความล่าสุดที่รอตรวจของคนนี้ครับ (ข้อความที่ผู้ดูแลตรวจไปแล้วหรือเกินระยะเก็บรักษาจะไม่อยู่ในคิว)"
     return "ส่งข้อความล่าสุดนั้นให้ผู้ดูแลตรวจว่าบอทเข้าใจถูกหรือไม่แล้วครับ ขอบคุณที่ช่วยให้บอทเข้าใจดีขึ้น"

@@ -12,9 +12,11 @@ def cli(host: str | None, port: int | None) -> None:
     """Serve the LINE/Telegram webhooks, the web chat at /chat and the chat API."""
     import uvicorn
 
+    from bot.nlu_admin import page
     from common.settings import get_settings
     from connectors.app import create_app
 
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=host or settings.gateway_host, port=port or settings.gateway_port,
+    uvicorn.run(create_app(settings, extra_routes=page.routes()),  # the admins' page: 404 while ADMIN_TOKEN is empty
+                host=host or settings.gateway_host, port=port or settings.gateway_port,
                 log_level="warning", access_log=False, limit_concurrency=1000)

@@ -1,6 +1,6 @@
 """The admins' page in the gateway: review captured messages and annotate them into `nlu_data/`.
 
-`GET /admin` serves a plain HTML page (connectors/static/admin.html); its script
+`GET /admin` serves a plain HTML page (bot/nlu_admin/static/admin.html); its script
 calls the JSON API below with `Authorization: Bearer <ADMIN_TOKEN>` (the admin
 types the token once; the page keeps it in the tab's sessionStorage). While
 ADMIN_TOKEN is empty everything here answers 404: the page is never open by

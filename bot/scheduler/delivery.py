@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, or_, select, update
 
 from bot.scheduler.quiet_hours import QuietHours
+from connectors.channel import DeliveryError  # the channels' contract; re-exported for the scheduler's senders
 from storage.db import session_scope
 from storage.models.base import utcnow
 from storage.models.outbox import CANCELLED, FAILED, PENDING, SENDING, SENT, Outbox
@@ -36,16 +37,6 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
 IDEMPOTENT_CHANNELS = frozenset({"line", "web"})
 CITIZEN_CHANNELS = frozenset({"line", "web"})
-
-
-class DeliveryError(Exception):
-    """A failed send. `permanent` errors are not retried (4xx other than 429)."""
-
-    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.permanent = permanent
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.scheduler.delivery import DeliveryError
+from connectors.channel import DeliveryError
 from connectors.line import LineChannel
 from connectors.outbound import OutboundClients
 from storage.db import session_scope

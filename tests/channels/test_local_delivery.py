@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from bot.scheduler.delivery import DeliveryError
+from connectors.channel import DeliveryError
 from connectors.outbound import OutboundClients
 from storage.db import make_engine
 from storage.inbound import web_messages

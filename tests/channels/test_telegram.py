@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from bot.scheduler.delivery import DeliveryError
+from connectors.channel import DeliveryError
 from connectors.app import create_app
 from connectors.render_telegram import to_telegram_messages
 from connectors.telegram import COMMANDS, TelegramChannel, command_to_text

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from sqlalchemy import Engine
 
+from bot.nlu_admin import page
 from connectors.app import create_app
 from storage.db import session_scope
 from storage.models.nlu_capture import NluCapture
@@ -26,7 +27,7 @@ def _client(app) -> httpx.AsyncClient:
 
 def _app(tmp_path: Path, engine: Engine, token: str = TOKEN, data: Path | None = None):  # type: ignore[no-untyped-def]
     settings = make_settings(tmp_path, rasa_url="http://127.0.0.1:9", admin_token=token)
-    app = create_app(settings, engine=engine, channels={})
+    app = create_app(settings, engine=engine, channels={}, extra_routes=page.routes())
     if data is not None:
         app.state.nlu_data_dir = data
     return app

@@ -7,6 +7,7 @@ import os
 import pytest
 import yaml
 
+from bot.nlu_admin import page
 from connectors.app import create_app
 from storage.db import make_engine
 from storage.migrate import upgrade
@@ -34,7 +35,7 @@ def admin_server(tmp_path):  # type: ignore[no-untyped-def]
     data.mkdir()
     (data / "services.yml").write_text('version: "3.1"\n\nnlu:\n  - intent: ask_service_info\n    examples: |\n'
                                        '      - ทำบัตรประชาชนใช้อะไรบ้าง\n', encoding="utf-8")
-    app = create_app(settings, engine=engine, channels={})
+    app = create_app(settings, engine=engine, channels={}, extra_routes=page.routes())
     app.state.nlu_data_dir = data
     with ServerThread(app) as server:
         yield server, engine, data
