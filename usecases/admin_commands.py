@@ -57,8 +57,6 @@ def handle(session: Session, ctx: CommandContext, text: str) -> str:
             return f"คุณยังไม่ได้ลงทะเบียนเป็นเจ้าหน้าที่ครับ (user id: {ctx.user_id})"
         return f"คุณคือเจ้าหน้าที่ {official.agency} สิทธิ์ {official.role} (user id: {ctx.user_id})"
     if command in OFFICIAL_COMMANDS:
-        from connectors.request_commands import handle_official
-
         return handle_official(session, ctx, command, text.strip().split(maxsplit=1)[1] if len(parts) > 1 else "")
     try:
         require_official(session, ctx.channel, ctx.user_id, "admin")
