@@ -19,6 +19,8 @@ from actions import db
 from actions.official_parsing import entity_values
 from common.replies import button, card, cards
 from storage.laws.search import search_laws
+from storage.laws.text import terms
+from storage.models.laws import Law
 
 # Menu-button payloads carry no words to search for.
 _NO_QUERY = {"", "/search_law"}
@@ -42,8 +44,6 @@ def follow_up_pick(text: str) -> int | None:
 
 
 def _too_vague(query: str) -> bool:
-    from storage.laws.text import terms
-
     return not terms(query, drop_stopwords=True)
 
 
@@ -89,7 +89,6 @@ class ActionSearchLaw(Action):
             return []
         law_id = law_ids[pick - 1]
         query = tracker.get_slot("law_query") or ""
-        from storage.models.laws import Law
 
         with db.session() as s:
             hit = next((h for h in search_laws(s, query, limit=10) if h.law_id == law_id), None) if query else None

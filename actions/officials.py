@@ -26,6 +26,8 @@ from actions.official_parsing import (
     task_title_from,
 )
 from common.ids import format_task_id, parse_task_id
+from common.thai_datetime import format_thai
+from storage.models.officials import Official
 from storage.officials import Actor, PermissionDenied, find_official, group_link, require_official
 from storage.reminders import create_reminder
 from storage.tasks import (
@@ -54,7 +56,6 @@ def _actor(session, speaker: Speaker, dispatcher: CollectingDispatcher, minimum:
 def _thai_deadline(task) -> str:  # type: ignore[no-untyped-def]
     if task.deadline is None:
         return "ไม่ได้กำหนด"
-    from common.thai_datetime import format_thai
 
     return format_thai(task.deadline, with_time=task.deadline_has_time)
 
@@ -99,8 +100,6 @@ class ActionCreateTask(Action):
 
 
 def _ask_deadline_confirmation(dispatcher: CollectingDispatcher, code: str, deadline) -> None:  # type: ignore[no-untyped-def]
-    from common.thai_datetime import format_thai
-
     when = format_thai(deadline.datetime, with_time=deadline.has_time)
     payload = '/update_task_status{"task_id": "%s", "time": "%s"}' % (code, deadline.datetime.isoformat())
     dispatcher.utter_message(
@@ -153,8 +152,6 @@ def _mentioned_official(session, speaker: Speaker, text: str):  # type: ignore[n
     import re
 
     from sqlalchemy import select
-
-    from storage.models.officials import Official
 
     for handle in re.findall(r"@([^\s@]+)", text):
         official = session.scalar(
@@ -278,7 +275,6 @@ class ActionSetReminder(Action):
             except ValueError:
                 dispatcher.utter_message(response="utter_reminder_in_past")
                 return []
-            from common.thai_datetime import format_thai
 
             dispatcher.utter_message(
                 response="utter_reminder_set",

@@ -20,8 +20,8 @@ from rasa_sdk.types import DomainDict
 from actions import db
 from actions.identity import citizen_of, shared_location, speaker_of
 from actions.services import choice_buttons, latest_entity
+from common.ids import format_request_id, parse_request_id
 from common.replies import button, card, cards, location_request
-from common.ids import parse_request_id
 from storage.models.services import COMPLETED, OPEN_STATUSES
 from storage.requests import (
     STATUS_THAI,
@@ -37,6 +37,7 @@ from storage.requests import (
     rating_buttons,
     status_lines,
 )
+from storage.requests import latest_completed_unrated
 from storage.services import find_services, get_service
 
 Events = list[dict[str, Any]]
@@ -351,7 +352,7 @@ class ActionCancelRequest(Action):
             except RequestNotFound:
                 return _not_found(dispatcher)
             except RequestClosed as closed:
-                dispatcher.utter_message(response="utter_request_already_closed", request_id=f"REQ-{request_id:06d}", status=STATUS_THAI[closed.status])
+                dispatcher.utter_message(response="utter_request_already_closed", request_id=format_request_id(request_id), status=STATUS_THAI[closed.status])
                 return []
             dispatcher.utter_message(response="utter_request_cancelled", request_id=request.code)
         return []
@@ -397,8 +398,6 @@ class ActionRateService(Action):
                 except RequestNotFound:
                     return _not_found(dispatcher)
                 if request is None:
-                    from storage.requests import latest_completed_unrated
-
                     request = latest_completed_unrated(s, citizen.key)
                 if request is None:
                     dispatcher.utter_message(response="utter_nothing_to_rate")
@@ -414,7 +413,7 @@ class ActionRateService(Action):
                     return []
                 return _not_found(dispatcher)
             except NotCompleted as not_done:
-                dispatcher.utter_message(response="utter_rate_not_completed", request_id=f"REQ-{request_id:06d}" if request_id else "",
+                dispatcher.utter_message(response="utter_rate_not_completed", request_id=format_request_id(request_id) if request_id else "",
                                          status=STATUS_THAI[not_done.status])
                 return []
             dispatcher.utter_message(response="utter_rating_thanks", rating=str(score), request_id=request.code, agency=request.agency)

@@ -1,4 +1,4 @@
-"""Identifiers people type: requests `REQ-000123`, tasks `T-42`.
+"""Identifiers: those people type (requests `REQ-000123`, tasks `T-42`) and the conversation ids Rasa knows.
 
 Lower case, Thai digits, a missing hyphen or spaces are accepted when reading.
 """
@@ -37,3 +37,17 @@ def parse_task_id(text: str | None) -> int | None:
     if match:
         return int(match.group(1))
     return int(normalised) if normalised.isdigit() and len(normalised) <= 7 else None
+
+
+LINE_GROUP_CHAT_TYPES = frozenset({"group", "room"})
+
+
+def sender_id(channel: str, chat_id: str, chat_type: str = "private") -> str:
+    """The Rasa sender id of a conversation (../shared/DESIGN.md); the one place this rule is written.
+
+    `line:<userId>` for a 1:1 LINE chat, `line-group:<groupId or roomId>` for a LINE group or room,
+    `<channel>:<chat id>` for every other channel (`telegram:<chat_id>`, `web:<id>`).
+    """
+    if channel == "line" and chat_type in LINE_GROUP_CHAT_TYPES:
+        return f"line-group:{chat_id}"
+    return f"{channel}:{chat_id}"

@@ -24,9 +24,14 @@ from common.settings import Settings, get_settings
 from connectors import webchat
 from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
+from connectors.line import LineChannel
 from connectors.rasa_client import RasaClient
+from connectors.telegram import TelegramChannel
 from connectors.worker import Worker
+from storage.db import get_engine
 from storage.inbound import Event, counts_by_state
+from storage.migrate import upgrade
+from storage.nlu_capture import pseudonym_secret
 
 logger = logging.getLogger(__name__)
 
@@ -105,14 +110,10 @@ def enabled_channels(settings: Settings) -> dict[str, Any]:
     """The adapters whose credentials are complete; a half-configured channel stays off, loudly."""
     channels: dict[str, Any] = {}
     if settings.line_enabled:
-        from connectors.line import LineChannel
-
         channels["line"] = LineChannel(settings)
     elif settings.line_channel_access_token or settings.line_channel_secret:
         logger.warning("LINE is off: both LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN are needed")
     if settings.telegram_enabled:
-        from connectors.telegram import TelegramChannel
-
         channels["telegram"] = TelegramChannel(settings)  # raises in webhook mode without TELEGRAM_WEBHOOK_SECRET
     return channels
 
@@ -133,9 +134,6 @@ def create_app(
     settings = settings or get_settings()
     quiet_loggers()
     if engine is None:
-        from storage.db import get_engine
-        from storage.migrate import upgrade
-
         engine = get_engine(settings.database_url)
         upgrade(engine)
     if channels is None:
@@ -144,7 +142,6 @@ def create_app(
     rasa = rasa or RasaClient(settings.rasa_url)
     capture_secret = None
     if settings.nlu_capture_retention_days > 0:  # 0 days: capture nothing
-        from storage.nlu_capture import pseudonym_secret
 
         try:
             capture_secret = pseudonym_secret(settings.var_dir)

@@ -31,6 +31,8 @@ from typing import Any, Literal, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
+from storage.db import make_engine
+
 T = TypeVar("T")
 Lane = Literal["ingest", "work"]
 
@@ -50,8 +52,6 @@ def _pool(engine: Engine) -> dict[str, Any]:
             sqlite = engine.dialect.name == "sqlite"
             in_place: Engine | None = None
             if _sqlite_file(engine):
-                from storage.db import make_engine
-
                 in_place = make_engine(engine.url.render_as_string(hide_password=False), busy_timeout=0)
             pool = {
                 "lock": threading.Lock() if sqlite else None,

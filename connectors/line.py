@@ -29,10 +29,11 @@ from linebot.v3.messaging import (
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from connectors.channel import DeliveryError
+from common.ids import sender_id
 from common.settings import Settings
-from connectors.dbcall import db
 from connectors.body import BodyTooLarge, read_body
+from connectors.channel import DeliveryError
+from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
 from connectors.render_line import to_line_messages
 from connectors.text import clean_text
@@ -67,10 +68,6 @@ def _source(event: dict[str, Any]) -> tuple[str, str, str]:
     if kind == "room":
         return "room", source.get("roomId", ""), user_id
     return "private", user_id, user_id
-
-
-def sender_id(chat_type: str, chat_id: str) -> str:
-    return f"line-group:{chat_id}" if _is_group(chat_type) else f"line:{chat_id}"
 
 
 def _without_self_mentions(message: dict[str, Any]) -> tuple[str, bool]:
@@ -165,7 +162,7 @@ class LineChannel:
         text, truncated = clean_text(text, self.settings.max_message_chars)
         if truncated:
             metadata["truncated"] = True
-        conversation = sender_id(chat_type, chat_id)
+        conversation = sender_id("line", chat_id, chat_type)
         stored = await db(state.engine, store_new_event, state.engine, lane="ingest", quick=True, channel="line", external_id=event_id,
                           conversation=conversation, text=text, metadata=metadata, kind=kind, reply_token=event.get("replyToken"))
         if stored is None:

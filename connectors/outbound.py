@@ -7,9 +7,14 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from connectors.channel import DeliveryError
 from common.settings import Settings
+from connectors.app import quiet_loggers
+from connectors.channel import DeliveryError
 from connectors.dbcall import db
+from connectors.line import LineChannel
+from connectors.telegram import TelegramChannel
+from storage.db import get_engine
+from storage.inbound import is_following, push_web_message
 
 
 class OutboundClients:
@@ -24,25 +29,17 @@ class OutboundClients:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            from storage.db import get_engine
-
             self._engine = get_engine()
         return self._engine
 
     async def __aenter__(self) -> OutboundClients:
-        from connectors.app import quiet_loggers
-
         quiet_loggers()  # Telegram URLs carry the bot token
         if self._owns:
             if self.settings.line_enabled:
-                from connectors.line import LineChannel
-
                 line = LineChannel(self.settings)
                 await line.start()
                 self.channels["line"] = line
             if self.settings.telegram_enabled:
-                from connectors.telegram import TelegramChannel
-
                 channel = TelegramChannel(self.settings, engine=self.engine, inbound=False)
                 await channel.start()
                 self.channels["telegram"] = channel
@@ -63,8 +60,6 @@ class OutboundClients:
 
     async def send(self, channel: str, recipient: str, payload: dict[str, Any], *, retry_key: str) -> None:
         """Deliver one proactive message; raises DeliveryError (permanent or not) when it cannot."""
-        from storage.inbound import is_following, push_web_message
-
         if channel == "web":
             await db(self.engine, push_web_message, self.engine, recipient, dict(payload, buttons=payload.get("buttons") or []), retry_key)
             return

@@ -32,15 +32,16 @@ from telegram.constants import ChatAction, ChatMemberStatus, ParseMode
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application
 
-from connectors.channel import DeliveryError
+from common.ids import sender_id
 from common.settings import Settings
-from usecases.admin_commands import is_admin_command
 from connectors.body import BodyTooLarge, read_body
+from connectors.channel import DeliveryError
 from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
 from connectors.render_telegram import button_payloads, to_telegram_messages
 from connectors.text import clean_text
 from storage.inbound import Event, expand_payload, set_following, short_payload, store_new_event
+from usecases.admin_commands import is_admin_command
 
 logger = logging.getLogger(__name__)
 
@@ -207,7 +208,7 @@ class TelegramChannel:
                                     "chat_type": chat_type, "display_name": (user.full_name if user else "")[:80], **extra}
         if truncated:
             metadata["truncated"] = True
-        conversation = f"telegram:{chat_id}"
+        conversation = sender_id("telegram", str(chat_id), chat_type)
         stored = await db(state.engine, store_new_event, state.engine, lane="ingest", quick=True, channel="telegram",
                           external_id=str(update.update_id), conversation=conversation, text=text, metadata=metadata, kind=kind)
         if stored is None:

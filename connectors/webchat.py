@@ -20,12 +20,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from connectors.dbcall import db
-from usecases.admin_commands import is_admin_command
+from common.ids import sender_id
 from connectors.body import BodyTooLarge, read_body
+from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
 from connectors.text import clean_text
 from storage.inbound import is_closed, store_new_event, web_messages
+from usecases.admin_commands import is_admin_command
 
 STATIC = Path(__file__).resolve().parent / "static"
 _ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
@@ -43,13 +44,6 @@ def _is_loopback(host: str) -> bool:
         return False
     mapped = getattr(address, "ipv4_mapped", None)
     return address.is_loopback or bool(mapped and mapped.is_loopback)
-
-
-def sender_for(channel: str, chat_id: str, chat_type: str) -> str:
-    """The Rasa sender id for a conversation (DESIGN.md)."""
-    if channel == "line" and chat_type in ("group", "room"):
-        return f"line-group:{chat_id}"
-    return f"{channel}:{chat_id}"
 
 
 async def page(request: Request) -> Response:
@@ -103,7 +97,7 @@ async def post_message(request: Request) -> Response:
     message_id = str(data.get("message_id") or uuid.uuid4().hex)[:64]
     kind = "admin_command" if is_admin_command(text) else "message"
     event = await db(state.engine, store_new_event, state.engine, lane="ingest", quick=True, channel="local", external_id=message_id,
-                     conversation=sender_for(channel, chat_id, chat_type), text=text, metadata=metadata, kind=kind)
+                     conversation=sender_id(channel, chat_id, chat_type), text=text, metadata=metadata, kind=kind)
     if event is None:
         return JSONResponse({"duplicate": True, "replies": []})
     event_id = event.id

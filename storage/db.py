@@ -16,6 +16,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from common.settings import get_settings
+
 _engines: dict[str, Engine] = {}
 _factories: dict[str, sessionmaker[Session]] = {}
 
@@ -68,8 +70,6 @@ def make_engine(url: str, *, busy_timeout: float = 10.0, **kwargs: Any) -> Engin
 def get_engine(url: str | None = None) -> Engine:
     """The process-wide engine for `url` (default: the configured DATABASE_URL)."""
     if url is None:
-        from common.settings import get_settings
-
         url = get_settings().database_url
     if url not in _engines:
         _engines[url] = make_engine(url)

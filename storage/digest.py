@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from common import clock
-
+from common.thai_datetime import format_thai
 from storage.outbox import enqueue
 
 # (session, today) -> list of (channel, chat_id) to consider
@@ -58,7 +58,6 @@ def build_digest(session: Session, channel: str, chat_id: str, today: date) -> s
             parts.append(f"【{title}】\n" + "\n".join(lines))
     if not parts:
         return None
-    from common.thai_datetime import format_thai
 
     header = f"สรุปงานประจำวันที่ {format_thai(datetime(today.year, today.month, today.day), with_time=False)}"
     return header + "\n\n" + "\n\n".join(parts)

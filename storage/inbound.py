@@ -21,6 +21,8 @@ from storage.models.channels import (
     InboundEvent,
     WebMessage,
 )
+from storage.nlu_capture import insert_capture
+from storage.outbox import cancel_for_recipient
 
 
 @dataclass(frozen=True)
@@ -147,8 +149,6 @@ def _mark_done(conn: Connection, event_id: int, web_replies: list[dict[str, Any]
     now = utcnow()
     conn.execute(_MARK_DONE, {"p_id": event_id, "p_now": now})
     if capture is not None:
-        from storage.nlu_capture import insert_capture
-
         insert_capture(conn, capture)
     if web_replies:
         conn.execute(_INSERT_WEB, [{"chat_id": chat_id or "", "event_id": event_id, "payload": p, "created_at": now}
@@ -196,8 +196,6 @@ def set_following(engine: Engine, channel: str, user_id: str, following: bool) -
         else:
             row.following = following
         if not following:
-            from storage.outbox import cancel_for_recipient
-
             cancel_for_recipient(s, channel=channel, recipient=user_id)
 
 

@@ -19,7 +19,7 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.laws.text import normalise_chars
+from storage.laws.text import normalise_chars, terms
 from storage.models.services import Agency, Service
 
 SEED_DIR = Path(__file__).resolve().parent / "seed"
@@ -146,8 +146,6 @@ _GENERIC = frozenset("ขอ ทำ ใบ การ ของ ที่ ไม�
 def _words(catalog: list[Service], text: str) -> list[Service]:
     """Services one of whose names has all its words in the message, in any order
     ("ไฟถนนหน้าบ้านดับ" -> ไฟถนนดับ); the name with most words matched wins."""
-    from storage.laws.text import terms
-
     said = set(terms(text))
     hits: list[tuple[int, Service]] = []
     for service in catalog:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from common.thai_datetime import format_thai
 from storage.models.base import utcnow
 from storage.models.officials import (
     BLOCKED,
@@ -53,8 +54,6 @@ def _history(session: Session, task: Task, actor: Actor | None, action: str, det
 
 
 def _format_deadline(task: Task) -> str:
-    from common.thai_datetime import format_thai
-
     assert task.deadline is not None
     return format_thai(task.deadline, with_time=task.deadline_has_time)
 

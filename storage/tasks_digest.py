@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from common.thai_datetime import format_thai
 from storage.digest import register_groups, register_section
 from storage.models.officials import DONE, GroupLink, Task, TaskAssignee
 from storage.tasks import STATUS_THAI
@@ -55,8 +56,6 @@ def tasks_section(session: Session, channel: str, chat_id: str, today: date) -> 
 
 
 def _short(task: Task) -> str:
-    from common.thai_datetime import format_thai
-
     assert task.deadline is not None
     return format_thai(task.deadline, with_time=task.deadline_has_time, short=True)
 

@@ -64,10 +64,6 @@ def cli() -> None:
 
 # ---------------------------------------------------------------- review and annotate
 
-REASONS_TH = {"fallback": "ผู้ช่วยไม่เข้าใจ", "low_confidence": "ความมั่นใจต่ำ", "contradicted": "ผู้ใช้ปฏิเสธหรือเริ่มใหม่ทันที",
-              "flagged": "มีผู้แจ้งให้ตรวจ"}
-
-
 def _queue(below: float, limit: int) -> list[Any]:
     from common.settings import get_settings
     from storage.db import session_scope
@@ -79,7 +75,7 @@ def _queue(below: float, limit: int) -> list[Any]:
 
 
 def _show(group: Any, position: str) -> None:
-    from bot.nlu_admin.review import suggested_example
+    from bot.nlu_admin.review import REASONS_TH, suggested_example
 
     reasons = ", ".join(f"{REASONS_TH.get(r, r)} ×{n}" for r, n in group.reasons.items())
     intents = ", ".join(f"{name} ×{n}" for name, n in group.intents.items())

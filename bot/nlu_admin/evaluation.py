@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.nlu_admin.charts import confusion_png, f1_bars_png
 from common import clock
 
 AVERAGES = ("accuracy", "macro avg", "weighted avg", "micro avg")
@@ -308,8 +309,6 @@ def write_report(
     created: datetime | None = None,
 ) -> Path:
     """report.md plus confusion_matrix.png and intent_f1.png (and cv_intent_f1.png) in `out_dir`."""
-    from bot.nlu_admin.charts import confusion_png, f1_bars_png
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     images: dict[str, str] = {}

@@ -26,8 +26,21 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from bot.nlu_admin.review import REASONS_TH, annotate as write, discard as drop, group_view
+from bot.nlu_admin.training_data import DataError, ExampleConflict, NEW_INTENT_GROUP, NLU_DATA, domain_names, intent_files
+from common.thai_datetime import format_thai
 from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
+from storage.db import session_scope
+from storage.nlu_capture import (
+    build_queue,
+    counts,
+    flag as mark,
+    occurrence_counts,
+    purge_expired,
+    recent as latest,
+    review_candidates,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -38,12 +51,6 @@ STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY = 64_000
 FAILED_AUTH_DELAY = 0.5  # seconds: slows down guessing
 
-REASONS_TH = {
-    "fallback": "ผู้ช่วยไม่เข้าใจ",
-    "low_confidence": "ความมั่นใจต่ำ",
-    "contradicted": "ผู้ใช้ปฏิเสธหรือเริ่มใหม่ทันที",
-    "flagged": "มีผู้แจ้งให้ตรวจ",
-}
 ERRORS_TH = {
     "conflict": "ข้อความนี้เป็นตัวอย่างของเจตนาอื่นอยู่แล้ว",
     "intent_name": "ชื่อเจตนาต้องเป็นอักษรภาษาอังกฤษตัวเล็ก ตัวเลข หรือ _ (เช่น ask_parking)",
@@ -84,8 +91,6 @@ async def _refuse(request: Request) -> Response | None:
 
 
 def data_dir(request: Request) -> Path:
-    from bot.nlu_admin.training_data import NLU_DATA
-
     return Path(getattr(request.app.state, "nlu_data_dir", None) or NLU_DATA)
 
 
@@ -135,8 +140,6 @@ async def meta(request: Request) -> Response:
     directory = data_dir(request)
 
     def read() -> dict[str, Any]:
-        from bot.nlu_admin.training_data import NEW_INTENT_GROUP, domain_names, intent_files
-
         homes = intent_files(directory)
         domain_intents, entities = domain_names()
         groups = sorted({p.stem for p in directory.glob("*.yml")} | {NEW_INTENT_GROUP})
@@ -149,9 +152,6 @@ async def meta(request: Request) -> Response:
         }
 
     def tally() -> dict[str, int]:
-        from storage.db import session_scope
-        from storage.nlu_capture import counts
-
         with session_scope(state.engine) as s:
             return counts(s)
 
@@ -173,9 +173,6 @@ async def queue(request: Request) -> Response:
         return _bad("ค่าที่ระบุไม่ถูกต้อง")
 
     def candidates() -> tuple[list[Any], dict[str, int]]:
-        from storage.db import session_scope
-        from storage.nlu_capture import occurrence_counts, purge_expired, review_candidates
-
         with session_scope(state.engine) as s:
             purge_expired(s, state.settings.nlu_capture_retention_days)
             rows = review_candidates(s, low_confidence=below)
@@ -184,9 +181,6 @@ async def queue(request: Request) -> Response:
     rows, occurrences = await db(state.engine, candidates)
 
     def build() -> list[dict[str, Any]]:
-        from bot.nlu_admin.review import group_view
-        from storage.nlu_capture import build_queue
-
         return [group_view(g) for g in build_queue(rows, occurrences, low_confidence=below, limit=limit)]
 
     return JSONResponse({"groups": await asyncio.to_thread(build)})  # word segmentation: off the storage lane
@@ -198,10 +192,6 @@ async def recent(request: Request) -> Response:
     state: GatewayState = request.app.state.gateway
 
     def read() -> list[dict[str, Any]]:
-        from common.thai_datetime import format_thai
-        from storage.db import session_scope
-        from storage.nlu_capture import recent as latest
-
         with session_scope(state.engine) as s:
             return [{"id": c.id, "text": c.text, "intent": c.intent, "confidence": round(c.confidence, 3), "flagged": c.flagged,
                      "status": c.status, "channel": c.channel, "captured_th": format_thai(c.captured_at, short=True)}
@@ -227,13 +217,8 @@ async def annotate(request: Request) -> Response:
     directory = data_dir(request)
 
     def run() -> tuple[Any, int]:
-        from bot.nlu_admin.review import annotate as write
-        from storage.db import session_scope
-
         with session_scope(state.engine) as s:
             return write(s, ids, intent, example, data_dir=directory, group=group, move=move)
-
-    from bot.nlu_admin.training_data import DataError, ExampleConflict
 
     try:
         written, marked = await db(state.engine, run)
@@ -261,8 +246,6 @@ async def _on_selected(request: Request, act: Callable[[Session, list[int]], int
         return _bad("ไม่พบข้อความที่เลือก")
 
     def run() -> int:
-        from storage.db import session_scope
-
         with session_scope(state.engine) as s:
             return act(s, ids)
 
@@ -270,8 +253,6 @@ async def _on_selected(request: Request, act: Callable[[Session, list[int]], int
 
 
 async def discard(request: Request) -> Response:
-    from bot.nlu_admin.review import discard as drop
-
     marked = await _on_selected(request, drop)
     if isinstance(marked, Response):
         return marked
@@ -279,8 +260,6 @@ async def discard(request: Request) -> Response:
 
 
 async def flag(request: Request) -> Response:
-    from storage.nlu_capture import flag as mark
-
     marked = await _on_selected(request, lambda s, ids: sum(mark(s, i) for i in ids))
     if isinstance(marked, Response):
         return marked

@@ -12,8 +12,17 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.nlu_admin.training_data import Written, add_example, build_example
+from common.thai_datetime import format_thai
 from storage.models.nlu_capture import CAPTURE_ANNOTATED, CAPTURE_DISCARDED
 from storage.nlu_capture import ReviewGroup, resolve
+
+# Why a message waits for review, in the admins' words (the CLI and the /admin page both show these).
+REASONS_TH = {
+    "fallback": "ผู้ช่วยไม่เข้าใจ",
+    "low_confidence": "ความมั่นใจต่ำ",
+    "contradicted": "ผู้ใช้ปฏิเสธหรือเริ่มใหม่ทันที",
+    "flagged": "มีผู้แจ้งให้ตรวจ",
+}
 
 
 def suggested_example(group: ReviewGroup) -> str:
@@ -23,8 +32,6 @@ def suggested_example(group: ReviewGroup) -> str:
 
 def group_view(group: ReviewGroup) -> dict[str, Any]:
     """A queue group for the page and `--json`: the stored facts plus the suggested markup."""
-    from common.thai_datetime import format_thai
-
     view = group.as_dict()
     view["example"] = suggested_example(group)
     view["last_seen_th"] = format_thai(group.last_seen, short=True)

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from common.ids import format_request_id
 from storage.models.base import Base, utcnow
 
 SUBMITTED = "submitted"
@@ -97,7 +98,7 @@ class ServiceRequest(Base):
 
     @property
     def code(self) -> str:
-        return f"REQ-{self.id:06d}"
+        return format_request_id(self.id)
 
 
 class RequestHistory(Base):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from common.ids import format_request_id, format_task_id, parse_request_id, parse_task_id
+from common.ids import format_request_id, format_task_id, parse_request_id, parse_task_id, sender_id
 
 
 @pytest.mark.parametrize(
@@ -21,3 +21,18 @@ def test_parse_task_id(text: str, expected: int | None) -> None:
 def test_format_ids() -> None:
     assert format_request_id(123) == "REQ-000123"
     assert format_task_id(7) == "T-7"
+
+
+@pytest.mark.parametrize(
+    ("channel", "chat_id", "chat_type", "expected"),
+    [
+        ("line", "Uabc", "private", "line:Uabc"),
+        ("line", "Cgroup", "group", "line-group:Cgroup"),
+        ("line", "Rroom", "room", "line-group:Rroom"),
+        ("telegram", "-1001", "supergroup", "telegram:-1001"),
+        ("telegram", "42", "private", "telegram:42"),
+        ("web", "w1", "private", "web:w1"),
+    ],
+)
+def test_sender_id_is_todays_rule(channel: str, chat_id: str, chat_type: str, expected: str) -> None:
+    assert sender_id(channel, chat_id, chat_type) == expected
