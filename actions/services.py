@@ -9,7 +9,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import db
-from common.replies import button, card, cards
+from actions.service_cards import card_message
+from common.replies import button
 from storage.services import Service, find_services, get_agency
 
 Events = list[dict[str, Any]]
@@ -20,29 +21,6 @@ def latest_entity(tracker: Tracker, name: str) -> str | None:
         if entity.get("entity") == name and entity.get("value"):
             return str(entity["value"])
     return None
-
-
-def service_card(service: Service, agency_phone: str | None = None) -> dict[str, Any]:
-    fields = [("หน่วยงาน", service.agency), ("ค่าธรรมเนียม", service.fee or "-"), ("ระยะเวลา", service.duration or "-")]
-    if agency_phone:
-        fields.append(("โทร", agency_phone))
-    lines = [service.summary] if service.summary else []
-    if service.documents:
-        lines.append("เอกสารที่ต้องใช้:")
-        lines += [f"• {d}" for d in service.documents]
-    if service.where_to:
-        lines.append(f"ยื่นที่: {service.where_to}")
-    if service.how:
-        lines.append(f"ขั้นตอน: {service.how}")
-    action = "แจ้งเรื่องนี้" if service.kind in ("report", "complaint") else "ยื่นคำร้องผ่านแชต"
-    return card(
-        service.name,
-        subtitle=service.agency,
-        lines=lines,
-        fields=fields,
-        link={"label": "เว็บไซต์หน่วยงาน", "url": service.url} if service.url else None,
-        buttons=[button(action, '/request_service{"service": "%s"}' % service.name)],
-    )
 
 
 def choice_buttons(services: list[Service], intent: str) -> list[dict[str, str]]:
@@ -70,8 +48,3 @@ class ActionServiceInfo(Action):
         dispatcher.utter_message(response="utter_service_unknown")
         return []
 
-
-def card_message(service: Service, phone: str | None) -> dict[str, Any]:
-    docs = ", ".join(service.documents[:4]) if service.documents else "-"
-    alt = f"{service.name} ({service.agency}) เอกสาร: {docs} · ค่าธรรมเนียม: {service.fee or '-'} · ระยะเวลา: {service.duration or '-'}"
-    return cards(alt, [service_card(service, phone)])

@@ -22,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 
 from common.settings import Settings, get_settings
 from connectors import webchat
+from connectors.channel import Channel
 from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
 from connectors.line import LineChannel
@@ -70,7 +71,7 @@ def make_busy_notice(state_holder: dict[str, GatewayState]):  # type: ignore[no-
 def make_waiting(state_holder: dict[str, GatewayState]):  # type: ignore[no-untyped-def]
     async def waiting(event: Event) -> None:
         channel = state_holder["state"].channels.get(event.channel)
-        if channel is not None and hasattr(channel, "waiting"):
+        if channel is not None:
             await channel.waiting(event)
 
     return waiting
@@ -106,9 +107,9 @@ async def metrics(request: Request) -> Response:
     return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
 
-def enabled_channels(settings: Settings) -> dict[str, Any]:
+def enabled_channels(settings: Settings) -> dict[str, Channel]:
     """The adapters whose credentials are complete; a half-configured channel stays off, loudly."""
-    channels: dict[str, Any] = {}
+    channels: dict[str, Channel] = {}
     if settings.line_enabled:
         channels["line"] = LineChannel(settings)
     elif settings.line_channel_access_token or settings.line_channel_secret:
@@ -123,7 +124,7 @@ def create_app(
     *,
     engine: Engine | None = None,
     rasa: RasaClient | None = None,
-    channels: dict[str, Any] | None = None,
+    channels: dict[str, Channel] | None = None,
     poll_interval: float = 0.5,
     slow_after: float = 8.0,
     loading_after: float = 1.0,

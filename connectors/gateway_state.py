@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from common.settings import Settings
 
 if TYPE_CHECKING:
+    from connectors.channel import Channel
     from connectors.worker import Worker
 
 
@@ -18,4 +19,4 @@ class GatewayState:
     settings: Settings
     engine: Engine
     worker: Worker
-    channels: dict[str, Any] = field(default_factory=dict)  # "line" / "telegram" adapters that are enabled
+    channels: dict[str, Channel] = field(default_factory=dict)  # "line" / "telegram" adapters that are enabled

@@ -56,7 +56,7 @@ def list_(as_json: bool) -> None:
 @click.argument("query")
 def show(query: str) -> None:
     """What a service needs, as the bot would answer (fuzzy name)."""
-    from actions.services import card_message
+    from actions.service_cards import card_message
     from connectors.replies import as_plain_text
     from storage.db import session_scope
     from storage.services import find_services

@@ -1,0 +1,40 @@
+"""The service feature's card (what a service needs), shared by its action and `bot services show`.
+
+No rasa_sdk here: the CLI shows the same card without loading the action server's SDK.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from common.replies import button, card, cards
+from storage.services import Service
+
+
+def service_card(service: Service, agency_phone: str | None = None) -> dict[str, Any]:
+    fields = [("หน่วยงาน", service.agency), ("ค่าธรรมเนียม", service.fee or "-"), ("ระยะเวลา", service.duration or "-")]
+    if agency_phone:
+        fields.append(("โทร", agency_phone))
+    lines = [service.summary] if service.summary else []
+    if service.documents:
+        lines.append("เอกสารที่ต้องใช้:")
+        lines += [f"• {d}" for d in service.documents]
+    if service.where_to:
+        lines.append(f"ยื่นที่: {service.where_to}")
+    if service.how:
+        lines.append(f"ขั้นตอน: {service.how}")
+    action = "แจ้งเรื่องนี้" if service.kind in ("report", "complaint") else "ยื่นคำร้องผ่านแชต"
+    return card(
+        service.name,
+        subtitle=service.agency,
+        lines=lines,
+        fields=fields,
+        link={"label": "เว็บไซต์หน่วยงาน", "url": service.url} if service.url else None,
+        buttons=[button(action, '/request_service{"service": "%s"}' % service.name)],
+    )
+
+
+def card_message(service: Service, phone: str | None) -> dict[str, Any]:
+    docs = ", ".join(service.documents[:4]) if service.documents else "-"
+    alt = f"{service.name} ({service.agency}) เอกสาร: {docs} · ค่าธรรมเนียม: {service.fee or '-'} · ระยะเวลา: {service.duration or '-'}"
+    return cards(alt, [service_card(service, phone)])

@@ -1,0 +1,27 @@
+"""Every adapter implements the one channel contract (connectors.channel.Channel)."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from connectors.channel import Channel
+from connectors.line import LineChannel
+from connectors.telegram import TelegramChannel
+
+
+@pytest.mark.parametrize("adapter", [LineChannel, TelegramChannel])
+def test_adapter_implements_the_channel_protocol(adapter: type) -> None:
+    assert issubclass(adapter, Channel)
+    for name in ("start", "aclose", "webhook", "waiting", "deliver", "send"):
+        assert inspect.iscoroutinefunction(getattr(adapter, name)), name
+    assert list(inspect.signature(adapter.deliver).parameters) == ["self", "event", "replies", "tag"]
+
+
+def test_a_class_missing_a_method_is_not_a_channel() -> None:
+    class Half:
+        async def deliver(self, event, replies, tag="reply"):  # type: ignore[no-untyped-def]
+            return None
+
+    assert not issubclass(Half, Channel)
