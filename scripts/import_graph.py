@@ -199,29 +199,69 @@ def cycles(edges) -> list[list[str]]:
 
 def package_of(module: str) -> str:
     """The unit drawn in the diagram: the top package, with bot's sub-packages apart."""
+    if module in SHIMS:
+        return "shims"
     parts = module.split(".")
     if parts[0] == "bot" and len(parts) > 1 and parts[1] in ("commands", "scheduler", "nlu_admin", "nlu"):
         return ".".join(parts[:2])
     return parts[0]
 
 
+DIAGRAM_GROUPS = [  # (subgraph title, units), top to bottom
+    ("top: CLI, scheduler, admin tool (app runtime)", ["bot", "bot.commands", "bot.scheduler", "bot.nlu_admin"]),
+    ("adapters: gateway, LINE, Telegram, web chat", ["connectors"]),
+    ("use-cases outside Rasa | Rasa custom actions", ["usecases", "actions"]),
+    ("storage: SQLAlchemy models and services", ["storage"]),
+    ("ground floor: settings, Thai text and dates, reply cards, ids (both runtimes)", ["common"]),
+    ("engine: runs inside Rasa, .venv-rasa", ["engine", "shims"]),
+]
+SHIM_LABEL = "bot.nlu.thai_tokenizer, bot.rasa_channel (old-path shims for trained models)"
+DOC = ROOT / "docs" / "architecture.md"
+BEGIN, END = "<!-- import-graph:begin (scripts/import_graph.py --write-doc) -->", "<!-- import-graph:end -->"
+
+
 def mermaid(edges) -> str:
-    counts = Counter((package_of(s), package_of(d)) for s, d, _, _ in edges if s not in SHIMS)
+    """The package graph as Mermaid: one arrow per package pair that imports, whatever the count."""
+    pairs = sorted({(package_of(s), package_of(d)) for s, d, _, _ in edges} - {(u, u) for u in PACKAGE_UNITS(edges)})
+    node = lambda unit: unit.replace(".", "_")  # noqa: E731
     lines = ["flowchart TD"]
-    for (src, dst), n in sorted(counts.items()):
-        if src != dst:
-            lines.append(f"    {src.replace('.', '_')}[{src}] -->|{n}| {dst.replace('.', '_')}[{dst}]")
+    for i, (title, units) in enumerate(DIAGRAM_GROUPS):
+        lines.append(f'    subgraph L{i}["{title}"]')
+        lines += [f'        {node(u)}["{SHIM_LABEL if u == "shims" else u}"]' for u in units]
+        lines.append("    end")
+    for src, dst in pairs:
+        style = "-.->" if src == "shims" else "-->"
+        lines.append(f"    {node(src)} {style} {node(dst)}")
     return "\n".join(lines)
+
+
+def PACKAGE_UNITS(edges) -> set[str]:  # noqa: N802 - reads as a constant set at the call site
+    return {package_of(s) for s, _, _, _ in edges} | {package_of(d) for _, d, _, _ in edges}
+
+
+def write_doc(edges) -> bool:
+    """Put the current diagram into docs/architecture.md; True when it changed."""
+    text = DOC.read_text(encoding="utf-8")
+    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
+    block = f"\n```mermaid\n{mermaid(edges)}\n```\n"
+    if text[start:end] == block:
+        return False
+    DOC.write_text(text[:start] + block + text[end:], encoding="utf-8")
+    return True
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--list", action="store_true", help="list in-function and upward imports")
     parser.add_argument("--mermaid", action="store_true", help="print a Mermaid diagram of the package graph")
+    parser.add_argument("--write-doc", action="store_true", help="refresh the diagram in docs/architecture.md")
     args = parser.parse_args()
     edges = collect()
     if args.mermaid:
         print(mermaid(edges))
+        return 0
+    if args.write_doc:
+        print("docs/architecture.md " + ("updated" if write_doc(edges) else "already current"))
         return 0
     inner = [e for e in edges if e[3]]
     upward = [e for e in edges if is_upward(e[0], e[1])]

@@ -75,3 +75,14 @@ def test_every_project_import_names_an_existing_module() -> None:
                     if importlib.util.find_spec(node.module) is None:
                         stale.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.module}")
     assert stale == []
+
+
+def test_the_architecture_picture_is_generated_from_the_current_code() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("import_graph", ROOT / "scripts" / "import_graph.py")
+    assert spec is not None and spec.loader is not None
+    graph = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(graph)
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert f"```mermaid\n{graph.mermaid(graph.collect())}\n```" in doc, "run: python scripts/import_graph.py --write-doc"
