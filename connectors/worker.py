@@ -1,4 +1,8 @@
-"""Background processing of stored inbound events.
+"""Background processing of stored inbound events: order, retries, delivery.
+
+The worker keeps each conversation in order and delivers; the other jobs have their own
+modules: deciding the answer, once per message (connectors.answering: officials' commands,
+the handoff relay, Rasa) and the courtesy notes while a person waits (connectors.courtesy).
 
 - Events of one conversation are handled strictly in order, different
   conversations in parallel (at most `concurrency` at a time).
@@ -35,40 +39,32 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from connectors.answering import Answerer, message_id, truncated_note
 from connectors.channel import DeliveryError
+from connectors.courtesy import BUSY_TEXT, Courtesy, Notify, Waiting
 from connectors.dbcall import db
-from connectors.rasa_client import RasaAnswer, RasaClient, RasaUnavailable
-from connectors.replies import normalise
+from connectors.rasa_client import RasaClient, RasaUnavailable
 from storage.db import session_scope
-from storage.handoff import BOT_IS_BACK
 from storage.inbound import Event, count_open, due_conversations, finish_and_next, is_due, mark_done, mark_retry, next_open_event
 from storage.models.base import utcnow
-from storage.nlu_capture import capture_values, purge_expired
-from usecases.admin_commands import answer_command
-from usecases.handoff_relay import open_handoffs, relay
+from storage.nlu_capture import purge_expired
+
+__all__ = ["BUSY_TEXT", "Deliver", "Notify", "Waiting", "Worker", "backoff", "truncated_note"]
 
 logger = logging.getLogger(__name__)
 
 # (event, neutral replies) -> replies for the web chat table (other channels send and return [])
 Deliver = Callable[[Event, list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]]
-Notify = Callable[[Event, str], Awaitable[None]]
-Waiting = Callable[[Event], Awaitable[None]]
 
 MAX_ATTEMPTS = 40  # with backoff capped at 60 s: about half an hour of outage
-BUSY_TEXT = "กำลังดำเนินการ ขอเวลาสักครู่นะครับ 🙏"
 TAKEN_LIMIT = 100_000  # conversations whose last taken event id is remembered
 KNOWN_LIMIT = 20_000  # conversations remembered as fully known (then forgotten and read from the store)
-HANDOFF_REFRESH = 2.0  # seconds between looks at which conversations are with officials
 CAPTURE_PURGE_EVERY = 3600.0  # seconds between purges of NLU captures past their retention
 
 
 def _purge_captures(engine: Engine, retention_days: int) -> int:
     with session_scope(engine) as s:
         return purge_expired(s, retention_days)
-
-
-def truncated_note(limit: int) -> str:
-    return f"ข้อความยาวเกินไป ผมอ่านเฉพาะ {limit:,} ตัวอักษรแรกนะครับ"
 
 
 def backoff(attempts: int) -> timedelta:
@@ -95,19 +91,19 @@ class Worker:
         capture_retention_days: int | None = None,
     ) -> None:
         self.engine = engine
-        self.rasa = rasa
         self.deliver = deliver
-        self.notify_busy = notify_busy
-        self.waiting = waiting
-        self.loading_after = loading_after
         self.poll_interval = poll_interval
-        self.max_text = max_text
-        self.slow_after = slow_after
         self.max_pending = max_pending
-        self.log_text = log_text
-        self.capture_secret = capture_secret  # None: NLU capture off
+        self.stats = {"processed": 0, "rasa_failures": 0, "busy_notes": 0, "undelivered": 0, "relayed_to_officials": 0,
+                      "nlu_captured": 0}
+        # the jobs: deciding answers, courtesy notes while people wait, capture housekeeping
+        self.answerer = Answerer(engine, rasa, started_at=utcnow(), stats=self.stats, max_text=max_text, log_text=log_text,
+                                 capture_secret=capture_secret)
+        self.courtesy = Courtesy(notify_busy=notify_busy, waiting=waiting, loading_after=loading_after, slow_after=slow_after,
+                                 stats=self.stats)
         self.capture_retention_days = capture_retention_days  # None: no purge from here
         self._purged_at: float | None = None
+        # the queue: per-conversation order, in memory where the worker can vouch for it
         self._gate = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -120,16 +116,9 @@ class Worker:
         # the worker already read from the store and handled; such a late copy is dropped)
         self._taken: OrderedDict[str, int] = OrderedDict()
         self._done: dict[int, asyncio.Event] = {}
-        self._busy_sent: set[int] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._open = 0
-        self.stats = {"processed": 0, "rasa_failures": 0, "busy_notes": 0, "undelivered": 0, "relayed_to_officials": 0,
-                      "nlu_captured": 0}
-        self._handoffs: set[str] = set()
-        self._handoffs_checked = 0.0
-        self._started_at = utcnow()
-        self._asked: set[int] = set()  # events sent to Rasa by this worker and not finished yet
 
     # ---- lifecycle
     def start(self) -> None:
@@ -276,10 +265,10 @@ class Worker:
         capture = None
         if replies is None:
             try:
-                replies, nlu = await self._ask_rasa(event)
+                replies, nlu = await self.answerer.answer(event, self.courtesy.while_waiting)
             except RasaUnavailable as exc:
                 self.stats["rasa_failures"] += 1
-                await self._maybe_busy(event)
+                await self.courtesy.maybe_busy(event)
                 retry = await db(self.engine, mark_retry, self.engine, event.id, f"rasa: {exc}", backoff(event.attempts), MAX_ATTEMPTS,
                                  quick=True)
                 logger.warning("event %d: Rasa unavailable (%s); %s", event.id, exc, "will retry" if retry else "giving up")
@@ -292,7 +281,7 @@ class Worker:
                 if not retry:
                     self._finish(event.id)
                 return False, None
-            capture = self._capture(event, nlu)
+            capture = self.answerer.capture(event, nlu)
         # Rasa's tracker has moved on; should this gateway stop before the event is done, the next
         # one asks again with the same message id and Rasa answers from its tracker.
         web = await self._deliver_with_retries(event, replies)
@@ -324,52 +313,9 @@ class Worker:
             self._now_known(event.conversation)
         return following
 
-    def _capture(self, event: Event, nlu: dict[str, Any] | None) -> dict[str, Any] | None:
-        if nlu is None or self.capture_secret is None or event.kind != "message":
-            return None
-        return capture_values(text=event.text[: self.max_text], conversation=event.conversation, metadata=event.metadata,
-                              nlu=nlu, secret=self.capture_secret)
-
     def message_id(self, event: Event) -> str:
         """The id Rasa knows this message by: the same however often it is asked."""
-        return f"{event.channel}-{event.id}-{int(event.received_at.timestamp() * 1_000_000)}"
-
-    def _resumed(self, event: Event) -> bool:
-        """Might Rasa have seen this event already? (an earlier attempt, or an earlier gateway)"""
-        return event.attempts > 0 or event.received_at < self._started_at or event.id in self._asked
-
-    async def _ask_rasa(self, event: Event) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """(replies, NLU's reading of the message when Rasa parsed it).
-
-        This is where a message is handled: an official's command runs here (once per message,
-        instead of asking Rasa), and so does the relay of a conversation handed to officials.
-        """
-        if event.kind == "admin_command":
-            return [{"text": await db(self.engine, answer_command, self.engine, event), "buttons": [], "custom": None}], None
-        replies: list[dict[str, Any]] = []
-        if event.metadata.get("truncated"):
-            replies.append({"text": truncated_note(self.max_text), "buttons": [], "custom": None})
-        if event.kind != "message" or not event.text.strip():
-            return replies, None
-        if await self._with_officials(event):
-            relayed = await db(self.engine, relay, self.engine, event.conversation, event.text[: self.max_text], event.id)
-            if relayed == "relayed":
-                self.stats["relayed_to_officials"] += 1
-                return replies, None
-            self._handoffs.discard(event.conversation)
-            if relayed == "released":
-                return replies + [{"text": BOT_IS_BACK, "buttons": [], "custom": None}], None
-        if self.log_text:
-            logger.debug("event %d to Rasa: %r", event.id, event.text)
-        slow = asyncio.create_task(self._while_waiting(event))
-        resumed = self._resumed(event)
-        self._asked.add(event.id)
-        try:
-            answer: RasaAnswer = await self.rasa.ask(event.conversation, event.text[: self.max_text], event.metadata,
-                                                     message_id=self.message_id(event), resumed=resumed)
-        finally:
-            slow.cancel()
-        return replies + normalise(answer.messages), answer.nlu
+        return message_id(event)
 
     async def _purge_captures(self) -> None:
         if self.capture_retention_days is None or (self._purged_at is not None and time.monotonic() - self._purged_at < CAPTURE_PURGE_EVERY):
@@ -382,30 +328,6 @@ class Worker:
             return
         if purged:
             logger.info("purged %d NLU capture(s) past retention", purged)
-
-    async def _with_officials(self, event: Event) -> bool:
-        """Is this conversation handed to officials? (a cached look, refreshed every few seconds)"""
-        now = time.monotonic()
-        if now - self._handoffs_checked > HANDOFF_REFRESH:
-            self._handoffs_checked = now
-            try:
-                self._handoffs = await db(self.engine, open_handoffs, self.engine)
-            except Exception:  # noqa: BLE001 - a missing table (old database) or a blip: answer as usual
-                self._handoffs = set()
-        return event.conversation in self._handoffs
-
-    async def _while_waiting(self, event: Event) -> None:
-        """Rasa is taking a while: a typing/loading indicator first, then one short note."""
-        if self.waiting is not None and self.loading_after < self.slow_after:
-            await asyncio.sleep(self.loading_after)
-            try:
-                await self.waiting(event)
-            except Exception:  # noqa: BLE001 - an indicator is a courtesy
-                logger.debug("event %d: no waiting indicator", event.id)
-            await asyncio.sleep(self.slow_after - self.loading_after)
-        else:
-            await asyncio.sleep(self.slow_after)
-        await self._busy(event)
 
     async def _deliver_with_retries(self, event: Event, replies: list[dict[str, Any]], attempts: int = 4) -> list[dict[str, Any]]:
         """Send the replies decided for `event`; a retry sends again and never decides again (no command runs twice)."""
@@ -426,23 +348,9 @@ class Worker:
                 await asyncio.sleep(2.0**attempt)
         return []
 
-    async def _maybe_busy(self, event: Event) -> None:
-        if (utcnow() - event.received_at).total_seconds() >= self.slow_after or event.attempts >= 1:
-            await self._busy(event)
-
-    async def _busy(self, event: Event) -> None:
-        if self.notify_busy is None or event.id in self._busy_sent or event.kind != "message":
-            return
-        self._busy_sent.add(event.id)
-        self.stats["busy_notes"] += 1
-        try:
-            await self.notify_busy(event, BUSY_TEXT)
-        except Exception:  # noqa: BLE001 - a courtesy note must not break processing
-            logger.warning("event %d: could not send the busy note", event.id)
-
     def _finish(self, event_id: int) -> None:
-        self._busy_sent.discard(event_id)
-        self._asked.discard(event_id)
+        self.courtesy.finished(event_id)
+        self.answerer.finished(event_id)
         waiter = self._done.pop(event_id, None)
         if waiter is not None:
             waiter.set()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-import connectors.worker as worker_module
+import connectors.answering as answering_module
 from connectors.app import make_deliver
 from connectors.channel import DeliveryError
 from connectors.gateway_state import GatewayState
@@ -42,13 +42,13 @@ async def test_a_retried_delivery_sends_the_same_answer_and_never_runs_the_comma
     with session_scope(engine) as s:
         register_official(s, channel="telegram", user_id="111", agency="สำนักงานพัฒนารัฐบาลดิจิทัล", role="admin")
     runs: list[str] = []
-    real = worker_module.answer_command
+    real = answering_module.answer_command
 
     def counting(engine_: Any, event: Event) -> str:
         runs.append(event.text)
         return real(engine_, event)
 
-    monkeypatch.setattr(worker_module, "answer_command", counting)
+    monkeypatch.setattr(answering_module, "answer_command", counting)
     channel = FlakyChannel()
     holder: dict[str, GatewayState] = {}
     worker = Worker(engine, NeverAsked(), make_deliver(holder), poll_interval=0.05)  # type: ignore[arg-type]

@@ -1,0 +1,117 @@
+"""Deciding the answer to one stored message, once: where a message is handled.
+
+An official's command runs here (usecases.admin_commands), a conversation handed to officials
+is relayed here (usecases.handoff_relay), and everything else is asked of Rasa under a stable
+message id. What this returns is then only delivered (connectors.worker): a retried send never
+decides again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from connectors.dbcall import db
+from connectors.rasa_client import RasaAnswer, RasaClient
+from connectors.replies import normalise
+from storage.handoff import BOT_IS_BACK
+from storage.inbound import Event
+from storage.nlu_capture import capture_values
+from usecases.admin_commands import answer_command
+from usecases.handoff_relay import open_handoffs, relay
+
+logger = logging.getLogger(__name__)
+
+HANDOFF_REFRESH = 2.0  # seconds between looks at which conversations are with officials
+
+Replies = list[dict[str, Any]]
+
+
+def text_reply(text: str) -> dict[str, Any]:
+    return {"text": text, "buttons": [], "custom": None}
+
+
+def truncated_note(limit: int) -> str:
+    return f"ข้อความยาวเกินไป ผมอ่านเฉพาะ {limit:,} ตัวอักษรแรกนะครับ"
+
+
+def message_id(event: Event) -> str:
+    """The id Rasa knows this message by: the same however often it is asked."""
+    return f"{event.channel}-{event.id}-{int(event.received_at.timestamp() * 1_000_000)}"
+
+
+class Answerer:
+    """Turns a stored event into neutral replies (and Rasa's reading of it, for NLU capture)."""
+
+    def __init__(self, engine: Engine, rasa: RasaClient, *, started_at: datetime, stats: dict[str, int], max_text: int = 2000,
+                 log_text: bool = False, capture_secret: bytes | None = None) -> None:
+        self.engine = engine
+        self.rasa = rasa
+        self.started_at = started_at
+        self.stats = stats
+        self.max_text = max_text
+        self.log_text = log_text
+        self.capture_secret = capture_secret  # None: NLU capture off
+        self._handoffs: set[str] = set()
+        self._handoffs_checked = 0.0
+        self._asked: set[int] = set()  # events sent to Rasa by this gateway and not finished yet
+
+    async def answer(self, event: Event, while_waiting: Callable[[Event], Awaitable[None]]) -> tuple[Replies, dict[str, Any] | None]:
+        """(replies, NLU's reading of the message when Rasa parsed it); raises when Rasa cannot answer now."""
+        if event.kind == "admin_command":
+            return [text_reply(await db(self.engine, answer_command, self.engine, event))], None
+        replies: Replies = []
+        if event.metadata.get("truncated"):
+            replies.append(text_reply(truncated_note(self.max_text)))
+        if event.kind != "message" or not event.text.strip():
+            return replies, None
+        if await self._with_officials(event):
+            relayed = await db(self.engine, relay, self.engine, event.conversation, event.text[: self.max_text], event.id)
+            if relayed == "relayed":
+                self.stats["relayed_to_officials"] += 1
+                return replies, None
+            self._handoffs.discard(event.conversation)
+            if relayed == "released":
+                return replies + [text_reply(BOT_IS_BACK)], None
+        if self.log_text:
+            logger.debug("event %d to Rasa: %r", event.id, event.text)
+        slow = asyncio.create_task(while_waiting(event))
+        resumed = self._resumed(event)
+        self._asked.add(event.id)
+        try:
+            answer: RasaAnswer = await self.rasa.ask(event.conversation, event.text[: self.max_text], event.metadata,
+                                                     message_id=message_id(event), resumed=resumed)
+        finally:
+            slow.cancel()
+        return replies + normalise(answer.messages), answer.nlu
+
+    def capture(self, event: Event, nlu: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The NLU capture row for this message, or None (capture off, a button, a command)."""
+        if nlu is None or self.capture_secret is None or event.kind != "message":
+            return None
+        return capture_values(text=event.text[: self.max_text], conversation=event.conversation, metadata=event.metadata,
+                              nlu=nlu, secret=self.capture_secret)
+
+    def finished(self, event_id: int) -> None:
+        self._asked.discard(event_id)
+
+    def _resumed(self, event: Event) -> bool:
+        """Might Rasa have seen this event already? (an earlier attempt, or an earlier gateway)"""
+        return event.attempts > 0 or event.received_at < self.started_at or event.id in self._asked
+
+    async def _with_officials(self, event: Event) -> bool:
+        """Is this conversation handed to officials? (a cached look, refreshed every few seconds)"""
+        now = time.monotonic()
+        if now - self._handoffs_checked > HANDOFF_REFRESH:
+            self._handoffs_checked = now
+            try:
+                self._handoffs = await db(self.engine, open_handoffs, self.engine)
+            except Exception:  # noqa: BLE001 - a missing table (old database) or a blip: answer as usual
+                self._handoffs = set()
+        return event.conversation in self._handoffs
