@@ -76,7 +76,8 @@ def queue_time(engine: Engine, rows: int) -> tuple[float, float, int]:
     from storage.db import session_scope
     from storage.models.base import utcnow
     from storage.models.nlu_capture import NluCapture
-    from storage.nlu_capture import capture_values, review_queue
+    from storage.nlu_capture import capture_values
+    from storage.nlu_review import review_queue
 
     secret = b"bench-secret"
     words = ["ต่อ", "ใบขับขี่", "บัตรประชาชน", "ไฟถนน", "ดับ", "ขยะ", "หมา", "หาย", "ภาษี", "ที่ดิน", "ยังไง", "ที่ไหน", "ครับ", "ค่ะ"]

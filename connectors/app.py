@@ -32,7 +32,7 @@ from connectors.worker import Worker
 from storage.db import get_engine
 from storage.inbound import Event, counts_by_state
 from storage.migrate import upgrade
-from storage.nlu_capture import pseudonym_secret
+from storage.pseudonyms import pseudonym_secret
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from common.ids import format_request_id, parse_request_id
 from storage.handoff import HandoffNotFound, release_handoff, reply_in_handoff
-from storage.nlu_capture import flag, latest_capture_from, pseudonym_for
+from storage.nlu_review import flag, latest_capture_from
 from storage.officials import PermissionDenied, require_official
+from storage.pseudonyms import pseudonym_for
 from storage.requests import STATUS_THAI, NotYourAgency, RequestClosed, RequestNotFound, agency_requests, forward_request, reply_to_citizen
 from storage.services import get_agency
 from usecases.context import CommandContext

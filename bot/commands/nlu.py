@@ -67,7 +67,8 @@ def cli() -> None:
 def _queue(below: float, limit: int) -> list[Any]:
     from common.settings import get_settings
     from storage.db import session_scope
-    from storage.nlu_capture import purge_expired, review_queue
+    from storage.nlu_capture import purge_expired
+    from storage.nlu_review import review_queue
 
     with session_scope(_engine()) as s:
         purge_expired(s, get_settings().nlu_capture_retention_days)
@@ -177,7 +178,7 @@ def review(limit: int, below: float, list_only: bool, as_json: bool, interactive
 
 def _group_ids(capture_id: int, only: bool) -> list[int]:
     from storage.db import session_scope
-    from storage.nlu_capture import find_group
+    from storage.nlu_review import find_group
 
     if only:
         return [capture_id]
@@ -232,7 +233,7 @@ def discard(capture_id: int, only: bool) -> None:
 def flag(capture_id: int) -> None:
     """Put a captured message into the review queue (e.g. an official says the bot misunderstood it)."""
     from storage.db import session_scope
-    from storage.nlu_capture import flag as mark
+    from storage.nlu_review import flag as mark
 
     with session_scope(_engine()) as s:
         if not mark(s, capture_id):
@@ -413,7 +414,7 @@ def status(as_json: bool) -> None:
     """The current, previous and candidate models, the last comparison and the review queue's size."""
     from bot.nlu_admin.models import status as model_status
     from storage.db import session_scope
-    from storage.nlu_capture import counts
+    from storage.nlu_review import counts
 
     info = model_status(_store())
     with session_scope(_engine()) as s:

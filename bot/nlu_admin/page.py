@@ -32,15 +32,8 @@ from common.thai_datetime import format_thai
 from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
 from storage.db import session_scope
-from storage.nlu_capture import (
-    build_queue,
-    counts,
-    flag as mark,
-    occurrence_counts,
-    purge_expired,
-    recent as latest,
-    review_candidates,
-)
+from storage.nlu_capture import purge_expired
+from storage.nlu_review import build_queue, counts, flag as mark, occurrence_counts, recent as latest, review_candidates
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

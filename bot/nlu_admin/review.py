@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from bot.nlu_admin.training_data import Written, add_example, build_example
 from common.thai_datetime import format_thai
 from storage.models.nlu_capture import CAPTURE_ANNOTATED, CAPTURE_DISCARDED
-from storage.nlu_capture import ReviewGroup, resolve
+from storage.nlu_review import ReviewGroup, resolve
 
 # Why a message waits for review, in the admins' words (the CLI and the /admin page both show these).
 REASONS_TH = {

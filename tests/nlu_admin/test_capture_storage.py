@@ -8,9 +8,8 @@ from sqlalchemy import Engine, select
 
 from storage.db import session_scope
 from storage.models.nlu_capture import CAPTURE_ANNOTATED, CAPTURE_DISCARDED, NluCapture
-from storage.nlu_capture import (
-    count_captures, counts, erase_captures, flag, pseudonym, pseudonym_secret, purge_expired, recent, resolve, review_queue,
-)
+from storage.nlu_capture import count_captures, erase_captures, pseudonym, pseudonym_secret, purge_expired
+from storage.nlu_review import counts, flag, recent, resolve, review_queue
 from tests.nlu_admin.conftest import SECRET, capture
 
 

@@ -67,7 +67,7 @@ async def test_every_message_that_reached_nlu_is_captured_masked_and_pseudonymou
 
 
 async def test_a_deny_right_after_puts_the_message_before_in_the_queue(tmp_path: Path, sqlite_engine: Engine, fake_rasa) -> None:
-    from storage.nlu_capture import review_queue
+    from storage.nlu_review import review_queue
 
     _, server = fake_rasa
     app, _ = _gateway(tmp_path, sqlite_engine, server.url)

@@ -12,7 +12,7 @@ from bot.scheduler import recurring
 from storage.db import dispose_all, get_engine, session_scope
 from storage.migrate import upgrade
 from storage.models.base import utcnow
-from storage.nlu_capture import counts
+from storage.nlu_review import counts
 from tests.nlu_admin.conftest import capture
 
 
