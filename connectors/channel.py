@@ -6,13 +6,43 @@ always a `DeliveryError`, whatever the platform said.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from common.ids import sender_id
 
 if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
     from storage.inbound import Event
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One platform event read for the bot, before it is stored: the same shape from every adapter.
+
+    `kind`: message | admin_command | unsupported | expired_button | follow | unfollow | join | leave.
+    """
+
+    channel: str
+    kind: str
+    chat_id: str
+    chat_type: str  # private | group | room | supergroup
+    user_id: str
+    text: str = ""
+    display_name: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)  # location, postback, callback, edited, reply_to_* ...
+
+    @property
+    def conversation(self) -> str:
+        """The Rasa sender id of the conversation (common.ids.sender_id)."""
+        return sender_id(self.channel, self.chat_id, self.chat_type)
+
+    def metadata(self) -> dict[str, Any]:
+        """What travels with the message to Rasa and the actions (DESIGN.md: who spoke, where)."""
+        return {"channel": self.channel, "user_id": self.user_id, "chat_id": self.chat_id, "chat_type": self.chat_type,
+                "display_name": self.display_name, **self.extra}
 
 
 class DeliveryError(Exception):

@@ -29,10 +29,9 @@ from linebot.v3.messaging import (
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from common.ids import sender_id
 from common.settings import Settings
 from connectors.body import BodyTooLarge, read_body
-from connectors.channel import DeliveryError
+from connectors.channel import DeliveryError, InboundMessage
 from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
 from connectors.render_line import to_line_messages
@@ -151,18 +150,15 @@ class LineChannel:
         event_id = str(event.get("webhookEventId") or "")
         if not event_id:
             return None
-        chat_type, chat_id, user_id = _source(event)
-        if not chat_id:
+        inbound = self._read(event)
+        if inbound is None:
             return None
-        kind, text, extra = self._read(event, chat_type)
-        if kind is None:
-            return None
-        metadata: dict[str, Any] = {"channel": "line", "user_id": user_id, "chat_id": chat_id, "chat_type": chat_type, "display_name": ""}
-        metadata.update(extra)
-        text, truncated = clean_text(text, self.settings.max_message_chars)
+        kind, chat_type, chat_id, user_id = inbound.kind, inbound.chat_type, inbound.chat_id, inbound.user_id
+        metadata = inbound.metadata()
+        text, truncated = clean_text(inbound.text, self.settings.max_message_chars)
         if truncated:
             metadata["truncated"] = True
-        conversation = sender_id("line", chat_id, chat_type)
+        conversation = inbound.conversation
         stored = await db(state.engine, store_new_event, state.engine, lane="ingest", quick=True, channel="line", external_id=event_id,
                           conversation=conversation, text=text, metadata=metadata, kind=kind, reply_token=event.get("replyToken"))
         if stored is None:
@@ -175,12 +171,22 @@ class LineChannel:
             await db(state.engine, set_following, state.engine, "line", chat_id, kind == "join", lane="ingest")
         return stored
 
-    def _read(self, event: dict[str, Any], chat_type: str) -> tuple[str | None, str, dict[str, Any]]:
-        """(kind, text for Rasa, extra metadata) of one LINE event; kind None = not for the bot.
+    def _read(self, event: dict[str, Any]) -> InboundMessage | None:
+        """One LINE event as an inbound message; None when it is not for the bot.
 
         In groups and rooms only what addresses the bot goes on: an @mention of the
         bot, a text starting with a trigger word, a button press or a shared location.
         """
+        chat_type, chat_id, user_id = _source(event)
+        if not chat_id:
+            return None
+        kind, text, extra = self._kind_text(event, chat_type)
+        if kind is None:
+            return None
+        return InboundMessage(channel="line", kind=kind, chat_id=chat_id, chat_type=chat_type, user_id=user_id, text=text, extra=extra)
+
+    def _kind_text(self, event: dict[str, Any], chat_type: str) -> tuple[str | None, str, dict[str, Any]]:
+        """(kind, text for Rasa, extra metadata) of one LINE event; kind None = not for the bot."""
         etype = event.get("type")
         group = _is_group(chat_type)
         if etype == "message":

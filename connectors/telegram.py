@@ -27,15 +27,14 @@ from typing import Any
 from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from telegram import Bot, BotCommand, LinkPreviewOptions, Message, Update
+from telegram import Bot, BotCommand, LinkPreviewOptions, Message, Update, User
 from telegram.constants import ChatAction, ChatMemberStatus, ParseMode
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application
 
-from common.ids import sender_id
 from common.settings import Settings
 from connectors.body import BodyTooLarge, read_body
-from connectors.channel import DeliveryError
+from connectors.channel import DeliveryError, InboundMessage
 from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
 from connectors.render_telegram import button_payloads, to_telegram_messages
@@ -101,6 +100,11 @@ def _mentions(text: str, username: str | None) -> bool:
 def _retry_after_seconds(exc: RetryAfter) -> float:
     value = exc.retry_after
     return float(value.total_seconds()) if hasattr(value, "total_seconds") else float(value)
+
+
+def _inbound(kind: str, chat_id: int, chat_type: str, user: User | None, text: str, extra: dict[str, Any]) -> InboundMessage:
+    return InboundMessage(channel="telegram", kind=kind, chat_id=str(chat_id), chat_type=chat_type, user_id=str(user.id) if user else "",
+                          text=text, display_name=(user.full_name if user else "")[:80], extra=extra)
 
 
 class TelegramChannel:
@@ -199,16 +203,15 @@ class TelegramChannel:
 
     async def store(self, state: GatewayState, update: Update) -> Event | None:
         """Store one update; the stored event when it is new and for the bot, else None."""
-        read = await self._read(state, update)
-        if read is None:
+        inbound = await self._read(state, update)
+        if inbound is None:
             return None
-        kind, chat_id, chat_type, user, text, extra = read
-        text, truncated = clean_text(text, self.settings.max_message_chars)
-        metadata: dict[str, Any] = {"channel": "telegram", "user_id": str(user.id) if user else "", "chat_id": str(chat_id),
-                                    "chat_type": chat_type, "display_name": (user.full_name if user else "")[:80], **extra}
+        kind, chat_type = inbound.kind, inbound.chat_type
+        text, truncated = clean_text(inbound.text, self.settings.max_message_chars)
+        metadata = inbound.metadata()
         if truncated:
             metadata["truncated"] = True
-        conversation = sender_id("telegram", str(chat_id), chat_type)
+        conversation = inbound.conversation
         stored = await db(state.engine, store_new_event, state.engine, lane="ingest", quick=True, channel="telegram",
                           external_id=str(update.update_id), conversation=conversation, text=text, metadata=metadata, kind=kind)
         if stored is None:
@@ -217,8 +220,8 @@ class TelegramChannel:
         logger.info("Telegram update %s stored as %d (%s, %s)", update.update_id, stored.id, kind, chat_type)
         return stored
 
-    async def _read(self, state: GatewayState, update: Update) -> tuple[str, int, str, Any, str, dict[str, Any]] | None:
-        """(kind, chat id, chat type, user, text, extra metadata), or None when the update is not for the bot."""
+    async def _read(self, state: GatewayState, update: Update) -> InboundMessage | None:
+        """The update as an inbound message, or None when it is not for the bot."""
         if update.my_chat_member is not None:
             return await self._membership(state, update)
         callback = update.callback_query
@@ -232,7 +235,7 @@ class TelegramChannel:
             text = await db(state.engine, expand_payload, state.engine, callback.data or "")
             chat = callback.message.chat
             kind = "message" if text else "expired_button"
-            return kind, chat.id, _chat_type(chat.type), callback.from_user, text, {"callback": True}
+            return _inbound(kind, chat.id, _chat_type(chat.type), callback.from_user, text, {"callback": True})
         message = update.message or update.edited_message
         if message is None or message.from_user is None or message.from_user.is_bot:
             return None
@@ -246,27 +249,27 @@ class TelegramChannel:
             venue = message.venue
             if venue is not None:
                 extra["location"].update(address=venue.address or "", title=venue.title or "")
-            return "message", message.chat.id, chat_type, message.from_user, extra["location"]["address"] or "ตำแหน่งที่ตั้ง", extra
+            return _inbound("message", message.chat.id, chat_type, message.from_user, extra["location"]["address"] or "ตำแหน่งที่ตั้ง", extra)
         if not raw:
             if _is_group(chat_type):
                 return None  # photos and stickers in a group are for the people there
-            return "unsupported", message.chat.id, chat_type, message.from_user, "", extra
+            return _inbound("unsupported", message.chat.id, chat_type, message.from_user, "", extra)
         text = raw.replace(f"@{self.username}", "").strip() if self.username else raw
         if is_admin_command(text):
             replied = message.reply_to_message.from_user if message.reply_to_message else None
             extra["reply_to_user_id"] = str(replied.id) if replied else None
             extra["reply_to_name"] = replied.full_name if replied else ""
-            return "admin_command", message.chat.id, chat_type, message.from_user, text, extra
-        return "message", message.chat.id, chat_type, message.from_user, command_to_text(text), extra
+            return _inbound("admin_command", message.chat.id, chat_type, message.from_user, text, extra)
+        return _inbound("message", message.chat.id, chat_type, message.from_user, command_to_text(text), extra)
 
-    async def _membership(self, state: GatewayState, update: Update) -> tuple[str, int, str, Any, str, dict[str, Any]] | None:
+    async def _membership(self, state: GatewayState, update: Update) -> InboundMessage | None:
         change = update.my_chat_member
         chat = change.chat
         joined = change.new_chat_member.status in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR)
         was_in = change.old_chat_member.status in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
         await db(state.engine, set_following, state.engine, "telegram", str(chat.id), joined, lane="ingest")
         if joined and not was_in and _is_group(_chat_type(chat.type)):
-            return "join", chat.id, _chat_type(chat.type), change.from_user, "", {}
+            return _inbound("join", chat.id, _chat_type(chat.type), change.from_user, "", {})
         return None
 
     # ---------------------------------------------------------------- outbound

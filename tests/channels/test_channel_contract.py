@@ -25,3 +25,13 @@ def test_a_class_missing_a_method_is_not_a_channel() -> None:
             return None
 
     assert not issubclass(Half, Channel)
+
+
+def test_an_inbound_message_carries_the_speaker_and_its_conversation() -> None:
+    from connectors.channel import InboundMessage
+
+    inbound = InboundMessage(channel="line", kind="message", chat_id="Cgroup", chat_type="group", user_id="U1", text="สวัสดี",
+                             extra={"postback": True})
+    assert inbound.conversation == "line-group:Cgroup"
+    assert inbound.metadata() == {"channel": "line", "user_id": "U1", "chat_id": "Cgroup", "chat_type": "group", "display_name": "",
+                                  "postback": True}
