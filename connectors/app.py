@@ -21,6 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.settings import Settings, get_settings
+from common import internal_auth
 from connectors import admin_page, webchat
 from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
@@ -158,7 +159,7 @@ def create_app(
     if channels is None:
         channels = enabled_channels(settings)
     holder: dict[str, GatewayState] = {}
-    rasa = rasa or RasaClient(settings.rasa_url)
+    rasa = rasa or RasaClient(settings.rasa_url, token=internal_auth.service_key(settings.var_dir, internal_auth.GATEWAY_CHANNEL))
     capture_secret = None
     if settings.nlu_capture_retention_days > 0:  # 0 days: capture nothing
         from storage.nlu_capture import pseudonym_secret
