@@ -46,3 +46,19 @@ def test_bearer_check() -> None:
 def test_rasa_sends_the_action_key_from_its_environment_not_from_disk() -> None:
     endpoints = rasa_endpoints_yaml(load_settings())
     assert 'Authorization: "Bearer ${ACTION_SERVER_TOKEN}"' in endpoints
+
+
+def test_database_errors_do_not_carry_bound_values(tmp_path: Path) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (phone TEXT UNIQUE)"))
+        conn.execute(text("INSERT INTO t VALUES (:p)"), {"p": "0812345678"})
+    with pytest.raises(SQLAlchemyError) as caught, engine.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES (:p)"), {"p": "0812345678"})
+    assert "0812345678" not in str(caught.value)
+    engine.dispose()
