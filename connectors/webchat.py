@@ -77,9 +77,16 @@ def _set_session(response: Response, request: Request, state: GatewayState, visi
                         httponly=True, samesite="strict", secure=request.url.scheme == "https")
 
 
+_PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip", "x-forwarded-host")
+
+
 def _is_developer(request: Request, state: GatewayState) -> bool:
+    """The local developer token, from this host itself (loopback, not through a proxy)."""
     given = request.headers.get(DEV_HEADER)
-    return given is not None and internal_auth.token_matches(given, dev_token(state.settings.var_dir))
+    if given is None or not internal_auth.token_matches(given, dev_token(state.settings.var_dir)):
+        return False
+    client = request.client.host if request.client else ""
+    return client in ("127.0.0.1", "::1", "::ffff:127.0.0.1") and not any(h in request.headers for h in _PROXY_HEADERS)
 
 
 def _allowed_hosts(state: GatewayState) -> set[str]:
@@ -146,9 +153,9 @@ async def post_message(request: Request) -> Response:
         if channel not in ("web", "line", "telegram") or chat_type not in ("private", "group", "supergroup", "room"):
             return _bad("unknown channel or chat_type")
     else:
-        if str(data.get("channel") or "web") != "web" or data.get("user_id") not in (None, "", data.get("chat_id")) \
+        if str(data.get("channel") or "web") != "web" or data.get("user_id") or data.get("chat_id") \
                 or str(data.get("chat_type") or "private") != "private":
-            return _bad("speaking as another channel or user needs the local developer token", 403)
+            return _bad("choosing a channel, chat or user needs the local developer token", 403)
         visitor = _session(request, state)
         if visitor is None:
             visitor = new_visitor = "w" + secrets.token_hex(12)

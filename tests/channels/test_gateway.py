@@ -78,7 +78,7 @@ def test_web_chat_speaks_as_a_group_member(gateway) -> None:
                                   json.dumps({"chat_id": "ok", "text": "   "}).encode()])
 def test_web_chat_rejects_bad_input(gateway, body: bytes) -> None:
     server, rasa, _, _ = gateway
-    response = httpx.post(f"{server.url}/api/chat/messages", content=body, headers={"content-type": "application/json"})
+    response = httpx.post(f"{server.url}/api/chat/messages", content=body, headers={"content-type": "application/json", **dev_headers()})
     assert response.status_code == 400
     assert rasa.received == []
 

@@ -96,8 +96,12 @@ async def test_speaking_as_another_channel_needs_the_developer_token(tmp_path, f
         async with _client(app, "127.0.0.1") as local:
             wrong = {DEV_HEADER: "0" * 64}
             assert (await local.post("/api/chat/messages", headers=wrong, json={"chat_id": "U1", "channel": "line", "text": "สวัสดี"})).status_code == 403
+            proxied = {**dev_headers(), "X-Forwarded-For": "203.0.113.9"}  # through a reverse proxy: not this host
+            assert (await local.post("/api/chat/messages", headers=proxied, json={"chat_id": "U1", "channel": "line", "text": "สวัสดี"})).status_code == 403
             allowed = await local.post("/api/chat/messages", headers=dev_headers(), json={"chat_id": "U1", "channel": "line", "text": "สวัสดี"})
             assert allowed.status_code == 200 and rasa.received[-1]["sender"] == "line:U1"
+        async with _client(app, "192.0.2.10") as remote:  # the token alone, from elsewhere, is not enough
+            assert (await remote.post("/api/chat/messages", headers=dev_headers(), json={"chat_id": "U1", "channel": "line", "text": "x"})).status_code == 403
     engine.dispose()
 
 
@@ -109,13 +113,14 @@ async def test_a_web_visitor_is_who_the_session_says(tmp_path, fake_rasa) -> Non
     app = create_app(settings, engine=engine, poll_interval=0.05)
     async with app.router.lifespan_context(app):
         async with _client(app, "192.0.2.10") as alice, _client(app, "192.0.2.11") as mallory:
-            first = await alice.post("/api/chat/messages", json={"chat_id": "ignored", "text": "สวัสดี"})
+            assert (await alice.post("/api/chat/messages", json={"chat_id": "wvictim", "text": "สวัสดี"})).status_code == 403
+            first = await alice.post("/api/chat/messages", json={"text": "สวัสดี"})
             cookie = first.cookies.get(COOKIE)
             assert first.status_code == 200 and cookie
             header = first.headers["set-cookie"].lower()
             assert "httponly" in header and "samesite=strict" in header
             visitor = rasa.received[-1]["sender"]
-            assert visitor.startswith("web:w") and "ignored" not in visitor
+            assert visitor.startswith("web:w") and "wvictim" not in visitor
             alice.cookies.set(COOKIE, cookie)
             await alice.post("/api/chat/messages", json={"text": "ขอบคุณ"})
             assert rasa.received[-1]["sender"] == visitor  # the same conversation
