@@ -377,7 +377,7 @@ class Worker:
             if relayed == "released":
                 return replies + [{"text": BOT_IS_BACK, "buttons": [], "custom": None}], None
         if self.log_text:
-            logger.debug("event %d to Rasa: %r", event.id, event.text)
+            logger.debug("event %d to Rasa (%d characters)", event.id, len(event.text or ""))
         slow = asyncio.create_task(self._while_waiting(event))
         resumed = self._resumed(event)
         self._asked.add(event.id)
