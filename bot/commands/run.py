@@ -196,7 +196,10 @@ def cli(rasa_port: int, timeout: int) -> None:
     with session_scope(get_engine()) as session:
         load_catalog(session)  # the shipped service catalog, refreshed in place
 
-    services = build_services(settings, rasa_port)
+    try:
+        services = build_services(settings, rasa_port)
+    except internal_auth.MissingSecret as exc:
+        raise click.ClickException(str(exc)) from None
     stopping = False
 
     def _on_signal(signum: int, _frame: object) -> None:

@@ -62,3 +62,17 @@ def test_database_errors_do_not_carry_bound_values(tmp_path: Path) -> None:
         conn.execute(text("INSERT INTO t VALUES (:p)"), {"p": "0812345678"})
     assert "0812345678" not in str(caught.value)
     engine.dispose()
+
+
+def test_bot_run_refuses_production_without_the_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from bot.commands import run
+
+    monkeypatch.setenv("BOT_ENV", "production")
+    monkeypatch.delenv("INTERNAL_SECRET", raising=False)
+    monkeypatch.setattr(run, "MODEL", tmp_path / "model.tar.gz")
+    (tmp_path / "model.tar.gz").write_bytes(b"")
+    monkeypatch.setattr(run, "_start", lambda *a, **k: pytest.fail("nothing may start"))
+    result = CliRunner().invoke(run.cli, [])
+    assert result.exit_code != 0 and "INTERNAL_SECRET" in result.output
