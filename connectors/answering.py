@@ -80,7 +80,7 @@ class Answerer:
             if relayed == "released":
                 return replies + [text_reply(BOT_IS_BACK)], None
         if self.log_text:
-            logger.debug("event %d to Rasa: %r", event.id, event.text)
+            logger.debug("event %d to Rasa (%d characters)", event.id, len(event.text or ""))
         slow = asyncio.create_task(while_waiting(event))
         resumed = self._resumed(event)
         self._asked.add(event.id)

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from common import internal_auth
 from common.settings import Settings, get_settings
 from connectors import webchat
 from connectors.channel import Channel
@@ -140,7 +141,7 @@ def create_app(
     if channels is None:
         channels = enabled_channels(settings)
     holder: dict[str, GatewayState] = {}
-    rasa = rasa or RasaClient(settings.rasa_url)
+    rasa = rasa or RasaClient(settings.rasa_url, token=internal_auth.service_key(settings.var_dir, internal_auth.GATEWAY_CHANNEL))
     capture_secret = None
     if settings.nlu_capture_retention_days > 0:  # 0 days: capture nothing
 

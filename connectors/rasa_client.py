@@ -47,8 +47,9 @@ def read_answer(body: Any) -> RasaAnswer:
 
 
 class RasaClient:
-    def __init__(self, base_url: str, timeout: float = 30.0, max_connections: int = 100) -> None:
+    def __init__(self, base_url: str, timeout: float = 30.0, max_connections: int = 100, token: str = "") -> None:
         self._url = base_url.rstrip("/") + "/webhooks/gateway/webhook"
+        self._headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=5)
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
@@ -75,7 +76,7 @@ class RasaClient:
             body["resumed"] = resumed
         payload = json.dumps(body, ensure_ascii=False).encode()
         try:
-            async with self._client().post(self._url, data=payload, headers={"Content-Type": "application/json"}) as response:
+            async with self._client().post(self._url, data=payload, headers=self._headers) as response:
                 if response.status >= 500 or response.status == 429:
                     raise RasaUnavailable(f"HTTP {response.status}")
                 if response.status >= 400:

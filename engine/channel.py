@@ -24,7 +24,9 @@ conversation's lock, so an attempt still in progress is waited for.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
+import os
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -65,6 +67,9 @@ def nlu_summary(parse_data: dict[str, Any] | None) -> dict[str, Any] | None:
         "entities": entities,
         "ranking": ranking,
     }
+
+
+CHANNEL_TOKEN_ENV = "GATEWAY_CHANNEL_TOKEN"
 
 
 class GatewayInput(RestInput):
@@ -158,8 +163,15 @@ class GatewayInput(RestInput):
         async def health(request: Request) -> Any:
             return response.json({"status": "ok"})
 
+        # Channel blueprints are outside Rasa's HTTP API auth: the gateway proves itself with
+        # its own key (common/internal_auth.py), passed to Rasa's process by `bot run`.
+        # Without a configured key every message is refused (fail closed).
+        token = os.environ.get(CHANNEL_TOKEN_ENV, "")
+
         @gateway.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> Any:
+            if not token or not hmac.compare_digest(request.headers.get("Authorization", "").encode(), f"Bearer {token}".encode()):
+                return response.json({"error": "unauthorized"}, status=401)
             body = request.json or {}
             if request.args.get("stream", "").lower() == "true":
                 return response.stream(

@@ -53,6 +53,8 @@ def make_engine(url: str, *, busy_timeout: float = 10.0, **kwargs: Any) -> Engin
     `busy_timeout` (SQLite): seconds a write waits for another connection's write lock.
     """
     url = normalise_url(url)
+    # Errors and logs never carry bound values: they are citizens' texts, phones and addresses.
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models.officials import ROLE_ADMIN, ROLE_COORDINATOR, ROLES, GroupLink, Official, Project
+from storage.models.officials import ROLE_ADMIN, ROLE_COORDINATOR, ROLE_GLOBAL_ADMIN, ROLES, GroupLink, Official, Project
 
 _RANK = {role: rank for rank, role in enumerate(ROLES)}
 
@@ -32,6 +32,12 @@ class Actor:
     def at_least(self, role: str) -> bool:
         return _RANK[self.role] >= _RANK[role]
 
+    def may_administer(self, agency: str | None) -> bool:
+        """Agency admins act within their own agency; global admins anywhere."""
+        if self.role == ROLE_GLOBAL_ADMIN:
+            return True
+        return self.role == ROLE_ADMIN and agency is not None and agency.strip() == self.agency
+
 
 def find_official(session: Session, channel: str, user_id: str) -> Official | None:
     return session.scalar(select(Official).where(Official.channel == channel, Official.user_id == str(user_id)))
@@ -48,14 +54,25 @@ def require_official(session: Session, channel: str, user_id: str, minimum: str 
 
 
 def register_official(
-    session: Session, *, channel: str, user_id: str, agency: str, role: str = "member", display_name: str = ""
+    session: Session, *, channel: str, user_id: str, agency: str, role: str = "member", display_name: str = "",
+    actor: Actor | None = None,
 ) -> Official:
-    """Add or update an official (re-activates a removed one)."""
+    """Add or update an official (re-activates a removed one).
+
+    `actor`: the official doing it from a chat (None: the CLI, run on the server). An agency
+    admin registers officials of their own agency only, never above their own role, and
+    cannot take over an official of another agency.
+    """
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if not agency.strip():
         raise ValueError("agency is required")
     official = find_official(session, channel, user_id)
+    if actor is not None:
+        if not actor.may_administer(agency) or _RANK[role] > _RANK[actor.role]:
+            raise PermissionDenied("scope")
+        if official is not None and official.active and not actor.may_administer(official.agency):
+            raise PermissionDenied("scope")
     if official is None:
         official = Official(channel=channel, user_id=str(user_id))
         session.add(official)
@@ -68,23 +85,34 @@ def register_official(
     return official
 
 
-def remove_official(session: Session, channel: str, user_id: str) -> bool:
-    """Deactivate (history keeps pointing at the row); False when unknown."""
+def remove_official(session: Session, channel: str, user_id: str, actor: Actor | None = None) -> bool:
+    """Deactivate (history keeps pointing at the row); False when unknown (or, for an `actor`, outside their agency)."""
     official = find_official(session, channel, user_id)
     if official is None:
         return False
+    if actor is not None and (not actor.may_administer(official.agency) or _RANK[official.role] > _RANK[actor.role]):
+        return False  # the same answer as unknown: nothing is learnt about other agencies' officials
     official.active = False
     return True
 
 
 def link_group(
     session: Session, *, channel: str, chat_id: str, agency: str | None = None, project_code: str | None = None,
-    project_name: str | None = None, title: str = "",
+    project_name: str | None = None, title: str = "", actor: Actor | None = None,
 ) -> GroupLink:
-    """Link a group chat to an agency and/or a sandbox project (created when new)."""
+    """Link a group chat to an agency and/or a sandbox project (created when new).
+
+    `actor` (from a chat): only an admin of that agency (or a global admin), and a group
+    already linked to another agency stays theirs.
+    """
     if not agency and not project_code:
         raise ValueError("link a group to an agency or a project")
     link = session.scalar(select(GroupLink).where(GroupLink.channel == channel, GroupLink.chat_id == str(chat_id)))
+    if actor is not None:
+        if not actor.may_administer(agency):
+            raise PermissionDenied("scope")
+        if link is not None and link.agency and not actor.may_administer(link.agency):
+            raise PermissionDenied("scope")
     if link is None:
         link = GroupLink(channel=channel, chat_id=str(chat_id))
         session.add(link)

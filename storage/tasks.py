@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -21,6 +22,7 @@ from storage.models.officials import (
     BLOCKED,
     DONE,
     IN_PROGRESS,
+    ROLE_GLOBAL_ADMIN,
     TASK_STATUSES,
     Official,
     Task,
@@ -136,11 +138,18 @@ def get_task(session: Session, task_id: int) -> Task:
 
 
 def _may_change(task: Task, actor: Actor) -> bool:
-    if actor.at_least("coordinator") or task.created_by == actor.id:
+    """Only the agencies involved (owner, assigned agencies and people) change a task; global admins any."""
+    if actor.role == ROLE_GLOBAL_ADMIN or task.created_by == actor.id:
         return True
     if task.owner_agency == actor.agency:
         return True
     return any(a.agency == actor.agency or a.official_id == actor.id for a in task.assignees)
+
+
+def _involving(actor: Actor) -> Any:
+    """SQL condition: tasks the actor's agency (or the actor) is involved in."""
+    assigned = select(TaskAssignee.task_id).where(or_(TaskAssignee.agency == actor.agency, TaskAssignee.official_id == actor.id))
+    return or_(Task.owner_agency == actor.agency, Task.created_by == actor.id, Task.id.in_(assigned))
 
 
 def assign_task(session: Session, actor: Actor, task_id: int, *, agency: str | None = None, official: Official | None = None) -> Task:
@@ -213,4 +222,6 @@ def list_tasks(session: Session, actor: Actor, task_filter: TaskFilter, now: dat
         stmt = stmt.where(or_(Task.owner_agency == task_filter.agency, Task.id.in_(assigned)))
     if task_filter.project_id is not None:
         stmt = stmt.where(Task.project_id == task_filter.project_id)
+    if actor.role != ROLE_GLOBAL_ADMIN:
+        stmt = stmt.where(_involving(actor))  # other agencies' tasks stay theirs
     return list(session.scalars(stmt))

@@ -59,7 +59,7 @@ def handle(session: Session, ctx: CommandContext, text: str) -> str:
     if command in OFFICIAL_COMMANDS:
         return handle_official(session, ctx, command, text.strip().split(maxsplit=1)[1] if len(parts) > 1 else "")
     try:
-        require_official(session, ctx.channel, ctx.user_id, "admin")
+        admin = require_official(session, ctx.channel, ctx.user_id, "admin")
     except PermissionDenied:
         return "ขออภัยครับ คำสั่งนี้สำหรับผู้ดูแลระบบของหน่วยงานเท่านั้น"
     if command == "/linkgroup":
@@ -67,7 +67,10 @@ def handle(session: Session, ctx: CommandContext, text: str) -> str:
             return "ใช้คำสั่งนี้ในกลุ่มที่ต้องการเชื่อมกับหน่วยงานครับ"
         if not args:
             return "ระบุหน่วยงานด้วยครับ เช่น /linkgroup กรมสรรพากร"
-        link_group(session, channel=ctx.channel, chat_id=ctx.chat_id, agency=" ".join(args))
+        try:
+            link_group(session, channel=ctx.channel, chat_id=ctx.chat_id, agency=" ".join(args), actor=admin)
+        except PermissionDenied:
+            return "ขออภัยครับ ผู้ดูแลของหน่วยงานเชื่อมกลุ่มได้เฉพาะกับหน่วยงานของตนเอง และกลุ่มที่เชื่อมกับหน่วยงานอื่นอยู่แล้วเปลี่ยนได้โดยผู้ดูแลของหน่วยงานนั้นครับ"
         return f"เชื่อมกลุ่มนี้กับ {' '.join(args)} แล้วครับ คำร้องของประชาชนและสรุปงานประจำวันของหน่วยงานจะส่งมาที่กลุ่มนี้"
     target = ctx.reply_to_user_id
     if target is None:
@@ -75,7 +78,7 @@ def handle(session: Session, ctx: CommandContext, text: str) -> str:
             return "ระบุ user id ของเจ้าหน้าที่ หรือใช้คำสั่งนี้โดยตอบกลับ (reply) ข้อความของเจ้าหน้าที่คนนั้นครับ"
         target, args = args[0], args[1:]
     if command == "/unregister":
-        if remove_official(session, ctx.channel, target):
+        if remove_official(session, ctx.channel, target, actor=admin):
             return f"ยกเลิกสิทธิ์เจ้าหน้าที่ของ {target} แล้วครับ"
         return f"ไม่พบเจ้าหน้าที่ {target} ครับ"
     role = "member"
@@ -85,5 +88,9 @@ def handle(session: Session, ctx: CommandContext, text: str) -> str:
     if not args:
         return "ระบุหน่วยงานด้วยครับ เช่น /register 123456 กรมสรรพากร coordinator"
     agency = " ".join(args)
-    register_official(session, channel=ctx.channel, user_id=target, agency=agency, role=role, display_name=ctx.reply_to_name)
+    try:
+        register_official(session, channel=ctx.channel, user_id=target, agency=agency, role=role, display_name=ctx.reply_to_name, actor=admin)
+    except PermissionDenied:
+        return (f"ขออภัยครับ คุณลงทะเบียนได้เฉพาะเจ้าหน้าที่ของ {admin.agency} และให้สิทธิ์ได้ไม่เกินสิทธิ์ของตนเอง "
+                "หากต้องตั้งค่าข้ามหน่วยงาน โปรดติดต่อผู้ดูแลระบบกลางครับ")
     return f"ลงทะเบียน {ctx.reply_to_name or target} เป็นเจ้าหน้าที่ {agency} (สิทธิ์ {role}) แล้วครับ"

@@ -19,6 +19,8 @@ from pathlib import Path
 import click
 import httpx
 
+from bot.rasa_api import rasa_api_token
+from common import internal_auth
 from common.settings import PROJECT_ROOT, Settings, get_settings
 
 ENGINE_BIN = PROJECT_ROOT / ".venv-rasa" / "bin"
@@ -31,6 +33,7 @@ class Service:
     command: list[str]
     health_url: str | None
     env: dict[str, str] = field(default_factory=dict)
+    health_headers: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
@@ -39,7 +42,14 @@ def rasa_endpoints_yaml(settings: Settings) -> str:
     """Endpoints for the Rasa server: our action server and an SQL tracker store."""
     from sqlalchemy.engine import make_url
 
-    lines = ["action_endpoint:", f'  url: "http://127.0.0.1:{settings.action_server_port}/webhook"', "tracker_store:", "  type: SQL"]
+    lines = [
+        "action_endpoint:",
+        f'  url: "http://127.0.0.1:{settings.action_server_port}/webhook"',
+        "  headers:",  # Rasa fills ${...} from its environment: the key is never written to disk
+        '    Authorization: "Bearer ${ACTION_SERVER_TOKEN}"',
+        "tracker_store:",
+        "  type: SQL",
+    ]
     if settings.database_url.startswith(("postgresql", "postgres")):
         url = make_url(settings.database_url)
         lines += [
@@ -61,11 +71,22 @@ def rasa_endpoints_yaml(settings: Settings) -> str:
     return "\n".join(lines) + "\n"
 
 
+def internal_keys(settings: Settings) -> dict[str, str]:
+    """The derived keys of the internal services (common/internal_auth.py)."""
+    secret = internal_auth.installation_secret(settings.var_dir)
+    purposes = (internal_auth.ACTION_SERVER, internal_auth.RASA_API, internal_auth.GATEWAY_CHANNEL)
+    return {purpose: internal_auth.derive(secret, purpose) for purpose in purposes}
+
+
 def build_services(settings: Settings, rasa_port: int) -> list[Service]:
     app_bin = Path(sys.executable).parent
     endpoints = settings.var_dir / "endpoints.yml"
     endpoints.write_text(rasa_endpoints_yaml(settings), encoding="utf-8")
+    keys = internal_keys(settings)
     engine_env = {
+        "RASA_JWT_SECRET": keys[internal_auth.RASA_API],
+        "ACTION_SERVER_TOKEN": keys[internal_auth.ACTION_SERVER],
+        "GATEWAY_CHANNEL_TOKEN": keys[internal_auth.GATEWAY_CHANNEL],
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
@@ -75,16 +96,17 @@ def build_services(settings: Settings, rasa_port: int) -> list[Service]:
         Service(
             "rasa",
             [
-                str(ENGINE_BIN / "rasa"), "run", "--enable-api",
+                str(ENGINE_BIN / "python"), "-m", "engine.serve", "run", "--enable-api",
                 "--interface", "127.0.0.1", "--port", str(rasa_port),
                 "--model", str(MODEL), "--endpoints", str(endpoints), "--credentials", str(PROJECT_ROOT / "credentials.yml"),
             ],
             f"http://127.0.0.1:{rasa_port}/status",
             engine_env,
+            health_headers={"Authorization": f"Bearer {rasa_api_token(keys[internal_auth.RASA_API])}"},
         ),
         Service(
             "actions",
-            [str(app_bin / "python"), "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_server_port)],
+            [str(app_bin / "python"), "-m", "actions.server", "--port", str(settings.action_server_port)],
             f"http://127.0.0.1:{settings.action_server_port}/health",
         ),
         Service(
@@ -120,7 +142,7 @@ def _healthy(service: Service) -> bool:
     if service.health_url is None:
         return True
     try:
-        return httpx.get(service.health_url, timeout=2).status_code == 200
+        return httpx.get(service.health_url, headers=service.health_headers, timeout=2, trust_env=False).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -174,7 +196,10 @@ def cli(rasa_port: int, timeout: int) -> None:
     with session_scope(get_engine()) as session:
         load_catalog(session)  # the shipped service catalog, refreshed in place
 
-    services = build_services(settings, rasa_port)
+    try:
+        services = build_services(settings, rasa_port)
+    except internal_auth.MissingSecret as exc:
+        raise click.ClickException(str(exc)) from None
     stopping = False
 
     def _on_signal(signum: int, _frame: object) -> None:

@@ -20,6 +20,8 @@ from typing import Any
 import click
 import httpx
 
+from connectors.webchat import DEV_HEADER, dev_token
+
 from connectors.replies import as_plain_text
 
 HELP = "พิมพ์ข้อความเพื่อคุย | #N กดปุ่มที่ N | /as USER [ชื่อ] เปลี่ยนผู้พูด | /quit ออก"
@@ -78,7 +80,10 @@ def cli(url: str | None, channel: str, chat_id: str | None, chat_type: str, user
     last_id = 0
     buttons: list[dict[str, str]] = []
     failed = False
-    with httpx.Client(timeout=60) as client:
+    # The local developer token lets the shell speak as any channel, chat and user
+    # (connectors/webchat.py); it is derived from the installation secret under var/.
+    headers = {DEV_HEADER: dev_token(settings.var_dir)}
+    with httpx.Client(timeout=60, headers=headers, trust_env=False) as client:
 
         def fetch_later(wait: float = 0.0) -> None:
             """Print what arrived after the last answer (proactive messages, a late answer)."""

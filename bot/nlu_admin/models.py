@@ -36,7 +36,8 @@ from types import ModuleType
 from typing import Any
 
 from bot.nlu_admin.evaluation import EvalRun, Gate, compare_runs, load_run, print_summary, write_report
-from common.settings import PROJECT_ROOT
+from bot.rasa_api import rasa_api_headers
+from common.settings import PROJECT_ROOT, get_settings
 from common import clock
 
 Echo = Callable[[str], None]
@@ -306,14 +307,17 @@ def load_into_rasa(rasa_url: str, model: Path, timeout: float = LOAD_TIMEOUT) ->
     import httpx
 
     try:
-        response = httpx.put(f"{rasa_url.rstrip('/')}/model", json={"model_file": str(model.resolve())}, timeout=timeout, trust_env=False)
+        response = httpx.put(f"{rasa_url.rstrip('/')}/model", json={"model_file": str(model.resolve())}, timeout=timeout,
+                             headers=rasa_api_headers(get_settings()), trust_env=False)
     except httpx.ConnectError:
         return "not running"
     except httpx.HTTPError as exc:
         raise ModelError(f"Rasa did not confirm loading the model ({type(exc).__name__})") from exc
     if response.status_code == 204 or response.is_success:
         return "loaded"
-    if response.status_code in (403, 404, 405):
+    if response.status_code in (401, 403):
+        raise ModelError(f"Rasa at {rasa_url} refuses our key (HTTP {response.status_code}): is INTERNAL_SECRET the same for Rasa and this command?")
+    if response.status_code in (404, 405):
         raise ModelError(f"Rasa at {rasa_url} refuses PUT /model (HTTP {response.status_code}); start it with --enable-api (bot run does)")
     raise ModelError(f"Rasa could not load the model (HTTP {response.status_code}): {response.text[:300]}")
 

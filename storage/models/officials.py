@@ -15,8 +15,9 @@ from storage.models.base import Base, utcnow
 
 ROLE_MEMBER = "member"
 ROLE_COORDINATOR = "coordinator"
-ROLE_ADMIN = "admin"
-ROLES = (ROLE_MEMBER, ROLE_COORDINATOR, ROLE_ADMIN)
+ROLE_ADMIN = "admin"  # an agency's admin: registers officials and links groups of that agency only
+ROLE_GLOBAL_ADMIN = "global_admin"  # cross-agency set-up; granted from the CLI (or by another global admin)
+ROLES = (ROLE_MEMBER, ROLE_COORDINATOR, ROLE_ADMIN, ROLE_GLOBAL_ADMIN)
 
 TODO = "todo"
 IN_PROGRESS = "in_progress"

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from bot.commands.line import MENU, SHIPPED_IMAGE, cli as line_cli, menu_image
 from tests.channels.fakes import FakeTelegramApi, ServerThread, free_port
+from tests.channels.devchat import dev_headers
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(60)
@@ -91,7 +92,7 @@ def test_bot_gateway_runs_webchat_and_telegram_polling_in_one_process(tmp_path, 
                 assert process.poll() is None and time.monotonic() < deadline, "gateway did not start"
                 time.sleep(0.2)
             assert "ผู้ช่วย" in httpx.get(f"{base}/chat").text
-            answer = httpx.post(f"{base}/api/chat/messages", json={"chat_id": "p1", "text": "สวัสดี"}, timeout=30).json()
+            answer = httpx.post(f"{base}/api/chat/messages", headers=dev_headers(), json={"chat_id": "p1", "text": "สวัสดี"}, timeout=30).json()
             assert answer["replies"][0]["text"] == "ตอบ: สวัสดี"
             api.updates = [{"update_id": 9001, "message": {"message_id": 1, "date": 1700000000, "text": "สวัสดีครับ",
                                                            "chat": {"id": 5, "type": "private"}, "from": {"id": 5, "is_bot": False, "first_name": "ก"}}}]

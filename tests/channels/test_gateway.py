@@ -17,6 +17,7 @@ from storage.db import make_engine
 from storage.migrate import upgrade
 from tests.channels.conftest import LINE_SECRET, make_settings
 from tests.channels.fakes import ServerThread
+from tests.channels.devchat import dev_headers
 
 PAYLOADS = Path(__file__).with_name("payloads")
 
@@ -55,7 +56,7 @@ def line_body(name: str, **replace) -> bytes:
 
 def test_web_chat_round_trip(gateway) -> None:
     server, rasa, _, _ = gateway
-    response = httpx.post(f"{server.url}/api/chat/messages", json={"chat_id": "w1", "user_id": "w1", "text": "สวัสดีครับ"}, timeout=30)
+    response = httpx.post(f"{server.url}/api/chat/messages", headers=dev_headers(), json={"chat_id": "w1", "user_id": "w1", "text": "สวัสดีครับ"}, timeout=30)
     assert response.status_code == 200
     replies = response.json()["replies"]
     assert replies[0]["text"] == "ตอบ: สวัสดีครับ"
@@ -66,7 +67,7 @@ def test_web_chat_round_trip(gateway) -> None:
 
 def test_web_chat_speaks_as_a_group_member(gateway) -> None:
     server, rasa, _, _ = gateway
-    httpx.post(f"{server.url}/api/chat/messages", json={"chat_id": "-100", "user_id": "7", "channel": "telegram",
+    httpx.post(f"{server.url}/api/chat/messages", headers=dev_headers(), json={"chat_id": "-100", "user_id": "7", "channel": "telegram",
                                                          "chat_type": "supergroup", "display_name": "สมชาย", "text": "งานค้าง"}, timeout=30)
     sent = rasa.received[-1]
     assert sent["sender"] == "telegram:-100"
@@ -77,7 +78,7 @@ def test_web_chat_speaks_as_a_group_member(gateway) -> None:
                                   json.dumps({"chat_id": "ok", "text": "   "}).encode()])
 def test_web_chat_rejects_bad_input(gateway, body: bytes) -> None:
     server, rasa, _, _ = gateway
-    response = httpx.post(f"{server.url}/api/chat/messages", content=body, headers={"content-type": "application/json"})
+    response = httpx.post(f"{server.url}/api/chat/messages", content=body, headers={"content-type": "application/json", **dev_headers()})
     assert response.status_code == 400
     assert rasa.received == []
 

@@ -17,13 +17,14 @@ from storage.officials import link_group, register_official
 from storage.requests import Citizen
 from tests.channels.conftest import make_settings
 from tests.channels.fakes import ServerThread
+from tests.channels.devchat import dev_headers
 
 pytestmark = pytest.mark.timeout(60)
 AGENCY = "สำนักงานพัฒนารัฐบาลดิจิทัล"
 
 
 def _say(server: ServerThread, text: str) -> list[dict]:
-    response = httpx.post(f"{server.url}/api/chat/messages", timeout=30,
+    response = httpx.post(f"{server.url}/api/chat/messages", headers=dev_headers(), timeout=30,
                           json={"chat_id": "hand1", "user_id": "hand1", "channel": "line", "text": text})
     assert response.status_code == 200
     return response.json()["replies"]

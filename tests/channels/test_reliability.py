@@ -16,6 +16,7 @@ from storage.models.channels import InboundEvent
 from tests.channels.conftest import LINE_SECRET, make_settings
 from tests.channels.fakes import ServerThread
 from tests.channels.test_gateway import line_body, sign, wait_for
+from tests.channels.devchat import dev_headers
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -137,7 +138,7 @@ def test_logs_hold_no_message_text_or_tokens(parts, caplog) -> None:
     with ServerThread(create_app(settings, engine=engine, poll_interval=0.05)) as server:
         body = line_body("line_text.json")
         httpx.post(f"{server.url}/webhooks/line", content=body, headers={"x-line-signature": sign(body)})
-        httpx.post(f"{server.url}/api/chat/messages", json={"chat_id": "w9", "text": "ความลับของฉัน"}, timeout=30)
+        httpx.post(f"{server.url}/api/chat/messages", headers=dev_headers(), json={"chat_id": "w9", "text": "ความลับของฉัน"}, timeout=30)
         wait_for(lambda: line.replies)
     logged = caplog.text
     assert "สวัสดี" not in logged and "ความลับ" not in logged and "test-token" not in logged and LINE_SECRET not in logged

@@ -154,7 +154,7 @@ def test_only_admins_register_officials_in_a_group(telegram_gateway) -> None:
     with session_scope(engine) as s:
         register_official(s, channel="telegram", user_id="111", agency="สำนักงานพัฒนารัฐบาลดิจิทัล", role="admin")
     data = load("telegram_group_text.json", update_id=5001)
-    data["message"]["text"] = "/register 222 กรมสรรพากร coordinator"
+    data["message"]["text"] = "/register 222 สำนักงานพัฒนารัฐบาลดิจิทัล coordinator"  # an agency admin: their own agency
     post_update(server, data)
     data = load("telegram_group_text.json", update_id=5002)
     data["message"]["from"]["id"] = 333  # not an admin

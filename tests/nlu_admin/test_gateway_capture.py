@@ -16,16 +16,17 @@ from storage.models.channels import InboundEvent
 from storage.models.nlu_capture import NluCapture
 from storage.nlu_capture import pseudonym, pseudonym_secret
 from tests.channels.conftest import make_settings
+from tests.channels.devchat import dev_headers
 
 pytestmark = pytest.mark.timeout(60)
 
 
 def _client(app) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 40000)), base_url="http://gateway", timeout=30)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 40000)), base_url="http://127.0.0.1", timeout=30)
 
 
 async def _say(client: httpx.AsyncClient, text_: str, user: str = "U100", channel: str = "line") -> list[dict]:
-    response = await client.post("/api/chat/messages", json={"chat_id": user, "user_id": user, "channel": channel, "text": text_,
+    response = await client.post("/api/chat/messages", headers=dev_headers(), json={"chat_id": user, "user_id": user, "channel": channel, "text": text_,
                                                               "display_name": "สมศรี ใจดี"})
     assert response.status_code == 200, response.text
     return response.json()["replies"]
@@ -129,8 +130,10 @@ def test_the_client_reads_both_answer_shapes() -> None:
     assert read_answer(None).messages == []
 
 
-async def test_without_a_usable_key_the_gateway_answers_and_captures_nothing(tmp_path: Path, sqlite_engine: Engine, fake_rasa) -> None:
+async def test_without_a_usable_key_the_gateway_answers_and_captures_nothing(tmp_path: Path, sqlite_engine: Engine, fake_rasa,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     _, server = fake_rasa
+    monkeypatch.setenv("INTERNAL_SECRET", "s" * 64)  # internal keys from settings; var/ unusable
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("")  # var/ cannot be created here, so no key file either
     app, _ = _gateway(tmp_path, sqlite_engine, server.url, var_dir=blocked)

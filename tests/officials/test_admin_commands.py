@@ -10,8 +10,8 @@ def _ctx(user: str, **kw) -> CommandContext:
 
 
 def test_only_admins_register_and_link(db_engine) -> None:
-    with session_scope(db_engine) as s:
-        register_official(s, channel="telegram", user_id="1", agency="สำนักงานพัฒนารัฐบาลดิจิทัล", role="admin")
+    with session_scope(db_engine) as s:  # a global admin (granted from the CLI) sets up several agencies
+        register_official(s, channel="telegram", user_id="1", agency="สำนักงานพัฒนารัฐบาลดิจิทัล", role="global_admin")
         register_official(s, channel="telegram", user_id="2", agency="กรมสรรพากร", role="member")
     with session_scope(db_engine) as s:
         assert "เท่านั้น" in handle(s, _ctx("2"), "/register 3 กรมสรรพากร admin")  # a member cannot
@@ -60,3 +60,35 @@ def test_officials_flag_what_the_bot_misunderstood(db_engine, tmp_path, monkeypa
         assert "ไม่พบ" in handle(s, _ctx("2"), "/flag")  # the official's own: nothing captured
         assert "ผู้ดูแลตรวจ" in handle(s, _ctx("2", reply_to_user_id="7"), "/flag")
         assert s.scalars(select(NluCapture.flagged)).one() is True
+
+
+def test_agency_admins_act_only_within_their_agency(db_engine) -> None:
+    revenue, lands = "กรมสรรพากร", "กรมที่ดิน"
+    with session_scope(db_engine) as s:
+        register_official(s, channel="telegram", user_id="10", agency=revenue, role="admin")
+        register_official(s, channel="telegram", user_id="20", agency=lands, role="admin")
+        register_official(s, channel="telegram", user_id="21", agency=lands, role="member")
+        register_official(s, channel="telegram", user_id="30", agency=lands, role="global_admin")
+    with session_scope(db_engine) as s:
+        # cannot register someone into another agency, nor make themselves (or anyone) a global admin
+        assert "เฉพาะ" in handle(s, _ctx("10"), f"/register 11 {lands} admin")
+        assert find_official(s, "telegram", "11") is None
+        assert "เฉพาะ" in handle(s, _ctx("10"), f"/register 10 {revenue} global_admin")
+        assert find_official(s, "telegram", "10").role == "admin"
+        # cannot take over or remove another agency's official
+        assert "เฉพาะ" in handle(s, _ctx("10"), f"/register 21 {revenue} coordinator")
+        assert find_official(s, "telegram", "21").agency == lands
+        assert "ไม่พบ" in handle(s, _ctx("10"), "/unregister 21")
+        assert find_official(s, "telegram", "21").active
+        # cannot route another agency's citizens into their group, nor steal a linked group
+        assert "เฉพาะ" in handle(s, _ctx("10"), f"/linkgroup {lands}")
+        assert group_link(s, "telegram", "-500") is None
+        assert "เชื่อม" in handle(s, _ctx("20"), f"/linkgroup {lands}")
+        assert "เฉพาะ" in handle(s, _ctx("10"), f"/linkgroup {revenue}")
+        assert group_link(s, "telegram", "-500").agency == lands
+        # within their own agency everything works
+        assert "ลงทะเบียน" in handle(s, _ctx("10"), f"/register 12 {revenue} coordinator")
+        assert "ยกเลิกสิทธิ์" in handle(s, _ctx("10"), "/unregister 12")
+        # a global admin may work across agencies
+        assert "เชื่อม" in handle(s, _ctx("30"), f"/linkgroup {revenue}")
+        assert group_link(s, "telegram", "-500").agency == revenue

@@ -1,0 +1,75 @@
+"""Our entry point for rasa-sdk's action server: loopback, a shared secret, no data in errors.
+
+rasa-sdk has no authentication option, listens on SANIC_HOST (default 0.0.0.0) and its
+500 handler returns the whole request (the tracker: what citizens typed) in the body,
+which Rasa then logs. Here the same app is built through rasa-sdk's own `create_app`
+and wrapped:
+
+- every route but `/health` needs `Authorization: Bearer <key>` (the action-server key
+  derived from the installation secret, see common/internal_auth.py), checked in
+  constant time; Rasa sends it through `headers:` in its endpoints file;
+- errors answer 500 with a fixed body and are logged without the request;
+- it binds to 127.0.0.1 unless ACTION_SERVER_HOST says otherwise (multi-host set-ups);
+- no CORS: no browser has any business calling it.
+
+usage: python -m actions.server [--port 5055]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+from rasa_sdk import endpoint
+from rasa_sdk.executor import ActionExecutor
+from sanic import Sanic, response
+from sanic.request import Request
+
+from common import internal_auth
+from common.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+OPEN_PATHS = frozenset({"/health"})
+
+
+def create_app(key: str, actions_package: str = "actions") -> Sanic:
+    executor = ActionExecutor()
+    executor.register_package(actions_package)
+    app = endpoint.create_app(executor, cors_origins="")
+
+    @app.on_request
+    async def require_key(request: Request):  # type: ignore[no-untyped-def]
+        if request.path in OPEN_PATHS:
+            return None
+        if not internal_auth.bearer_matches(request.headers.get("Authorization"), key):
+            return response.json({"error": "unauthorized"}, status=401)
+        return None
+
+    async def no_body_on_error(request: Request, exception: Exception):  # type: ignore[no-untyped-def]
+        # The request body is the tracker: never echo it, never log it.
+        logger.error("action server error on %s: %s", request.path, type(exception).__name__)
+        return response.json({"error": "internal error"}, status=500)
+
+    # Replace rasa-sdk's handler (it answers with the request body); Sanic refuses a second
+    # registration for the same key, so the entry is swapped in place.
+    app.error_handler.cached_handlers.pop((Exception, None), None)
+    app.error_handler.add(Exception, no_body_on_error)
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    settings = get_settings()
+    parser.add_argument("--port", type=int, default=settings.action_server_port)
+    parser.add_argument("--host", default=os.environ.get("ACTION_SERVER_HOST", "127.0.0.1"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    key = internal_auth.service_key(settings.var_dir, internal_auth.ACTION_SERVER)
+    app = create_app(key)
+    app.run(host=args.host, port=args.port, single_process=True, access_log=False, motd=False)
+
+
+if __name__ == "__main__":
+    main()
