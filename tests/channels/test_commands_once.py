@@ -40,7 +40,7 @@ class FlakyChannel:
 async def test_a_retried_delivery_sends_the_same_answer_and_never_runs_the_command_again(tmp_path, sqlite_engine, monkeypatch) -> None:
     engine = sqlite_engine
     with session_scope(engine) as s:
-        register_official(s, channel="telegram", user_id="111", agency="สำนักงานพัฒนารัฐบาลดิจิทัล", role="admin")
+        register_official(s, channel="telegram", user_id="111", agency="กรมสรรพากร", role="admin")
     runs: list[str] = []
     real = answering_module.answer_command
 
