@@ -54,7 +54,18 @@ def test_cli_json_contract() -> None:
     runner = CliRunner()
     result = runner.invoke(cli, ["when", "ประชุมพรุ่งนี้ บ่ายสอง", "--now", "2026-11-24T10:00:00+07:00", "--json"])
     assert result.exit_code == 0
-    assert json.loads(result.output) == {"datetime": "2026-11-25T14:00:00+07:00", "has_time": True}
+    data = json.loads(result.output)
+    # the contract's fields keep their meaning; new information only as added fields
+    assert {k: data[k] for k in ("datetime", "has_time")} == {"datetime": "2026-11-25T14:00:00+07:00", "has_time": True}
+    assert data["needs_confirmation"] is False and "reason" not in data
+
+
+def test_cli_json_says_when_to_confirm() -> None:
+    result = CliRunner().invoke(cli, ["when", "9 ธ.ค. 2510", "--now", "2026-11-24T10:00:00+07:00", "--json"])
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    assert data["datetime"] == "1967-12-09T00:00:00+07:00" and data["has_time"] is False
+    assert data["needs_confirmation"] is True and data["reason"]
 
 
 def test_cli_exit_code_when_nothing_found() -> None:
