@@ -38,7 +38,7 @@ TZ = ZoneInfo("Asia/Bangkok")
 AMBIGUOUS_PHRASES = frozenset({
     "ต้นเดือน", "ต้นเดือนนี้", "ต้นเดือนหน้า", "กลางเดือน", "กลางเดือนนี้", "กลางเดือนหน้า",
     "ปลายเดือน", "ปลายเดือนนี้", "ปลายเดือนหน้า", "เดือนหน้า", "next month",
-    "สัปดาห์หน้า", "อาทิตย์หน้า", "next week",
+    "สัปดาห์หน้า", "อาทิตย์หน้า", "next week", "ต้นปีหน้า", "ต้นปีงบประมาณหน้า",
 })
 
 THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
@@ -137,12 +137,12 @@ _WEEKDAY = re.compile(
 )
 _PERIOD = re.compile(
     r"(?P<p>สิ้นเดือนหน้า|สิ้นเดือนนี้|สิ้นเดือน|ปลายเดือนหน้า|ปลายเดือนนี้|ปลายเดือน|ต้นเดือนหน้า|ต้นเดือนนี้|ต้นเดือน|"
-    r"กลางเดือนหน้า|กลางเดือนนี้|กลางเดือน|เดือนหน้า|สิ้นปีนี้|สิ้นปี|"
+    r"กลางเดือนหน้า|กลางเดือนนี้|กลางเดือน|เดือนหน้า|สิ้นปีงบประมาณ|สิ้นปีงบ|ต้นปีหน้า|ต้นปีงบประมาณหน้า|สิ้นปีนี้|สิ้นปี|"
     r"สัปดาห์หน้า|อาทิตย์หน้า|สัปดาห์นี้|end of (?:the )?month|next month|next week|end of (?:the )?year)"
 )
 _IN_DURATION = re.compile(
     rf"(?:(?:ใน)?อีก|ภายใน|in|within)\s*(?P<n>\d{{1,3}}|{_NUM_WORD_RE}|ครึ่ง|an?)\s*"
-    r"(?P<u>นาที|ชั่วโมง|ชม\.?|วัน|สัปดาห์|อาทิตย์|เดือน|minutes?|mins?|hours?|hrs?|days?|weeks?|months?)"
+    r"(?P<u>นาที|ชั่วโมง|ชม\.?|วันทำการ|วัน|สัปดาห์|อาทิตย์|เดือน|minutes?|mins?|hours?|hrs?|days?|weeks?|months?)"
 )
 
 _CLOCK_PATTERNS = [
@@ -351,6 +351,12 @@ def _find_relative(text: str, today: date, now: datetime) -> list[_Part]:
             d = today.replace(day=15) if today.day <= 15 else first_next.replace(day=15)
         elif p == "กลางเดือนหน้า":
             d = first_next.replace(day=15)
+        elif p in ("สิ้นปีงบประมาณ", "สิ้นปีงบ"):  # the Thai fiscal year ends on 30 September
+            d = date(today.year if today.month <= 9 else today.year + 1, 9, 30)
+        elif p == "ต้นปีหน้า":
+            d = date(today.year + 1, 1, 1)
+        elif p == "ต้นปีงบประมาณหน้า":
+            d = date(today.year if today.month <= 9 else today.year + 1, 10, 1)
         elif p in ("สิ้นปี", "สิ้นปีนี้", "end of year", "end of the year"):
             d = date(today.year, 12, 31)
         elif p == "สัปดาห์นี้":
@@ -366,6 +372,12 @@ def _find_relative(text: str, today: date, now: datetime) -> list[_Part]:
             delta = timedelta(minutes=n)
         elif unit.startswith(("ชั่วโมง", "ชม", "hour", "hr")):
             delta = timedelta(hours=n)
+        elif unit == "วันทำการ":  # working days: weekends skipped (public holidays are not known here)
+            d, left = today, int(n)
+            while left > 0:
+                d += timedelta(days=1)
+                left -= d.weekday() < 5
+            delta = datetime.combine(d, now.timetz()) - now
         elif unit.startswith(("วัน", "day")):
             delta = timedelta(days=n)
         elif unit.startswith(("สัปดาห์", "อาทิตย์", "week")):
