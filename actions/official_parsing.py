@@ -291,7 +291,9 @@ CANCEL_TASK_RE = re.compile(r"(?:ยกเลิก|ลบ|cancel|delete)\s*(?:�
 
 def is_task_cancel(text: str) -> bool:
     """"ยกเลิกงาน T-2", "ลบงาน T-2", "ยกเลิก T-2": the task goes (not a time, not a status)."""
-    return bool(CANCEL_TASK_RE.search(text)) or bool(re.search(r"(?i)t\s*-?\s*[0-9๐-๙]+\s*(?:ยกเลิก|ไม่ต้องทำแล้ว|ลบทิ้ง)", text))
+    # "T-3 ยกเลิกประชุมแล้ว" is an update about a meeting, not a cancellation: after the ID only
+    # "ยกเลิกงาน(นี้)" / "ลบงาน(นี้)" / "ลบทิ้ง" cancel.
+    return bool(CANCEL_TASK_RE.search(text)) or bool(re.search(r"(?i)t\s*-?\s*[0-9๐-๙]+\s*(?:ยกเลิกงาน|ลบงาน|ลบทิ้ง)", text))
 
 
 TASK_STATUS_TEXT_RE = re.compile(

@@ -299,3 +299,39 @@ def test_reminder_with_a_past_date_asks_and_the_button_stores_it(world) -> None:
         assert reminder.text == "ส่งรายงาน" and reminder.target == "group"
     messages = run(ActionSetReminder(), tracker(text, "set_reminder", "31"))
     assert messages[0]["response"] == "utter_reminder_set"
+
+
+@pytest.mark.parametrize(("text", "cancels"), [
+    ("ยกเลิกงาน T-2", True), ("ลบงาน T-2 ครับ", True), ("ยกเลิก T-2", True), ("T-2 ยกเลิกงานนี้", True),
+    ("T-2 ยกเลิกประชุมแล้ว เลื่อนไปสัปดาห์หน้า", False), ("T-2 เสร็จแล้ว", False), ("ยกเลิกคำร้อง REQ-000001", False),
+])
+def test_what_cancels_a_task(text: str, cancels: bool) -> None:
+    from actions.official_parsing import is_task_cancel
+
+    assert is_task_cancel(text) is cancels
+
+
+@pytest.mark.parametrize(("text", "status", "note"), [
+    ("รับเรื่อง REQ-000004 ครับ เดี๋ยวส่งช่างไปดู", "received", "เดี๋ยวส่งช่างไปดู"),
+    ("REQ-000004 เสร็จแล้วครับ เปลี่ยนหลอดไฟครบ4ต้นแล้ว", "completed", "เปลี่ยนหลอดไฟครบ4ต้นแล้ว"),
+    ("REQ-000123 ไม่อนุมัติ เอกสารไม่ครบค่ะ", "rejected", "เอกสารไม่ครบค่ะ"),
+    ("ช่างเข้าไปแล้วครับ REQ-000123 กำลังดำเนินการ", "in_progress", "ช่างเข้าไปแล้วครับ"),
+    ("เปลี่ยนสถานะ REQ-000123 เป็น เสร็จสิ้น หมายเหตุ: เปลี่ยนท่อแล้ว", "completed", "เปลี่ยนท่อแล้ว"),
+    ("REQ-000123 ขอเอกสารเพิ่ม สำเนาบัตรประชาชน", "need_info", "สำเนาบัตรประชาชน"),
+    ("REQ-000123 รับเรื่องแล้ว", "received", ""),
+])
+def test_request_status_and_note_in_plain_thai(text: str, status: str, note: str) -> None:
+    from actions.official_parsing import request_update_parts
+
+    assert request_update_parts(text, []) == (status, note)
+
+
+@pytest.mark.parametrize(("text", "target", "reason"), [
+    ("ส่งต่อ REQ-000004 ให้ กทม. ค่ะ พื้นที่อยู่เขตราชเทวี สำนักงานเขตดูแล", "กทม.", "พื้นที่อยู่เขตราชเทวี สำนักงานเขตดูแล"),
+    ("ส่งต่อ REQ-000004 ให้กรมที่ดินเพราะเป็นเรื่องโฉนด", "กรมที่ดิน", "เพราะเป็นเรื่องโฉนด"),
+    ("REQ-000004 ส่งต่อให้ กรมทางหลวง ครับ ถนนสายนี้เป็นทางหลวงแผ่นดิน", "กรมทางหลวง", "ถนนสายนี้เป็นทางหลวงแผ่นดิน"),
+])
+def test_forward_target_and_reason(text: str, target: str, reason: str) -> None:
+    from actions.official_parsing import forward_parts
+
+    assert forward_parts(text, [])[:2] == (target, reason)
