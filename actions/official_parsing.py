@@ -64,14 +64,32 @@ def remove_spans(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
+_TASK_STATUS_PATTERNS: list[tuple[str, str]] = [
+    ("todo", r"ยังไม่(?:ได้)?เริ่ม|รอดำเนินการ|\btodo\b|\bto do\b"),
+    ("in_progress", r"ยังไม่เสร็จ|กำลังทำ|กำลังดำเนินการ|ดำเนินการอยู่|อยู่ระหว่าง(?:ดำเนินการ)?|ทำไปแล้ว|คืบหน้า|in[ _]progress|doing|[0-9๐-๙]{1,3}\s*(?:%|เปอร์เซ็น)"),
+    ("blocked", r"ติดปัญหา|ติดขัด|ติด(?!ตาม|ต่อ|ตั้ง|ป้าย)|รอ(?!บ|ง|ด|ยต่อ)|blocked|stuck"),
+    ("done", r"เสร็จแล้ว|เสร็จเรียบร้อย|เรียบร้อยแล้ว|เสร็จสิ้น|ปิดงาน|\bdone\b|complete|finished"
+             r"|(?<!จะ)(?<!ยังไม่)เสร็จ(?!\s*(?:ภายใน|ก่อน|ทัน|พรุ่งนี้|วัน|สัปดาห์|อาทิตย์|เดือน))"),
+]
+
+
 def status_from(text: str, entities: list[dict[str, Any]]) -> str | None:
+    """The task status the official said: the earliest status phrase in the text ("ยังไม่เสร็จ" is
+    in progress, "จะเสร็จพรุ่งนี้" is not done, "ติดต่อ" is not blocked); the classifier's entity
+    only when the text names none."""
+    lowered = text.lower()
+    best: tuple[int, int, str] | None = None
+    for status, pattern in _TASK_STATUS_PATTERNS:
+        for match in re.finditer(pattern, lowered):
+            key = (match.start(), -(match.end() - match.start()), status)
+            if best is None or key[:2] < best[:2]:
+                best = key
+            break
+    if best is not None:
+        return best[2]
     for value in entity_values(entities, "task_status"):
         if value in ("todo", "in_progress", "blocked", "done"):
             return value
-    lowered = text.lower()
-    for status, words in TASK_STATUS_WORDS:
-        if any(word in lowered for word in words):
-            return status
     return None
 
 

@@ -268,7 +268,15 @@ class ActionUpdateTaskStatus(Action):
                 return []
             code = format_task_id(task_id)
             try:
-                status = None if text.startswith("/") else status_from(text, entities)
+                pressed = entity_values(entities, "task_status") if text.startswith("/") else []
+                if pressed and pressed[0] in (CANCEL_CONFIRMED, CANCEL_KEPT):  # buttons under "ยกเลิกงาน T-2"
+                    if pressed[0] == CANCEL_KEPT:
+                        dispatcher.utter_message(response="utter_task_cancel_kept", task_id=code)
+                        return []
+                    title = cancel_task(s, actor, task_id)
+                    dispatcher.utter_message(response="utter_task_cancelled", task_id=code, title=title)
+                    return []
+                status = (pressed[0] if pressed and pressed[0] in STATUS_THAI else None) if text.startswith("/") else status_from(text, entities)
                 deadline = parse_deadline(text, entities) if status is None else None
                 if status is None and deadline is not None:
                     if deadline.needs_confirmation:
@@ -304,7 +312,7 @@ def cancel_task(session, actor: Actor, task_id: int) -> str:  # type: ignore[no-
     the owning agency or a coordinator may. (A storage use-case; kept here while storage/tasks.py
     has no cancelled state.)"""
     task = get_task(session, task_id)
-    if not (actor.at_least("coordinator") or task.created_by == actor.id or task.owner_agency == actor.agency):
+    if not may_cancel(task, actor):
         raise PermissionDenied("not_involved")
     cancel_pending(session, cause_type="task", cause_id=str(task.id), kinds=FOLLOW_UP_KINDS)
     title = task.title
@@ -313,8 +321,18 @@ def cancel_task(session, actor: Actor, task_id: int) -> str:  # type: ignore[no-
     return title
 
 
+CANCEL_CONFIRMED, CANCEL_KEPT = "cancelled", "keep"
+
+
+def may_cancel(task, actor: Actor) -> bool:  # type: ignore[no-untyped-def]
+    return actor.at_least("coordinator") or task.created_by == actor.id or task.owner_agency == actor.agency
+
+
 class ActionCancelTask(Action):
-    """"ยกเลิกงาน T-2", "ลบงาน T-2": reached from any task intent (there is no intent of its own)."""
+    """"ยกเลิกงาน T-2", "ลบงาน T-2": reached from any task intent (there is no intent of its own).
+
+    Removing a task cannot be undone, so the bot names the task and asks; the ยืนยัน button's
+    payload carries the task ID and the decision, and only that removes it."""
 
     def name(self) -> str:
         return "action_cancel_task"
@@ -332,14 +350,19 @@ class ActionCancelTask(Action):
                 return []
             code = format_task_id(task_id)
             try:
-                title = cancel_task(s, actor, task_id)
+                task = get_task(s, task_id)
             except TaskNotFound:
                 dispatcher.utter_message(response="utter_task_not_found", task_id=code)
                 return []
-            except PermissionDenied:
+            if not may_cancel(task, actor):
                 dispatcher.utter_message(response="utter_task_cancel_not_yours", task_id=code)
                 return []
-            dispatcher.utter_message(response="utter_task_cancelled", task_id=code, title=title)
+            payload = '/update_task_status{"task_id": "%s", "task_status": "%s"}'
+            dispatcher.utter_message(
+                response="utter_confirm_cancel_task", task=_task_line(task), task_id=code,
+                buttons=[{"title": f"ยืนยันยกเลิก {code}", "payload": payload % (code, CANCEL_CONFIRMED)},
+                         {"title": "ไม่ยกเลิก", "payload": payload % (code, CANCEL_KEPT)}],
+            )
         return []
 
 

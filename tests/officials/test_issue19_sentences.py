@@ -232,14 +232,27 @@ def test_a_deadline_decades_away_is_never_stored_silently(world) -> None:
     assert _task(engine).deadline is None
 
 
-def test_cancel_task_is_not_a_time(world) -> None:
+def test_cancel_task_is_not_a_time_and_is_confirmed(world) -> None:
     engine, _ = world
     run(ActionCreateTask(), tracker("สร้างงาน ทำรายงาน ภายในพรุ่งนี้ 10 โมง", "create_task", "31"))
     code = _task(engine).code
     text = f"ยกเลิกงาน {code}"
     # the model tagged "เลิกงาน" as a time
     messages = run(ActionUpdateTaskStatus(), tracker(text, "update_task_status", "31", entities=[ent(text, "เลิกงาน", "time")]))
-    assert messages[0]["response"] == "utter_task_cancelled", messages
+    assert messages[0]["response"] == "utter_confirm_cancel_task", messages
+    assert code in messages[0]["task"] and "ทำรายงาน" in messages[0]["task"]
+    confirm, keep = (b["payload"] for b in messages[0]["buttons"])
+
+    def press(payload: str) -> list[dict]:
+        body = json.loads(payload[len("/update_task_status"):])
+        return run(ActionUpdateTaskStatus(), tracker(payload, "update_task_status", "31",
+                                                     entities=[{"entity": k, "value": v} for k, v in body.items()]))
+
+    assert press(keep)[0]["response"] == "utter_task_cancel_kept"
+    assert _task(engine).code == code
+    messages = run(ActionCreateTask(), tracker(text, "create_task", "33"))  # another agency may not
+    assert messages[0]["response"] == "utter_task_cancel_not_yours"
+    assert press(confirm)[0]["response"] == "utter_task_cancelled"
     with session_scope(engine) as s:
         assert s.scalars(select(Task)).all() == []
         assert all(o.state != "pending" for o in s.scalars(select(Outbox).where(Outbox.kind.in_(("task_deadline", "task_overdue")))))
@@ -335,3 +348,14 @@ def test_forward_target_and_reason(text: str, target: str, reason: str) -> None:
     from actions.official_parsing import forward_parts
 
     assert forward_parts(text, [])[:2] == (target, reason)
+
+
+@pytest.mark.parametrize(("text", "status"), [
+    ("T-1 ทำไปแล้ว 50%", "in_progress"), ("T-3 เสร็จแล้ว", "done"), ("T-3 ยังไม่เสร็จ", "in_progress"),
+    ("T-3 ติดต่อผู้รับเหมาแล้ว", None), ("T-3 รออนุมัติงบ", "blocked"), ("T-3 รอดำเนินการ", "todo"),
+    ("T-2 กำลังทำ จะเสร็จพรุ่งนี้", "in_progress"), ("T-2 ทำรอบสองแล้ว", None), ("T-5 เสร็จครับ", "done"),
+])
+def test_task_status_words(text: str, status: str | None) -> None:
+    from actions.official_parsing import status_from
+
+    assert status_from(text, []) == status
