@@ -123,6 +123,8 @@ _DATE_PATTERNS = [
     ("slash", re.compile(r"(?<![\d/])(?P<d>\d{1,2})/(?P<m>\d{1,2})(?:/(?P<y>\d{2,4}))?(?![\d/])")),
     ("thai", re.compile(rf"(?:(?:วัน)?(?:{_WEEKDAY_WORDS})?\s*ที่\s*)?(?P<d>\d{{1,2}}){_RANGE_TAIL}\s*(?:เดือน\s*)?{_MONTH_TH}(?:\s*{_YEAR})?")),
     ("month_word", re.compile(rf"(?P<p>สิ้นเดือน|ปลายเดือน|ต้นเดือน|กลางเดือน|ภายในเดือน|ในเดือน|เดือน)\s*{_MONTH_TH}(?:\s*{_YEAR})?")),
+    # a month named alone ("ธันวาคมนี้", "ม.ค. 70", "มกราคม 2570"): its first day, to be confirmed
+    ("month_word", re.compile(rf"(?<!\d)(?<!\d\s)(?P<p>){_MONTH_TH}\s*(?:(?P<this>นี้)|{_YEAR})")),
     ("en_md", re.compile(rf"\b{_MONTH_EN}\s*(?P<d>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s*(?P<year>\d{{4}}))?\b")),
     ("en_dm", re.compile(rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s*{_MONTH_EN}(?:\s*(?P<year>\d{{4}}))?\b")),
     ("day_of_month", re.compile(rf"(?:วันที่|(?:วัน)?(?:{_WEEKDAY_WORDS})\s*ที่)\s*(?P<d>\d{{1,2}}){_RANGE_TAIL}(?!\s*[/\d])(?P<rel>\s*(?:ของ)?\s*เดือน(?:นี้|หน้า))?")),
@@ -137,7 +139,7 @@ _WEEKDAY = re.compile(
 )
 _PERIOD = re.compile(
     r"(?P<p>สิ้นเดือนหน้า|สิ้นเดือนนี้|สิ้นเดือน|ปลายเดือนหน้า|ปลายเดือนนี้|ปลายเดือน|ต้นเดือนหน้า|ต้นเดือนนี้|ต้นเดือน|"
-    r"กลางเดือนหน้า|กลางเดือนนี้|กลางเดือน|เดือนหน้า|สิ้นปีงบประมาณ|สิ้นปีงบ|ต้นปีหน้า|ต้นปีงบประมาณหน้า|สิ้นปีนี้|สิ้นปี|"
+    r"กลางเดือนหน้า|กลางเดือนนี้|กลางเดือน|ภายในเดือนนี้|ภายในเดือนหน้า|ภายในปีนี้|สิ้นไตรมาสนี้|สิ้นไตรมาส|เดือนหน้า|สิ้นปีงบประมาณ|สิ้นปีงบ|ต้นปีหน้า|ต้นปีงบประมาณหน้า|สิ้นปีนี้|สิ้นปี|"
     r"สัปดาห์หน้า|อาทิตย์หน้า|สัปดาห์นี้|end of (?:the )?month|next month|next week|end of (?:the )?year)"
 )
 _IN_DURATION = re.compile(
@@ -255,8 +257,8 @@ def _find_dates(text: str, today: date) -> list[_Part]:
                     d, ambiguous = _last_day(first), f"\"{p}\" ไม่ได้ระบุวันที่แน่นอน"
                 elif p == "กลางเดือน":
                     d, ambiguous = first.replace(day=15), f"\"{p}\" ไม่ได้ระบุวันที่แน่นอน"
-                else:  # ต้นเดือน, ในเดือน, เดือน
-                    d, ambiguous = first, f"\"{p}{m['month']}\" ไม่ได้ระบุวันที่แน่นอน"
+                else:  # ต้นเดือน, ในเดือน, เดือน, or the month alone
+                    d, ambiguous = first, f"\"{m.group(0).strip()}\" ไม่ได้ระบุวันที่แน่นอน"
                 parts.append(_Part(m.start(), m.end(), day=d, ambiguous=ambiguous, explicit=True, year_given=year is not None))
                 continue
             if kind == "day_of_month":
@@ -351,13 +353,19 @@ def _find_relative(text: str, today: date, now: datetime) -> list[_Part]:
             d = today.replace(day=15) if today.day <= 15 else first_next.replace(day=15)
         elif p == "กลางเดือนหน้า":
             d = first_next.replace(day=15)
+        elif p == "ภายในเดือนนี้":
+            d = today.replace(day=last)
+        elif p == "ภายในเดือนหน้า":
+            d = _last_day(first_next)
+        elif p in ("สิ้นไตรมาส", "สิ้นไตรมาสนี้"):  # calendar and Thai fiscal quarters end on the same days
+            d = _last_day(date(today.year, (today.month - 1) // 3 * 3 + 3, 1))
         elif p in ("สิ้นปีงบประมาณ", "สิ้นปีงบ"):  # the Thai fiscal year ends on 30 September
             d = date(today.year if today.month <= 9 else today.year + 1, 9, 30)
         elif p == "ต้นปีหน้า":
             d = date(today.year + 1, 1, 1)
         elif p == "ต้นปีงบประมาณหน้า":
             d = date(today.year if today.month <= 9 else today.year + 1, 10, 1)
-        elif p in ("สิ้นปี", "สิ้นปีนี้", "end of year", "end of the year"):
+        elif p in ("สิ้นปี", "สิ้นปีนี้", "ภายในปีนี้", "end of year", "end of the year"):
             d = date(today.year, 12, 31)
         elif p == "สัปดาห์นี้":
             d = _week_monday(today) + timedelta(days=4)
