@@ -31,6 +31,25 @@ def entity_values(entities: list[dict[str, Any]], name: str) -> list[str]:
     return seen
 
 
+_PAYLOAD = re.compile(r"^/\w+(?:\{.*\})?\s*$", re.DOTALL)
+
+
+def is_payload(text: str) -> bool:
+    """A button press ("/update_task_status{...}"), not a typed command ("/newtask ร่าง TOR")."""
+    return bool(_PAYLOAD.match(text))
+
+
+# words that introduce a deadline; dropped when they stand right before the removed date
+_DEADLINE_MARKERS = re.compile(
+    r"(?:\s*(?:ให้แล้วเสร็จ|ให้เสร็จ|ให้ทัน|(?:(?<=\s)|^)ส่ง(?:ภายใน|ก่อน)?|ภายใน|ก่อน|กำหนดส่ง|กำหนด|เดดไลน์|deadline|by))*\s*\x00",
+    re.IGNORECASE,
+)
+
+
+def _drop_markers(marked: str) -> str:
+    return _DEADLINE_MARKERS.sub(" ", marked).replace("\x00", " ")
+
+
 def task_title_from(text: str, entities: list[dict[str, Any]], remove: list[tuple[int, int]] | None = None) -> str:
     """The task title: the official's words minus the command, the deadline and the assignee.
 
@@ -38,13 +57,10 @@ def task_title_from(text: str, entities: list[dict[str, Any]], remove: list[tupl
     "สรุปยอดคำร้องเรื่องขยะประจำเดือน"). `remove` holds the spans of the deadline and the
     assignee phrase found by the caller; the words that introduce them ("ภายใน", "ให้") go too.
     """
-    if text.startswith("/"):
+    if is_payload(text):
         titles = entity_values(entities, "task_title")  # a button payload carries the title
         return titles[0].strip() if titles else ""
-    kept = remove_spans(text, remove or [])
-    kept = _COMMAND_WORDS.sub("", kept.strip())
-    kept = re.sub(r"(?:\s|^)(?:ภายใน|ก่อน|กำหนดส่ง|ส่งภายใน|deadline|by)?\s*\x00", " ", kept, flags=re.IGNORECASE)
-    kept = kept.replace("\x00", " ")
+    kept = _drop_markers(_COMMAND_WORDS.sub("", remove_spans(text, remove or []).strip()))
     kept = re.sub(r"(?:\s*(?:ภายใน|ก่อน|กำหนดส่ง|กำหนด|deadline|by|ให้|ด้วย|หน่อย|นะ|ครับ|ค่ะ|คะ|จ้า|ครับผม))+\s*$", "", kept.strip(), flags=re.IGNORECASE)
     return " ".join(kept.split()).strip(" :-,")
 
@@ -120,8 +136,7 @@ def reminder_target(text: str, in_group: bool) -> str:
 
 def reminder_subject(text: str, span: tuple[int, int] | None) -> str:
     """What to remind about: the message without the command words and the time expression."""
-    if span:
-        text = text[: span[0]] + " " + text[span[1] :]
+    text = _drop_markers(remove_spans(text, [span] if span else []))
     text = _REMIND_WORDS.sub(" ", text)
     text = re.sub(r"(?:ครับ|ค่ะ|คะ|นะ|จ้า|ด้วย|หน่อย)+\s*$", "", text.strip())
     text = re.sub(r"^\s*(?:เรื่อง|ว่า|ให้)\s*", "", text.strip())
@@ -224,7 +239,7 @@ def free_text(text: str, spans: list[tuple[int, int]]) -> str:
 
 def request_update_parts(text: str, entities: list[dict[str, Any]]) -> tuple[str | None, str]:
     """(status named in the text or by the classifier, the official's note)."""
-    if text.startswith("/"):
+    if is_payload(text):
         values = entity_values(entities, "request_status")
         return (values[0] if values else None), ""
     spans = [m.span() for m in REQUEST_ID_RE.finditer(text)]

@@ -21,6 +21,7 @@ from actions.official_parsing import (
     blocked_reason,
     entity_values,
     id_kinds,
+    is_payload,
     is_task_cancel,
     list_scope,
     list_status,
@@ -83,7 +84,7 @@ def _task_line(task) -> str:  # type: ignore[no-untyped-def]
 def _reroute(dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any], text: str) -> Events | None:
     """Route by what the text holds when the classifier confused the intents: a request ID alone is
     a request update, "ยกเลิกงาน T-2" cancels a task. None: carry on with this action."""
-    if text.startswith("/"):
+    if is_payload(text):
         return None
     if id_kinds(text) == {"request"}:
         from actions.request_handling import ActionUpdateRequestStatus
@@ -95,6 +96,9 @@ def _reroute(dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[st
 
 
 _PERSON_PREFIX = r"(?:คุณ|พี่|น้อง|ผอ\.?|หัวหน้า)?"
+# "ให้" that starts a phrase ("... ให้วิภา", "มอบหมายให้วิภา"), not one inside the title
+# ("ส่งเอกสารให้ สตง." is what the task is about, not who does it)
+_GIVE = r"(?:มอบหมายให้|มอบให้|(?:(?<=\s)|^)ให้)"
 
 
 def _officials_of(session, channel: str) -> list[Official]:  # type: ignore[no-untyped-def]
@@ -115,7 +119,7 @@ def _assignees_in(session, speaker: Speaker, text: str, entities: list[dict[str,
     people = sorted((o for o in _officials_of(session, speaker.channel) if o.display_name), key=lambda o: -len(o.display_name))
     person, spans = None, []
     for official in people:
-        m = re.search(rf"(?:(?:มอบหมาย)?ให้\s*{_PERSON_PREFIX}\s*|@){re.escape(official.display_name)}(?![ก-ฮ]{{2}})", text)
+        m = re.search(rf"(?:{_GIVE}\s*{_PERSON_PREFIX}\s*|@){re.escape(official.display_name)}(?![ก-ฮ]{{2}})", text)
         if m is None:
             m = re.search(rf"@{re.escape(official.user_id)}\b", text)
         if m is not None:
@@ -126,15 +130,14 @@ def _assignees_in(session, speaker: Speaker, text: str, entities: list[dict[str,
     for entity in entities:
         if entity.get("entity") == "agency" and entity.get("value") and "start" in entity:
             start, end = int(entity["start"]), int(entity["end"])
-            before = text[max(0, start - 12) : start]
-            if re.search(r"ให้\s*$", before) and str(entity["value"]) != actor_agency and str(entity["value"]) not in agencies:
+            give = re.search(rf"{_GIVE}\s*$", text[:start])
+            if give is not None and str(entity["value"]) != actor_agency and str(entity["value"]) not in agencies:
                 agencies.append(str(entity["value"]))
-                give = before.rfind("ให้")
-                spans.append((start - len(before) + give, end))
+                spans.append((give.start(), end))
     if not agencies:
         known = sorted({o.agency for o in _officials_of(session, speaker.channel)}, key=len, reverse=True)
         for agency in known:
-            m = re.search(rf"(?:มอบหมาย)?ให้\s*{re.escape(agency)}", text)
+            m = re.search(rf"{_GIVE}\s*{re.escape(agency)}", text)
             if m is not None and agency != actor_agency:
                 agencies.append(agency)
                 spans.append(m.span())
@@ -268,7 +271,7 @@ class ActionUpdateTaskStatus(Action):
                 return []
             code = format_task_id(task_id)
             try:
-                pressed = entity_values(entities, "task_status") if text.startswith("/") else []
+                pressed = entity_values(entities, "task_status") if is_payload(text) else []
                 if pressed and pressed[0] in (CANCEL_CONFIRMED, CANCEL_KEPT):  # buttons under "ยกเลิกงาน T-2"
                     if pressed[0] == CANCEL_KEPT:
                         dispatcher.utter_message(response="utter_task_cancel_kept", task_id=code)
@@ -276,7 +279,7 @@ class ActionUpdateTaskStatus(Action):
                     title = cancel_task(s, actor, task_id)
                     dispatcher.utter_message(response="utter_task_cancelled", task_id=code, title=title)
                     return []
-                status = (pressed[0] if pressed and pressed[0] in STATUS_THAI else None) if text.startswith("/") else status_from(text, entities)
+                status = (pressed[0] if pressed and pressed[0] in STATUS_THAI else None) if is_payload(text) else status_from(text, entities)
                 deadline = parse_deadline(text, entities) if status is None else None
                 if status is None and deadline is not None:
                     if deadline.needs_confirmation:
@@ -286,7 +289,7 @@ class ActionUpdateTaskStatus(Action):
                     task = set_deadline(s, actor, task_id, deadline.datetime, deadline.has_time)
                     dispatcher.utter_message(response="utter_task_deadline_set", task=_task_line(task))
                     return []
-                if status is None and text.startswith("/"):  # "แก้ไข" under a deadline question
+                if status is None and is_payload(text):  # "แก้ไข" under a deadline question
                     dispatcher.utter_message(response="utter_task_deadline_retype", task_id=code)
                     return []
                 if status is None:
@@ -451,7 +454,7 @@ def _previous_text(tracker: Tracker, user_id: str) -> str:
     for event in reversed(users[:-1]):
         text = event.get("text") or ""
         sender = (event.get("metadata") or {}).get("user_id")
-        if text and not text.startswith("/") and (sender is None or str(sender) == user_id):
+        if text and not is_payload(text) and (sender is None or str(sender) == user_id):
             return text
     return ""
 
@@ -470,7 +473,7 @@ class ActionSetReminder(Action):
                 return []
             when = parse_deadline(text, entities)
             source, span = text, when.span if when else None
-            if text.startswith("/"):  # "ยืนยัน" under a date question: the reminder is the message it answered
+            if is_payload(text):  # "ยืนยัน" under a date question: the reminder is the message it answered
                 source = _previous_text(tracker, speaker.user_id)
                 original = parse_deadline(source, []) if source else None
                 span = original.span if original else None

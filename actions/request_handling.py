@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import db
 from actions.identity import speaker_of
-from actions.official_parsing import asks_for_request_list, forward_parts, id_kinds, request_status_in, request_update_parts
+from actions.official_parsing import asks_for_request_list, forward_parts, id_kinds, is_payload, request_status_in, request_update_parts
 from actions.services import latest_entity
 from common import clock as app_clock
 from storage.ids import format_request_id, parse_request_id
@@ -129,7 +129,7 @@ class ActionUpdateRequestStatus(Action):
             status, note = request_update_parts(text, entities)
             note = note[:500]
             try:
-                if not text.startswith("/") and (_forwarding(text) or (status is None and latest_entity(tracker, "agency"))):
+                if not is_payload(text) and (_forwarding(text) or (status is None and latest_entity(tracker, "agency"))):
                     words, reason, span = forward_parts(text, entities)
                     named = next((str(e["value"]) for e in entities if e.get("entity") == "agency" and span
                                   and (int(e.get("start", -1)), int(e.get("end", -1))) == span), None)

@@ -359,3 +359,54 @@ def test_task_status_words(text: str, status: str | None) -> None:
     from actions.official_parsing import status_from
 
     assert status_from(text, []) == status
+
+
+@pytest.mark.parametrize(("text", "title"), [
+    ("สร้างงาน: ร่าง TOR โครงการ ภายใน 15 ธ.ค.", "ร่าง TOR โครงการ"),
+    ("สร้างงานใหม่ ประสานงานเรื่องน้ำท่วม ส่งภายในพรุ่งนี้ 10 โมงนะครับ", "ประสานงานเรื่องน้ำท่วม"),
+    ("/newtask จัดทำรายงานสรุปผล กำหนดส่ง 20 ธ.ค.", "จัดทำรายงานสรุปผล"),
+    ("สร้างงาน ติดตามคำร้องเรื่องถนนชำรุด ให้เสร็จภายในศุกร์นี้", "ติดตามคำร้องเรื่องถนนชำรุด"),
+    ("สร้างงาน ประชุมเรื่องขนส่งภายในพรุ่งนี้", "ประชุมเรื่องขนส่ง"),
+    ("เพิ่มงาน ตรวจรับพัสดุ ก่อนสิ้นเดือนธันวา ครับ", "ตรวจรับพัสดุ"),
+])
+def test_task_titles_are_whole(text: str, title: str) -> None:
+    from actions.official_parsing import task_title_from
+    from bot.thai_datetime import parse_when
+
+    when = parse_when(text, TUESDAY)
+    assert when is not None
+    assert task_title_from(text, [], [when.span]) == title
+
+
+def test_give_inside_the_title_is_not_an_assignee(world) -> None:
+    engine, _ = world
+    text = "สร้างงาน ส่งเอกสารให้ กรมสรรพากร ภายในวันที่ 30"
+    run(ActionCreateTask(), tracker(text, "create_task", "31", entities=[ent(text, "กรมสรรพากร", "agency")]))
+    with session_scope(engine) as s:
+        task = s.scalars(select(Task)).one()
+        assert task.title == "ส่งเอกสารให้ กรมสรรพากร" and task.assignees == []
+    text = "สร้างงาน ตรวจเอกสารภาษี มอบหมายให้กรมสรรพากร"
+    run(ActionCreateTask(), tracker(text, "create_task", "31", entities=[ent(text, "กรมสรรพากร", "agency")]))
+    with session_scope(engine) as s:
+        task = s.scalars(select(Task).order_by(Task.id.desc())).first()
+        assert task.title == "ตรวจเอกสารภาษี" and [a.agency for a in task.assignees] == ["กรมสรรพากร"]
+
+
+def test_assign_by_display_name(world) -> None:
+    engine, _ = world
+    run(ActionCreateTask(), tracker("สร้างงาน ทำรายงาน", "create_task", "31"))
+    code = _task(engine).code
+    from actions.officials import ActionAssignTask
+
+    messages = run(ActionAssignTask(), tracker(f"มอบหมาย {code} ให้คุณวิภา", "assign_task", "31"))
+    assert messages[0]["response"] == "utter_task_assigned" and "วิภา" in messages[0]["task"]
+    messages = run(ActionListTasks(), tracker("งานของฉัน", "list_tasks", "32"))
+    assert code in messages[0]["tasks"]
+
+
+def test_reminder_subject_drops_the_deadline_words() -> None:
+    from actions.official_parsing import reminder_subject
+    from bot.thai_datetime import parse_when
+
+    text = "ช่วยเตือนทีมว่าส่งรายงานภายในศุกร์นี้ 4 โมงเย็นด้วยนะครับ"
+    assert reminder_subject(text, parse_when(text, TUESDAY).span) == "ส่งรายงาน"
