@@ -6,12 +6,6 @@ import re
 from dataclasses import replace
 from typing import Any
 
-TASK_STATUS_WORDS: list[tuple[str, tuple[str, ...]]] = [
-    ("done", ("เสร็จแล้ว", "เสร็จเรียบร้อย", "เรียบร้อยแล้ว", "ปิดงาน", "เสร็จ", "done", "complete", "finished")),
-    ("blocked", ("ติดปัญหา", "ติดขัด", "ติด", "รอ", "blocked", "stuck")),
-    ("in_progress", ("กำลังทำ", "กำลังดำเนินการ", "ดำเนินการ", "ทำไปแล้ว", "คืบหน้า", "in progress", "in_progress", "doing", "%")),
-    ("todo", ("ยังไม่เริ่ม", "รอดำเนินการ", "todo", "to do")),
-]
 _COMMAND_WORDS = re.compile(
     r"^(?:/newtask(?:@\w+)?|/remind(?:@\w+)?|สร้างงาน(?:ใหม่)?|เพิ่มงาน(?:ใหม่)?|เปิดงาน(?:ใหม่)?|ตั้งงาน|new task|create task|งานใหม่)\s*[:：-]?\s*",
     re.IGNORECASE,
@@ -144,20 +138,26 @@ def reminder_subject(text: str, span: tuple[int, int] | None) -> str:
 
 
 def parse_deadline(text: str, entities: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
-    """A date/time in the message (the whole text first, then the `time` entity alone)."""
+    """A date/time in the message: the whole text first, then the `time` entity alone (its span
+    mapped back onto the text). A button payload's ISO value is what the official confirmed."""
     from bot.thai_datetime import parse_when
 
-    for entity in entities:
-        if entity.get("entity") == "time" and isinstance(entity.get("value"), str) and re.match(r"^\d{4}-\d{2}-\d{2}T", entity["value"]):
-            result = parse_when(entity["value"])  # an ISO value from a "ยืนยัน" button: confirmed
-            return replace(result, ambiguous=False, reason="", needs_confirmation=False) if result else None
+    if is_payload(text):
+        for value in entity_values(entities, "time"):
+            if re.match(r"^\d{4}-\d{2}-\d{2}T", value):
+                result = parse_when(value)
+                if result is not None:
+                    return replace(result, span=(0, 0), ambiguous=False, reason="", needs_confirmation=False)
+        return None
     result = parse_when(text)
     if result is not None:
         return result
-    for value in entity_values(entities, "time"):
-        result = parse_when(value)
-        if result is not None:
-            return result
+    for entity in entities:
+        if entity.get("entity") == "time" and isinstance(entity.get("value"), str):
+            result = parse_when(entity["value"])
+            if result is not None:
+                span = (int(entity["start"]), int(entity["end"])) if "start" in entity and "end" in entity else (0, 0)
+                return replace(result, span=span)
     return None
 
 

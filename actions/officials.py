@@ -16,7 +16,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import db
 from actions.identity import Speaker, speaker_of
 from actions.official_parsing import (
-    TASK_ID_RE,
     asks_for_request_list,
     blocked_reason,
     entity_values,
@@ -427,7 +426,7 @@ class ActionListTasks(Action):
             title = {"overdue": "งานที่เลยกำหนด", "mine": "งานของคุณ", "all": "งานทั้งหมด"}.get(scope, "งานที่ยังไม่เสร็จ")
             if status is not None:
                 tasks = [t for t in tasks if t.status == status]
-                title = f"งานที่{STATUS_THAI[status]}"
+                title = f"งานที่{STATUS_THAI[status]}" + (" ของคุณ" if scope == "mine" else "")
             if person is not None:
                 tasks = [t for t in tasks if any(a.official_id == person.id for a in t.assignees)]
                 title += f" ของ{person.display_name}"

@@ -41,11 +41,6 @@ FORWARD = re.compile(r"ส่งต่อ|โอนเรื่อง|forward|�
 LIST_LIMIT = 20
 
 
-def _note(text: str, entities: list[dict[str, Any]]) -> str:
-    """The official's note: the message minus the ID and the status words, kept verbatim."""
-    return request_update_parts(text, entities)[1][:500]
-
-
 def status_buttons(code: str) -> list[dict[str, str]]:
     """Buttons that each carry the real request ID and one status."""
     return [
