@@ -14,7 +14,18 @@ aware datetime in Asia/Bangkok. Rules, on purpose:
 - "N โมง" with no part of day: 7–11 is morning, 1–6 is afternoon (Thai usage:
   "สามโมง" = 15:00); "N โมงเช้า/เย็น", "บ่าย N", "N ทุ่ม", "ตี N" are explicit.
 - Two-digit years are Buddhist Era (69 -> 2569 -> 2026); four-digit years from 2400
-  are B.E., below are C.E.
+  are B.E., below are C.E. A number followed by a time word or a clock ("9 ธ.ค. 10 โมง",
+  "15 ธ.ค. 10.30 น.", "3 ม.ค. 14.00") is the hour, never a year.
+- Months as officials write them: "ธันวาคม", "ธ.ค.", "ธ.ค", "ธค", "ธันวา"; "สิ้นเดือนธันวา" is
+  31 December, "ภายในเดือนนี้" the month's last day, "สิ้นปีงบ" 30 September.
+- A written date beats a weekday or relative word next to it ("พุธที่ 9 ธ.ค."); a weekday
+  that contradicts the date is asked about. Ranges ("9-11 ธ.ค.", "13.30-16.30 น.") give their start.
+- `needs_confirmation` (with a Thai `reason`): say the date back and ask before storing it.
+  Set for a date in the past, more than two years ahead, a date whose day this year is less
+  than a month past (read as next year), a contradicting weekday, and the vague phrases of
+  AMBIGUOUS_PHRASES ("ต้นเดือน", "สัปดาห์หน้า", ...), "ศุกร์หน้า" said on a weekend, a bare
+  weekday said on that day, and a month named without a day.
+- "เลิกงาน" is 16:30 (the end of the government working day); "ยกเลิกงาน" is not a time.
 - Plain numbers, IDs (REQ-000123, T-42), ratings ("5 ดาว") and a lone year are not
   dates: no day and no time means no result.
 """
