@@ -16,6 +16,11 @@ _REMIND_WORDS = re.compile(
 )
 
 
+def starts_task_creation(text: str) -> bool:
+    """The message opens with a task-creation command ("สร้างงาน ...", "/newtask ...")."""
+    return bool(_COMMAND_WORDS.match(text.strip()))
+
+
 def entity_values(entities: list[dict[str, Any]], name: str) -> list[str]:
     """Distinct values of one entity, in order (DIET and regex extractors may both find it)."""
     seen: list[str] = []

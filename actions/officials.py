@@ -26,6 +26,7 @@ from actions.official_parsing import (
     list_status,
     parse_deadline,
     percent_in,
+    starts_task_creation,
     reminder_subject,
     reminder_target,
     status_from,
@@ -85,7 +86,7 @@ def _reroute(dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[st
     a request update, "ยกเลิกงาน T-2" cancels a task. None: carry on with this action."""
     if is_payload(text):
         return None
-    if id_kinds(text) == {"request"}:
+    if id_kinds(text) == {"request"} and not starts_task_creation(text):  # "สร้างงาน ติดตาม REQ-000123" stays a task
         from actions.request_handling import ActionUpdateRequestStatus
 
         return ActionUpdateRequestStatus().run(dispatcher, tracker, domain)

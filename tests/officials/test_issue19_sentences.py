@@ -410,3 +410,25 @@ def test_reminder_subject_drops_the_deadline_words() -> None:
 
     text = "ช่วยเตือนทีมว่าส่งรายงานภายในศุกร์นี้ 4 โมงเย็นด้วยนะครับ"
     assert reminder_subject(text, parse_when(text, TUESDAY).span) == "ส่งรายงาน"
+
+
+def test_a_task_about_a_request_is_still_a_task(world) -> None:
+    engine, code = world
+    text = f"สร้างงาน ติดตามคำร้อง {code} ภายในพรุ่งนี้"
+    messages = run(ActionCreateTask(), tracker(text, "create_task", "31"))
+    assert messages[0]["response"] == "utter_task_created"
+    assert _task(engine).title == f"ติดตามคำร้อง {code}"
+    assert _request(engine)[0] == "submitted"
+
+
+@pytest.mark.parametrize("tail", ["", " 10 โมง", " 10.30 น.", " 14.00", " บ่ายสอง"])
+def test_every_two_digit_number_after_a_date_is_in_the_window_or_asked(tail: str) -> None:
+    from bot.thai_datetime import parse_when
+
+    now = TUESDAY.astimezone(TZ)
+    for number in range(100):
+        for month in ("ธ.ค.", "ม.ค.", "ธันวา", "มิถุนายน"):
+            result = parse_when(f"9 {month} {number:02d}{tail}", now)
+            assert result is not None
+            if not result.needs_confirmation:
+                assert now.year - 1 <= result.datetime.year <= now.year + 2 and result.datetime >= now, (number, month, tail)
