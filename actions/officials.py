@@ -101,10 +101,16 @@ _PERSON_PREFIX = r"(?:คุณ|พี่|น้อง|ผอ\.?|หัวหน
 _GIVE = r"(?:มอบหมายให้|มอบให้|(?:(?<=\s)|^)ให้)"
 
 
-def _officials_of(session, channel: str) -> list[Official]:  # type: ignore[no-untyped-def]
-    from sqlalchemy import select
+def _officials_of(session, channel: str, text: str) -> list[Official]:  # type: ignore[no-untyped-def]
+    """Active officials of the channel whose display name or agency occurs in `text` (the database
+    does the substring test, so this stays one small query however many officials there are)."""
+    from sqlalchemy import and_, literal, or_, select
 
-    return list(session.scalars(select(Official).where(Official.channel == channel, Official.active.is_(True))))
+    haystack = literal(text)
+    named = or_(and_(Official.display_name != "", haystack.like(literal("%") + Official.display_name + literal("%"))),
+                haystack.like(literal("%@") + Official.user_id + literal("%")),
+                haystack.like(literal("%") + Official.agency + literal("%")))
+    return list(session.scalars(select(Official).where(Official.channel == channel, Official.active.is_(True), named)))
 
 
 def _assignees_in(session, speaker: Speaker, text: str, entities: list[dict[str, Any]], actor_agency: str):  # type: ignore[no-untyped-def]
@@ -116,10 +122,12 @@ def _assignees_in(session, speaker: Speaker, text: str, entities: list[dict[str,
     """
     import re
 
-    people = sorted((o for o in _officials_of(session, speaker.channel) if o.display_name), key=lambda o: -len(o.display_name))
+    people = sorted(_officials_of(session, speaker.channel, text), key=lambda o: -len(o.display_name or ""))
     person, spans = None, []
     for official in people:
-        m = re.search(rf"(?:{_GIVE}\s*{_PERSON_PREFIX}\s*|@){re.escape(official.display_name)}(?![ก-ฮ]{{2}})", text)
+        m = None
+        if official.display_name:
+            m = re.search(rf"(?:{_GIVE}\s*{_PERSON_PREFIX}\s*|@){re.escape(official.display_name)}(?![ก-ฮ]{{2}})", text)
         if m is None:
             m = re.search(rf"@{re.escape(official.user_id)}\b", text)
         if m is not None:
@@ -135,7 +143,7 @@ def _assignees_in(session, speaker: Speaker, text: str, entities: list[dict[str,
                 agencies.append(str(entity["value"]))
                 spans.append((give.start(), end))
     if not agencies:
-        known = sorted({o.agency for o in _officials_of(session, speaker.channel)}, key=len, reverse=True)
+        known = sorted({o.agency for o in _officials_of(session, speaker.channel, text)}, key=len, reverse=True)
         for agency in known:
             m = re.search(rf"{_GIVE}\s*{re.escape(agency)}", text)
             if m is not None and agency != actor_agency:
@@ -387,7 +395,7 @@ def _my_tasks(session, actor: Actor) -> list:  # type: ignore[no-untyped-def]
 def _person_named(session, speaker: Speaker, text: str):  # type: ignore[no-untyped-def]
     import re
 
-    for official in sorted(_officials_of(session, speaker.channel), key=lambda o: -len(o.display_name or "")):
+    for official in sorted(_officials_of(session, speaker.channel, text), key=lambda o: -len(o.display_name or "")):
         if official.display_name and re.search(rf"(?:ของ|ให้|@)\s*{_PERSON_PREFIX}\s*{re.escape(official.display_name)}", text):
             return official
     return None

@@ -57,10 +57,10 @@ TUESDAY = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # 10:00 in Bangkok; the date
 
 
 @pytest.fixture
-def world(sqlite_engine):
+def world(db_engine):
     clock.start_at(TUESDAY)
-    db.use_engine(sqlite_engine)
-    with session_scope(sqlite_engine) as s:
+    db.use_engine(db_engine)
+    with session_scope(db_engine) as s:
         load_catalog(s)
         register_official(s, channel="telegram", user_id="31", agency=LOCAL, role="coordinator", display_name="สมชาย")
         register_official(s, channel="telegram", user_id="32", agency=LOCAL, display_name="วิภา")
@@ -68,7 +68,7 @@ def world(sqlite_engine):
         link_group(s, channel="telegram", chat_id=GROUP, agency=LOCAL)
         request = create_request(s, CITIZEN, get_service(s, "ไฟถนนดับ"), details="ไฟถนนดับ 4 ต้น", now=clock.now())
         code = request.code
-    yield sqlite_engine, code
+    yield db_engine, code
     db.use_engine(None)
     clock.start_at(START)
 
