@@ -289,6 +289,13 @@ def forward_parts(text: str, entities: list[dict[str, Any]]) -> tuple[str | None
                     target_span = (give.end(), give.end() + len(raw))
     elif agency_spans:  # "ส่งต่อ REQ-000004 กรมที่ดิน ..." without "ให้"
         target_span = agency_spans[0]
+    elif spans:  # no "ให้" and no entity: the word right after the command ("ส่งต่อ REQ-000004 กทม. ...")
+        after = max(end for _, end in spans)
+        word = re.match(r"\s*(\S+)", text[after:])
+        if word is not None:
+            raw = re.sub(r"(?:ครับ|ค่ะ|คะ|นะ|จ้า)+$", "", word.group(1))
+            if raw and not _REASON_START.match(raw):
+                target_span = (after + word.start(1), after + word.start(1) + len(raw))
     if target_span is None:
         return None, free_text(text, spans), None
     spans.append(target_span)

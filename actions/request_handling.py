@@ -33,7 +33,7 @@ from storage.requests import (
     forward_request,
     update_request_status,
 )
-from storage.models.services import SUBMITTED
+from storage.models.services import SUBMITTED, ServiceRequest
 from storage.services import get_agency
 
 Events = list[dict[str, Any]]
@@ -138,7 +138,11 @@ class ActionUpdateRequestStatus(Action):
                         dispatcher.utter_message(response="utter_request_forwarded", request_id=code, agency=request.agency)
                         return []
                 if status not in OFFICIAL_STATUSES:
-                    dispatcher.utter_message(response="utter_request_which_status", request_id=code, buttons=status_buttons(code))
+                    current = s.get(ServiceRequest, request_id)
+                    if current is None or current.agency != actor.agency:
+                        raise RequestNotFound(code)
+                    dispatcher.utter_message(response="utter_request_which_status", request_id=code,
+                                             current=STATUS_THAI[current.status], buttons=status_buttons(code))
                     return []
                 if status == "rejected" and not note:
                     dispatcher.utter_message(response="utter_reject_needs_reason", request_id=code)

@@ -131,7 +131,7 @@ def test_status_prompt_buttons_carry_the_real_id(world) -> None:
     _, code = world
     text = f"{code} ช่างกำลังเข้าไปดู"
     messages = run(ActionUpdateRequestStatus(), tracker(text, "update_request_status", "31"))
-    assert messages[0]["response"] == "utter_request_which_status"
+    assert messages[0]["response"] == "utter_request_which_status" and messages[0]["current"] == "ส่งเรื่องแล้ว รอหน่วยงานรับเรื่อง"
     payloads = [b["payload"] for b in messages[0]["buttons"]]
     assert payloads and all("{request_id}" not in p for p in payloads)
     for payload in payloads:
@@ -343,6 +343,8 @@ def test_request_status_and_note_in_plain_thai(text: str, status: str, note: str
     ("ส่งต่อ REQ-000004 ให้ กทม. ค่ะ พื้นที่อยู่เขตราชเทวี สำนักงานเขตดูแล", "กทม.", "พื้นที่อยู่เขตราชเทวี สำนักงานเขตดูแล"),
     ("ส่งต่อ REQ-000004 ให้กรมที่ดินเพราะเป็นเรื่องโฉนด", "กรมที่ดิน", "เพราะเป็นเรื่องโฉนด"),
     ("REQ-000004 ส่งต่อให้ กรมทางหลวง ครับ ถนนสายนี้เป็นทางหลวงแผ่นดิน", "กรมทางหลวง", "ถนนสายนี้เป็นทางหลวงแผ่นดิน"),
+    ("ส่งต่อ REQ-000004 กทม. เขตราชเทวีดูแลค่ะ", "กทม.", "เขตราชเทวีดูแลค่ะ"),
+    ("ส่งต่อ REQ-000004 ครับ", None, ""),
 ])
 def test_forward_target_and_reason(text: str, target: str, reason: str) -> None:
     from actions.official_parsing import forward_parts
@@ -432,3 +434,9 @@ def test_every_two_digit_number_after_a_date_is_in_the_window_or_asked(tail: str
             assert result is not None
             if not result.needs_confirmation:
                 assert now.year - 1 <= result.datetime.year <= now.year + 2 and result.datetime >= now, (number, month, tail)
+
+
+def test_another_agency_asking_which_status_learns_nothing(world) -> None:
+    _, code = world
+    messages = run(ActionUpdateRequestStatus(), tracker(f"{code} สถานะอะไรครับ", "update_request_status", "33"))
+    assert messages[0]["response"] == "utter_request_not_for_you" and "buttons" not in messages[0] or not messages[0].get("buttons")
