@@ -439,4 +439,5 @@ def test_every_two_digit_number_after_a_date_is_in_the_window_or_asked(tail: str
 def test_another_agency_asking_which_status_learns_nothing(world) -> None:
     _, code = world
     messages = run(ActionUpdateRequestStatus(), tracker(f"{code} สถานะอะไรครับ", "update_request_status", "33"))
-    assert messages[0]["response"] == "utter_request_not_for_you" and "buttons" not in messages[0] or not messages[0].get("buttons")
+    assert messages[0]["response"] == "utter_request_not_for_you"
+    assert not messages[0].get("buttons")
