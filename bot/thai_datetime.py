@@ -155,12 +155,14 @@ _PERIOD = re.compile(
 )
 _IN_DURATION = re.compile(
     rf"(?:(?:ใน)?อีก|ภายใน|in|within)\s*(?P<n>\d{{1,3}}|{_NUM_WORD_RE}|ครึ่ง|an?)\s*"
-    r"(?P<u>นาที|ชั่วโมง|ชม\.?|วันทำการ|วัน|สัปดาห์|อาทิตย์|เดือน|minutes?|mins?|hours?|hrs?|days?|weeks?|months?)"
+    r"(?P<u>นาที|ชั่วโมง|ชม\.?|วันทำการ|วัน|สัปดาห์|อาทิตย์|เดือน|minutes?|mins?|hours?|hrs?|days?|weeks?|months?)(?P<half>\s*ครึ่ง)?"
 )
 
 _CLOCK_PATTERNS = [
     # 13:30, 13.30 น., 9.00 น.
     ("hhmm", re.compile(r"(?<![\d/.:-])(?P<h>\d{1,2})[:.](?P<m>[0-5]\d)(?![\d/])\s*(?P<suffix>น\.|นาฬิกา|am|pm|a\.m\.|p\.m\.)?")),
+    # เวลา 0900, 1330 น. (the compact form of forms and memos; never a bare 4-digit number, which may be a year)
+    ("compact", re.compile(r"(?:(?<=เวลา)|(?<=เวลา\s))(?P<h>[01]\d|2[0-3])(?P<m>[0-5]\d)(?!\d)|(?<!\d)(?P<h2>[01]\d|2[0-3])(?P<m2>[0-5]\d)\s*(?:น\.|นาฬิกา)")),
     # 9am, 3 pm, at 3pm
     ("ampm", re.compile(r"(?<![\d])(?P<h>\d{1,2})\s*(?P<ampm>am|pm|a\.m\.|p\.m\.)")),
     ("noon", re.compile(r"\b(?P<w>noon|midnight)\b")),
@@ -386,6 +388,8 @@ def _find_relative(text: str, today: date, now: datetime) -> list[_Part]:
     for m in _IN_DURATION.finditer(text):
         raw = m["n"].lower()
         n = 0.5 if raw == "ครึ่ง" else (1 if raw in ("a", "an") else _num(raw))
+        if m["half"]:  # "3 ชั่วโมงครึ่ง"
+            n += 0.5
         unit = m["u"].lower()
         if unit.startswith(("นาที", "min")):
             delta = timedelta(minutes=n)
@@ -432,6 +436,8 @@ def _find_clocks(text: str) -> list[_Part]:
                 if m.group(0).count(".") and not suffix and hour > 23:
                     continue
                 clock = _clock(hour, minute)
+            elif kind == "compact":
+                clock = _clock(int(m["h"] or m["h2"]), int(m["m"] or m["m2"]))
             elif kind == "ampm":
                 hour = int(m["h"]) % 12
                 if m["ampm"].replace(".", "") == "pm":
