@@ -111,6 +111,7 @@ class _Part:
     explicit: bool = False  # a calendar date (day and month written out)
     year_given: bool = False
     rolled_over: bool = False  # no year written and this year's date had passed: read as next year
+    night: bool = False  # "คืนนี้": a small-hours time ("ตีสอง") belongs to the next calendar day
 
 
 # ---------------------------------------------------------------- patterns
@@ -318,7 +319,7 @@ def _find_relative(text: str, today: date, now: datetime) -> list[_Part]:
                   "เมื่อวาน": -1, "เมื่อวานนี้": -1, "yesterday": -1}[w]
         part = _Part(m.start(), m.end(), day=today + timedelta(days=offset))
         if w in ("คืนนี้", "tonight"):
-            part.clock = time(20, 0)
+            part.clock, part.night = time(20, 0), True
         elif w == "เย็นนี้":
             part.clock = time(17, 0)
         elif w == "บ่ายนี้":
@@ -543,6 +544,8 @@ def parse_when(text: str, now: datetime | None = None) -> WhenResult | None:
     assert d is not None
     span_parts = [day_part] + ([clock_part] if clock_part else [])
     span = (min(p.start for p in span_parts), max(p.end for p in span_parts))
+    if day_part.night and clock is not None and clock.hour < 6:
+        d += timedelta(days=1)
     moment = datetime.combine(d, clock or time(0, 0), TZ)
     ambiguous = bool(reason)
     if day_part.explicit:
@@ -556,6 +559,9 @@ def parse_when(text: str, now: datetime | None = None) -> WhenResult | None:
 def _weekday_clash(text: str, part: _Part, day: date) -> str:
     """A weekday written with the date ("พุธที่ 9 ธ.ค.") that is not that date's weekday."""
     window = text[max(0, part.start - 8) : part.end]
+    after = re.match(rf"\s*[(（]?\s*(?:วัน)?(?:{_WEEKDAY_WORDS})", text[part.end :])  # "24 ธ.ค. 69 (วันพฤหัสบดี)"
+    if after is not None:
+        window += " " + after.group(0)
     for m in _WEEKDAY.finditer(window):
         named = _weekday_index(m["wd"] or m["en"])
         if named != day.weekday():
