@@ -189,6 +189,7 @@ _LEFT_FILLERS = ("เปลี่ยนสถานะ", "อัปเดตส�
 _RIGHT_FILLERS = ("แล้ว", "นะครับ", "นะคะ", "ครับผม", "ครับ", "ค่ะ", "คะ", "นะ", "จ้า", "จ้ะ", "เป็น", "เลย")
 _LABEL = re.compile(r"^(?:เหตุผล|หมายเหตุ|โน้ต|note|reason|เนื่องจาก(?=\s))\s*[:：-]?\s*", re.IGNORECASE)
 _PUNCT = " \t\n:：-–,，.;"
+_TAIL_PUNCT = " \t\n:：-–,，;"  # a final "." may end an abbreviation ("กปภ.") and stays
 
 
 def request_status_in(text: str) -> tuple[str, tuple[int, int]] | None:
@@ -237,9 +238,9 @@ def free_text(text: str, spans: list[tuple[int, int]]) -> str:
         pieces.append(text[last:start])
         last = end
     pieces.append(text[last:])
-    kept = [" ".join(p.split()).strip(_PUNCT) for p in pieces]
+    kept = [" ".join(p.split()).lstrip(_PUNCT).rstrip(_TAIL_PUNCT) for p in pieces]
     note = " ".join(p for p in kept if p)
-    return _LABEL.sub("", note).strip(_PUNCT)
+    return _LABEL.sub("", note).lstrip(_PUNCT).rstrip(_TAIL_PUNCT)
 
 
 def request_update_parts(text: str, entities: list[dict[str, Any]]) -> tuple[str | None, str]:

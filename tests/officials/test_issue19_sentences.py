@@ -332,6 +332,10 @@ def test_what_cancels_a_task(text: str, cancels: bool) -> None:
     ("เปลี่ยนสถานะ REQ-000123 เป็น เสร็จสิ้น หมายเหตุ: เปลี่ยนท่อแล้ว", "completed", "เปลี่ยนท่อแล้ว"),
     ("REQ-000123 ขอเอกสารเพิ่ม สำเนาบัตรประชาชน", "need_info", "สำเนาบัตรประชาชน"),
     ("REQ-000123 รับเรื่องแล้ว", "received", ""),
+    ("คำร้อง REQ-000012 ขอข้อมูลเพิ่มเติม: รบกวนส่งรูปถ่ายจุดที่ชำรุดด้วยครับ", "need_info", "รบกวนส่งรูปถ่ายจุดที่ชำรุดด้วยครับ"),
+    ("อัปเดต REQ-000012 เป็นกำลังดำเนินการ รอผู้รับเหมา", "in_progress", "รอผู้รับเหมา"),
+    ("REQ๐๐๐๐๑๒ ดำเนินการเสร็จแล้ว", "completed", ""),
+    ("REQ-000012 ปิดเรื่องแล้วนะคะ ประสานเจ้าของบ้านเรียบร้อยแล้ว", "completed", "ประสานเจ้าของบ้านเรียบร้อยแล้ว"),
 ])
 def test_request_status_and_note_in_plain_thai(text: str, status: str, note: str) -> None:
     from actions.official_parsing import request_update_parts
@@ -345,6 +349,8 @@ def test_request_status_and_note_in_plain_thai(text: str, status: str, note: str
     ("REQ-000004 ส่งต่อให้ กรมทางหลวง ครับ ถนนสายนี้เป็นทางหลวงแผ่นดิน", "กรมทางหลวง", "ถนนสายนี้เป็นทางหลวงแผ่นดิน"),
     ("ส่งต่อ REQ-000004 กทม. เขตราชเทวีดูแลค่ะ", "กทม.", "เขตราชเทวีดูแลค่ะ"),
     ("ส่งต่อ REQ-000004 ครับ", None, ""),
+    ("ส่งต่อ REQ-000012 ไปที่กรมทางหลวงชนบท เพราะเป็นถนนของกรม", "กรมทางหลวงชนบท", "เพราะเป็นถนนของกรม"),
+    ("REQ-000012 ส่งต่อ การประปาส่วนภูมิภาค ท่อเมนเป็นของ กปภ.", "การประปาส่วนภูมิภาค", "ท่อเมนเป็นของ กปภ."),
 ])
 def test_forward_target_and_reason(text: str, target: str, reason: str) -> None:
     from actions.official_parsing import forward_parts
