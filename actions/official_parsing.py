@@ -142,6 +142,9 @@ def reminder_subject(text: str, span: tuple[int, int] | None) -> str:
     return " ".join(text.split())
 
 
+_DEADLINE_WORD = re.compile(r"(?:ภายใน|ก่อน|กำหนดส่ง|ส่งงาน|ส่ง|เดดไลน์|deadline|due|by)\s*", re.IGNORECASE)
+
+
 def parse_deadline(text: str, entities: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
     """A date/time in the message: the whole text first, then the `time` entity alone (its span
     mapped back onto the text). A button payload's ISO value is what the official confirmed."""
@@ -154,9 +157,17 @@ def parse_deadline(text: str, entities: list[dict[str, Any]]):  # type: ignore[n
                 if result is not None:
                     return replace(result, span=(0, 0), ambiguous=False, reason="", needs_confirmation=False)
         return None
-    result = parse_when(text)
-    if result is not None:
-        return result
+    # "สรุปผลการประชุม 3 ธ.ค. ส่งภายในพรุ่งนี้": the date after a deadline word is the deadline;
+    # another date in the sentence belongs to the title
+    full = parse_when(text)
+    for marker in reversed(list(_DEADLINE_WORD.finditer(text))):
+        after = parse_when(text[marker.end() :])
+        if after is not None and after.span[0] == 0 and after.has_date:
+            if full is None or full.span[0] < marker.start():
+                return replace(after, span=(marker.end() + after.span[0], marker.end() + after.span[1]))
+            break
+    if full is not None:
+        return full
     for entity in entities:
         if entity.get("entity") == "time" and isinstance(entity.get("value"), str):
             result = parse_when(entity["value"])

@@ -90,6 +90,7 @@ class WhenResult:
     ambiguous: bool = False
     reason: str = ""
     needs_confirmation: bool = False
+    has_date: bool = True  # False when only a time of day was written ("บ่ายสอง")
 
     def as_json(self) -> dict[str, object]:
         data: dict[str, object] = {"datetime": self.datetime.isoformat(), "has_time": self.has_time,
@@ -539,7 +540,7 @@ def parse_when(text: str, now: datetime | None = None) -> WhenResult | None:
         if moment <= now:
             moment += timedelta(days=1)
         span = (clock_part.start, clock_part.end)  # type: ignore[union-attr]
-        return WhenResult(moment, True, span)
+        return WhenResult(moment, True, span, has_date=False)
     d = day_part.day
     assert d is not None
     span_parts = [day_part] + ([clock_part] if clock_part else [])

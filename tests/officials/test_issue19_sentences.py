@@ -447,3 +447,19 @@ def test_another_agency_asking_which_status_learns_nothing(world) -> None:
     messages = run(ActionUpdateRequestStatus(), tracker(f"{code} สถานะอะไรครับ", "update_request_status", "33"))
     assert messages[0]["response"] == "utter_request_not_for_you"
     assert not messages[0].get("buttons")
+
+
+@pytest.mark.parametrize(("text", "deadline_words", "title"), [
+    ("สร้างงานใหม่ ทำสรุปผลการประชุม 3 ธ.ค. ส่งภายในพรุ่งนี้", "พรุ่งนี้", "ทำสรุปผลการประชุม 3 ธ.ค."),
+    ("สร้างงาน ทำสรุปผลการประชุม 3 ธ.ค. ส่งภายในพรุ่งนี้ 10 โมง", "พรุ่งนี้ 10 โมง", "ทำสรุปผลการประชุม 3 ธ.ค."),
+    ("สร้างงาน ประชุม 9 ธ.ค. เตรียมเอกสารก่อน 8 ธ.ค. 16.30 น.", "8 ธ.ค. 16.30 น.", "ประชุม 9 ธ.ค. เตรียมเอกสาร"),
+    ("สร้างงาน จัดทำแผนป้องกันน้ำท่วม ปี 2570 ภายในสิ้นเดือนธันวา", "สิ้นเดือนธันวา", "จัดทำแผนป้องกันน้ำท่วม ปี 2570"),
+    ("สร้างงาน ร่างหนังสือ ภายในวันศุกร์หน้า 10 โมง", "วันศุกร์หน้า 10 โมง", "ร่างหนังสือ"),
+    ("สร้างงาน ตรวจงาน มะรืนนี้ก่อนเที่ยง", "มะรืนนี้ก่อนเที่ยง", "ตรวจงาน"),
+])
+def test_the_deadline_is_the_date_after_the_deadline_word(text: str, deadline_words: str, title: str) -> None:
+    from actions.official_parsing import parse_deadline, task_title_from
+
+    when = parse_deadline(text, [])
+    assert when is not None and text[when.span[0] : when.span[1]] == deadline_words
+    assert task_title_from(text, [], [when.span]) == title
