@@ -39,17 +39,16 @@ from storage.services import get_agency
 Events = list[dict[str, Any]]
 FORWARD = re.compile(r"ส่งต่อ|โอนเรื่อง|forward|ส่งให้|ส่งเรื่องให้")
 LIST_LIMIT = 20
+# the statuses offered as buttons (a rejection needs a typed reason, a forward a typed target)
+STATUS_CHOICES = {"received": "รับเรื่องแล้ว", "in_progress": "กำลังดำเนินการ", "need_info": "ขอข้อมูลเพิ่ม", "completed": "เสร็จสิ้น"}
 
 
 def status_buttons(code: str) -> list[dict[str, str]]:
     """Buttons that each carry the real request ID and one status."""
     return [
         {"title": STATUS_CHOICES[status], "payload": '/update_request_status{"request_id": "%s", "request_status": "%s"}' % (code, status)}
-        for status in ("received", "in_progress", "need_info", "completed")
+        for status in STATUS_CHOICES
     ]
-
-
-STATUS_CHOICES = {"received": "รับเรื่องแล้ว", "in_progress": "กำลังดำเนินการ", "need_info": "ขอข้อมูลเพิ่ม", "completed": "เสร็จสิ้น"}
 
 
 def _list_requests(dispatcher: CollectingDispatcher, session, actor, scope: str) -> None:  # type: ignore[no-untyped-def]
