@@ -346,7 +346,7 @@ def _find_relative(text: str, today: date, now: datetime) -> list[_Part]:
         if explicit_next and today.weekday() >= 5:
             # said on a weekend, "ศุกร์หน้า" is this coming Friday to some and the one after to others
             later = d + timedelta(days=7)
-            ambiguous = (f"พูดในวันหยุดสุดสัปดาห์ อาจหมายถึงวันที่ {d.day} {MONTHS_FULL[d.month - 1]} "
+            ambiguous = (f"วันนี้เป็นวันหยุดสุดสัปดาห์ \"{m.group(0).strip()}\" อาจหมายถึงวันที่ {d.day} {MONTHS_FULL[d.month - 1]} "
                          f"หรือวันที่ {later.day} {MONTHS_FULL[later.month - 1]}")
         parts.append(_Part(m.start(), m.end(), day=d, ambiguous=ambiguous))
     for m in _PERIOD.finditer(text):
@@ -575,9 +575,9 @@ def _confirmation_reason(part: _Part, moment: datetime, has_time: bool, now: dat
     today = now.date()
     in_past = moment < now if has_time else moment.date() < today
     if in_past:
-        return "วันเวลานี้ผ่านมาแล้ว"
+        return "วันเวลานี้ผ่านไปแล้ว"
     if moment.date() > _two_years_after(today):
-        return "วันที่ไกลเกิน 2 ปีจากวันนี้"
+        return "วันที่นี้ห่างจากวันนี้เกิน 2 ปี"
     if part.rolled_over and (moment.date().replace(year=moment.year - 1) if not (moment.month == 2 and moment.day == 29) else moment.date()) >= today - timedelta(days=31):
         return "วันที่นี้ของปีนี้ผ่านไปแล้ว จึงอ่านเป็นปีหน้า"
     return ""
