@@ -8,6 +8,7 @@ refusal and nothing changes.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -120,8 +121,6 @@ def _assignees_in(session, speaker: Speaker, text: str, entities: list[dict[str,
     official of this channel, matched by display name; an agency is the classifier's entity or
     the agency of a registered official named in full after "ให้".
     """
-    import re
-
     people = sorted(_officials_of(session, speaker.channel, text), key=lambda o: -len(o.display_name or ""))
     person, spans = None, []
     for official in people:
@@ -252,8 +251,6 @@ def _task_id(text: str, entities: list[dict[str, Any]]) -> int | None:
         parsed = parse_task_id(value)
         if parsed is not None:
             return parsed
-    import re
-
     match = re.search(r"(?i)(?<![a-z])t\s*-?\s*[0-9๐-๙]+", text)
     return parse_task_id(match.group(0)) if match else None
 
@@ -393,8 +390,6 @@ def _my_tasks(session, actor: Actor) -> list:  # type: ignore[no-untyped-def]
 
 
 def _person_named(session, speaker: Speaker, text: str):  # type: ignore[no-untyped-def]
-    import re
-
     for official in sorted(_officials_of(session, speaker.channel, text), key=lambda o: -len(o.display_name or "")):
         if official.display_name and re.search(rf"(?:ของ|ให้|@)\s*{_PERSON_PREFIX}\s*{re.escape(official.display_name)}", text):
             return official
@@ -419,7 +414,8 @@ class ActionListTasks(Action):
                 return []
             scope = list_scope(text)
             status = list_status(text)
-            agencies = entity_values(entities, "agency")
+            agencies = entity_values(entities, "agency") or sorted(
+                {o.agency for o in _officials_of(s, speaker.channel, text) if re.search(rf"ของ\s*{re.escape(o.agency)}", text)}, key=len)[-1:]
             person = _person_named(s, speaker, text)
             from bot.thai_datetime import format_thai, parse_when
 

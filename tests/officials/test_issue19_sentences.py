@@ -463,3 +463,15 @@ def test_the_deadline_is_the_date_after_the_deadline_word(text: str, deadline_wo
     when = parse_deadline(text, [])
     assert when is not None and text[when.span[0] : when.span[1]] == deadline_words
     assert task_title_from(text, [], [when.span]) == title
+
+
+def test_list_by_agency_named_in_the_question(world) -> None:
+    engine, _ = world
+    with session_scope(engine) as s:
+        actor = require_official(s, "telegram", "31")
+        given = create_task(s, actor, title="ตรวจเอกสารภาษี", channel="telegram", chat_id=GROUP)
+        assign_task(s, actor, given.id, agency="กรมสรรพากร")
+        create_task(s, actor, title="งานภายใน", channel="telegram", chat_id=GROUP)
+    messages = run(ActionListTasks(), tracker("งานของกรมสรรพากรมีอะไรบ้าง", "list_tasks", "31"))
+    assert "ตรวจเอกสารภาษี" in messages[0]["tasks"] and "งานภายใน" not in messages[0]["tasks"]
+    assert "กรมสรรพากร" in messages[0]["title"]
