@@ -343,6 +343,13 @@ def asks_for_request_list(text: str) -> str | None:
 
 # --- tasks ---------------------------------------------------------------------------------
 
+_TASK_QUESTION = re.compile(r"งาน.*(?:อะไรบ้าง|มีอะไร|มีไหม|มีมั้ย|มีมั๊ย|กี่งาน|เหลือ|ค้าง|รายการ|\?)|^/tasks\b|^ขอดูงาน|^ดูงาน")
+
+
+def asks_for_task_list(text: str) -> bool:
+    """"งานของฉันมีอะไรบ้าง", "งานค้างมีกี่งาน": a question about tasks, with no task ID in it."""
+    return not TASK_ID_RE.search(REQUEST_ID_RE.sub(" ", text)) and not starts_task_creation(text) and bool(_TASK_QUESTION.search(text))
+
 CANCEL_TASK_RE = re.compile(r"(?:ยกเลิก|ลบ|cancel|delete)\s*(?:งาน|task)?\s*(?=(?:ที่\s*)?t\s*[-_]?\s*[0-9๐-๙])", re.IGNORECASE)
 
 

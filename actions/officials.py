@@ -18,6 +18,7 @@ from actions import db
 from actions.identity import Speaker, speaker_of
 from actions.official_parsing import (
     asks_for_request_list,
+    asks_for_task_list,
     blocked_reason,
     entity_values,
     id_kinds,
@@ -93,6 +94,8 @@ def _reroute(dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[st
         return ActionUpdateRequestStatus().run(dispatcher, tracker, domain)
     if is_task_cancel(text):
         return ActionCancelTask().run(dispatcher, tracker, domain)
+    if asks_for_task_list(text):  # "งานของฉันมีอะไรบ้าง" classified as a task update or creation
+        return ActionListTasks().run(dispatcher, tracker, domain)
     return None
 
 

@@ -475,3 +475,14 @@ def test_list_by_agency_named_in_the_question(world) -> None:
     messages = run(ActionListTasks(), tracker("งานของกรมสรรพากรมีอะไรบ้าง", "list_tasks", "31"))
     assert "ตรวจเอกสารภาษี" in messages[0]["tasks"] and "งานภายใน" not in messages[0]["tasks"]
     assert "กรมสรรพากร" in messages[0]["title"]
+
+
+def test_my_tasks_question_reaches_the_list_whatever_the_intent(world) -> None:
+    engine, _ = world
+    run(ActionCreateTask(), tracker("สร้างงาน ทำรายงาน ให้วิภา", "create_task", "31"))
+    code = _task(engine).code
+    for intent, action in (("update_task_status", ActionUpdateTaskStatus()), ("create_task", ActionCreateTask())):
+        messages = run(action, tracker("งานของฉันมีอะไรบ้าง", intent, "32"))
+        assert messages[0]["response"] == "utter_task_list" and code in messages[0]["tasks"], (intent, messages)
+    with session_scope(engine) as s:
+        assert len(s.scalars(select(Task)).all()) == 1  # the question created nothing
