@@ -1,6 +1,9 @@
 """update_request_status: officials of the responsible agency move citizens' requests on.
 
-"REQ-000123 รับเรื่องแล้ว", "REQ-000123 ไม่อนุมัติ เอกสารไม่ครบ", "ส่งต่อ REQ-000123 ให้กรมที่ดิน".
+"REQ-000123 รับเรื่องแล้ว", "รับเรื่อง REQ-000123 ครับ เดี๋ยวส่งช่างไปดู" (status words before or
+after the ID; the rest is the note, verbatim), "REQ-000123 ไม่อนุมัติ เอกสารไม่ครบ",
+"ส่งต่อ REQ-000123 ให้กรมที่ดิน เหตุผล ...", and questions such as "วันนี้มีคำร้องใหม่เข้ามามั้ย".
+A message that holds only a task ID (T-3) is handed to the task action, whatever the classifier said.
 Only officials of the agency the request is with may touch it; the citizen hears
 about every change (storage.requests queues the notices).
 """
@@ -11,11 +14,14 @@ import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import db
 from actions.identity import speaker_of
+from actions.official_parsing import asks_for_request_list, forward_parts, id_kinds, is_payload, request_status_in, request_update_parts
 from actions.services import latest_entity
+from common import clock as app_clock
 from common.ids import format_request_id, parse_request_id
 from storage.officials import PermissionDenied, require_official
 from storage.requests import (
@@ -24,28 +30,67 @@ from storage.requests import (
     NotYourAgency,
     RequestClosed,
     RequestNotFound,
+    agency_requests,
     forward_request,
     update_request_status,
 )
+from storage.models.services import SUBMITTED, ServiceRequest
 from storage.services import get_agency
 
 Events = list[dict[str, Any]]
 FORWARD = re.compile(r"ส่งต่อ|โอนเรื่อง|forward|ส่งให้|ส่งเรื่องให้")
+LIST_LIMIT = 20
+# the statuses offered as buttons (a rejection needs a typed reason, a forward a typed target)
+STATUS_CHOICES = {"received": "รับเรื่องแล้ว", "in_progress": "กำลังดำเนินการ", "need_info": "ขอข้อมูลเพิ่ม", "completed": "เสร็จสิ้น"}
 
 
-def _note(text: str, entities: list[dict[str, Any]]) -> str:
-    """What the official wrote besides the ID and the status words: the reason or note."""
-    if text.startswith("/"):
-        return ""
-    spans = sorted((e["start"], e["end"]) for e in entities if "start" in e and e.get("entity") in ("request_id", "request_status", "agency"))
-    kept, last = [], 0
-    for start, end in spans:
-        kept.append(text[last:start])
-        last = max(last, end)
-    kept.append(text[last:])
-    rest = re.sub(r"(?i)req[\s-]*[0-9๐-๙]{1,6}|เปลี่ยนสถานะ|สถานะ|เป็น|ส่งต่อ|ให้|แล้ว|ครับ|ค่ะ|คำร้อง|เรื่อง|เหตุผล|:", " ", "".join(kept))
-    rest = " ".join(rest.split())[:500]
-    return rest if len(re.findall(r"[0-9A-Za-z\u0E01-\u0E2E]", rest)) >= 3 else ""
+def status_buttons(code: str) -> list[dict[str, str]]:
+    """Buttons that each carry the real request ID and one status."""
+    return [
+        {"title": STATUS_CHOICES[status], "payload": '/update_request_status{"request_id": "%s", "request_status": "%s"}' % (code, status)}
+        for status in STATUS_CHOICES
+    ]
+
+
+def _list_requests(dispatcher: CollectingDispatcher, session, actor, scope: str) -> None:  # type: ignore[no-untyped-def]
+    """Answer "วันนี้มีคำร้องใหม่เข้ามามั้ย": the agency's requests, new ones or all still open."""
+    from common.thai_datetime import TZ, format_thai
+
+    rows = agency_requests(session, actor, limit=200)
+    if scope in ("new", "today"):
+        rows = [r for r in rows if r.status == SUBMITTED]
+    if scope == "today":
+        today = app_clock.now().astimezone(TZ).date()
+        rows = [r for r in rows if _local(r.created_at).date() == today]
+    label = {"today": "คำร้องใหม่วันนี้", "new": "คำร้องใหม่ที่ยังไม่ได้รับเรื่อง"}.get(scope, "คำร้องที่ยังเปิดอยู่")
+    if not rows:
+        dispatcher.utter_message(response="utter_official_no_requests", what=label, agency=actor.agency)
+        return
+    lines = [
+        f"• {r.code} {r.service} · {STATUS_THAI[r.status]} · {format_thai(_local(r.created_at), short=True)} · {(r.details or '-')[:60]}"
+        for r in rows[:LIST_LIMIT]
+    ]
+    if len(rows) > LIST_LIMIT:
+        lines.append(f"และอีก {len(rows) - LIST_LIMIT} เรื่อง (ดูทั้งหมดด้วยคำสั่ง /requests)")
+    dispatcher.utter_message(response="utter_official_request_list", what=label, agency=actor.agency, count=len(rows), requests="\n".join(lines))
+
+
+def _local(moment):  # type: ignore[no-untyped-def]
+    from datetime import UTC
+
+    from common.thai_datetime import TZ
+
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(TZ)
+
+
+def _forwarding(text: str) -> bool:
+    """A forwarding word that leads the command, not one inside the note after a status
+    ("รับเรื่อง REQ-000004 เดี๋ยวส่งให้ช่างดู" is an acceptance)."""
+    forward = FORWARD.search(text)
+    if forward is None:
+        return False
+    status = request_status_in(text)
+    return status is None or forward.start() < status[1][0]
 
 
 class ActionUpdateRequestStatus(Action):
@@ -53,12 +98,13 @@ class ActionUpdateRequestStatus(Action):
         return "action_update_request_status"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
-        speaker = speaker_of(tracker)
         text = tracker.latest_message.get("text") or ""
         entities = tracker.latest_message.get("entities") or []
-        request_id = parse_request_id(latest_entity(tracker, "request_id")) or parse_request_id(text)
-        status = latest_entity(tracker, "request_status")
-        agency_name = latest_entity(tracker, "agency")
+        kinds = id_kinds(text)
+        if kinds == {"task"}:  # "T-3 เสร็จแล้ว" classified as a request update: it is a task
+            return [FollowupAction("action_update_task_status")]
+        speaker = speaker_of(tracker)
+        request_id = parse_request_id(text) or parse_request_id(latest_entity(tracker, "request_id"))
         with db.session() as s:
             try:
                 actor = require_official(s, speaker.channel, speaker.user_id)
@@ -66,18 +112,35 @@ class ActionUpdateRequestStatus(Action):
                 dispatcher.utter_message(response="utter_officials_only")
                 return []
             if request_id is None:
-                dispatcher.utter_message(response="utter_request_needs_id")
+                scope = asks_for_request_list(text)
+                if scope is not None:
+                    _list_requests(dispatcher, s, actor, scope)
+                else:
+                    dispatcher.utter_message(response="utter_request_needs_id")
                 return []
             code = format_request_id(request_id)
-            note = _note(text, entities)
+            status, note = request_update_parts(text, entities)
+            note = note[:500]
             try:
-                if agency_name and (FORWARD.search(text) or not status) and agency_name != actor.agency:
-                    agency = get_agency(s, agency_name)
-                    request = forward_request(s, actor, request_id, agency.name if agency else agency_name, note)
-                    dispatcher.utter_message(response="utter_request_forwarded", request_id=code, agency=request.agency)
-                    return []
+                if not is_payload(text) and (_forwarding(text) or (status is None and latest_entity(tracker, "agency"))):
+                    words, reason, span = forward_parts(text, entities)
+                    named = next((str(e["value"]) for e in entities if e.get("entity") == "agency" and span
+                                  and (int(e.get("start", -1)), int(e.get("end", -1))) == span), None)
+                    agency_name = named or words
+                    if not agency_name:
+                        dispatcher.utter_message(response="utter_forward_needs_target", request_id=code)
+                        return []
+                    if agency_name != actor.agency:
+                        agency = get_agency(s, agency_name)
+                        request = forward_request(s, actor, request_id, agency.name if agency else agency_name, reason[:300])
+                        dispatcher.utter_message(response="utter_request_forwarded", request_id=code, agency=request.agency)
+                        return []
                 if status not in OFFICIAL_STATUSES:
-                    dispatcher.utter_message(response="utter_request_needs_status", request_id=code)
+                    current = s.get(ServiceRequest, request_id)
+                    if current is None or current.agency != actor.agency:
+                        raise RequestNotFound(code)
+                    dispatcher.utter_message(response="utter_request_which_status", request_id=code,
+                                             current=STATUS_THAI[current.status], buttons=status_buttons(code))
                     return []
                 if status == "rejected" and not note:
                     dispatcher.utter_message(response="utter_reject_needs_reason", request_id=code)
@@ -91,4 +154,6 @@ class ActionUpdateRequestStatus(Action):
                 dispatcher.utter_message(response="utter_request_already_closed", request_id=code, status=STATUS_THAI[closed.status])
                 return []
             dispatcher.utter_message(response="utter_request_status_updated", request_id=code, status=STATUS_THAI[request.status])
+            if note:
+                dispatcher.utter_message(response="utter_request_note_sent", note=note)
         return []

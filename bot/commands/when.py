@@ -12,7 +12,7 @@ import click
 @click.command(name="when")
 @click.argument("text")
 @click.option("--now", "now_text", help="Reference time (ISO-8601); default: the current time in Asia/Bangkok.")
-@click.option("--json", "as_json", is_flag=True, help='Print {"datetime": ISO-8601, "has_time": bool}.')
+@click.option("--json", "as_json", is_flag=True, help='Print {"datetime": ISO-8601, "has_time": bool, "needs_confirmation": bool, "reason": str (only when it needs confirmation)}.')
 def cli(text: str, now_text: str | None, as_json: bool) -> None:
     """Read a date/time such as "พรุ่งนี้ 9 โมง" or "15 ธ.ค. 69"; exit 1 when the text holds none."""
     from common.thai_datetime import TZ, format_thai, parse_when
@@ -33,6 +33,6 @@ def cli(text: str, now_text: str | None, as_json: bool) -> None:
         click.echo(json.dumps(result.as_json(), ensure_ascii=False))
         return
     line = format_thai(result.datetime, with_time=result.has_time)
-    if result.ambiguous:
-        line += f"  (กำกวม: {result.reason})"
+    if result.needs_confirmation:
+        line += f"  (ควรยืนยัน: {result.reason})"
     click.echo(line)
