@@ -19,6 +19,7 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from storage.agencies import general_phone
 from storage.laws.text import normalise_chars
 from storage.models.services import Agency, Service
 
@@ -53,8 +54,17 @@ def load_catalog(session: Session) -> tuple[int, int]:
     for entry in seed_agencies():
         row = agencies.get(entry["name"]) or Agency(name=entry["name"])
         row.abbreviations = [str(a) for a in entry.get("abbreviations") or []]
+        row.aliases = [str(a) for a in entry.get("aliases") or []]
+        row.english_name = entry.get("english")
+        row.kind = str(entry.get("type") or "department")
+        row.parent = entry.get("parent")
         row.ministry = str(entry.get("ministry") or "")
-        row.phone = str(entry["phone"]) if entry.get("phone") else None
+        row.contacts = [
+            {k: str(v) for k, v in contact.items() if k in ("type", "value", "source", "note")}
+            for contact in entry.get("contacts") or []
+            if contact.get("value") and contact.get("source")  # no source, no number
+        ]
+        row.phone = general_phone(row.contacts)
         row.website = entry.get("website")
         session.add(row)
     services = {s.name: s for s in session.scalars(select(Service))}
@@ -185,12 +195,18 @@ def get_service(session: Session, name: str) -> Service | None:
 
 
 def get_agency(session: Session, name: str) -> Agency | None:
+    """The agency `name` names exactly (official name, abbreviation or alias); None otherwise.
+
+    Never a guess: a generic word ("กรม"), a misspelling or an ambiguous abbreviation is
+    None. For what to tell an official in those cases use storage.agencies.resolve_agency.
+    """
+    from storage.agencies import EXACT, resolve_agency
+
     ensure_catalog(session)
     agency = session.scalar(select(Agency).where(Agency.name == name))
     if agency is not None:
         return agency
-    wanted = key(name)
-    for row in session.scalars(select(Agency)):
-        if wanted in {key(row.name), *(key(a) for a in row.abbreviations)}:
-            return row
+    found = resolve_agency(session, name)
+    if found.outcome == EXACT and found.how != "fuzzy" and found.agency is not None:
+        return session.get(Agency, found.agency.agency_id)
     return None
