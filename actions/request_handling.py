@@ -16,18 +16,21 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import db
 from actions.identity import speaker_of
 from actions.services import latest_entity
+from bot.replies import button
 from storage.ids import format_request_id, parse_request_id
 from storage.officials import PermissionDenied, require_official
+from storage.agencies import CHOICE, CONFIRM, FALLBACK_DESK, Resolution, resolve_agency
 from storage.requests import (
     OFFICIAL_STATUSES,
     STATUS_THAI,
+    InvalidTransition,
     NotYourAgency,
     RequestClosed,
     RequestNotFound,
+    UnstaffedAgency,
     forward_request,
     update_request_status,
 )
-from storage.services import get_agency
 
 Events = list[dict[str, Any]]
 FORWARD = re.compile(r"ส่งต่อ|โอนเรื่อง|forward|ส่งให้|ส่งเรื่องให้")
@@ -46,6 +49,38 @@ def _note(text: str, entities: list[dict[str, Any]]) -> str:
     rest = re.sub(r"(?i)req[\s-]*[0-9๐-๙]{1,6}|เปลี่ยนสถานะ|สถานะ|เป็น|ส่งต่อ|ให้|แล้ว|ครับ|ค่ะ|คำร้อง|เรื่อง|เหตุผล|:", " ", "".join(kept))
     rest = " ".join(rest.split())[:500]
     return rest if len(re.findall(r"[0-9A-Za-z\u0E01-\u0E2E]", rest)) >= 3 else ""
+
+
+CONFIRMED = "!"  # "#<agency id>!" in a button payload: forward although nobody staffs the agency yet
+
+
+def _forward_button(label: str, code: str, agency: str) -> dict[str, str]:
+    return button(label, '/update_request_status{"request_id": "%s", "agency": "%s"}' % (code, agency))
+
+
+def forward_question(found: Resolution, code: str) -> dict[str, Any]:
+    """What to ask when the target is not exactly one catalog agency: nothing is forwarded."""
+    buttons = [_forward_button(c.name, code, f"#{c.agency_id}") for c in found.candidates]
+    if found.outcome == CONFIRM:
+        text = f"หมายถึง {found.agency.name} ใช่ไหมครับ กดปุ่มเพื่อยืนยันการส่งต่อ {code}"
+    elif found.outcome == CHOICE:
+        text = f"\"{found.query}\" ตรงกับหลายหน่วยงานครับ เลือกหน่วยงานที่จะส่งต่อ {code}"
+    elif found.how == "generic":
+        text = f"\"{found.query}\" ยังไม่ได้ระบุว่าเป็นหน่วยงานใดครับ {code} ยังอยู่ที่หน่วยงานเดิม กรุณาพิมพ์ชื่อหน่วยงานให้ครบ เช่น \"ส่งต่อ {code} ให้กรมโยธาธิการและผังเมือง\""
+    elif buttons:
+        text = f"ไม่พบ \"{found.query}\" ในรายชื่อหน่วยงานครับ {code} ยังอยู่ที่หน่วยงานเดิม หน่วยงานที่ชื่อใกล้เคียงมีดังนี้"
+    else:
+        text = f"ไม่พบ \"{found.query}\" ในรายชื่อหน่วยงานครับ {code} ยังอยู่ที่หน่วยงานเดิม กรุณาตรวจชื่อหน่วยงานอีกครั้ง"
+    return {"text": text, "buttons": buttons} if buttons else {"text": text}
+
+
+def unstaffed_warning(found: Resolution, code: str) -> dict[str, Any]:
+    target = found.agency
+    return {
+        "text": (f"⚠️ {target.name} ยังไม่มีเจ้าหน้าที่หรือกลุ่มที่เชื่อมไว้ในระบบครับ ถ้าส่งต่อ คำร้อง {code} จะไปรอที่โต๊ะกลาง "
+                 f"{FALLBACK_DESK} เพื่อประสานหน่วยงานต่อ"),
+        "buttons": [_forward_button(f"ยืนยันส่งต่อให้ {target.name}", code, f"#{target.agency_id}{CONFIRMED}")],
+    }
 
 
 class ActionUpdateRequestStatus(Action):
@@ -72,8 +107,16 @@ class ActionUpdateRequestStatus(Action):
             note = _note(text, entities)
             try:
                 if agency_name and (FORWARD.search(text) or not status) and agency_name != actor.agency:
-                    agency = get_agency(s, agency_name)
-                    request = forward_request(s, actor, request_id, agency.name if agency else agency_name, note)
+                    confirmed = agency_name.endswith(CONFIRMED)  # a button of the unstaffed-agency warning
+                    found = resolve_agency(s, agency_name.removesuffix(CONFIRMED))
+                    if not found.is_exact:
+                        dispatcher.utter_message(**forward_question(found, code))
+                        return []
+                    try:
+                        request = forward_request(s, actor, request_id, found.agency.name, note, allow_unstaffed=confirmed)
+                    except UnstaffedAgency:
+                        dispatcher.utter_message(**unstaffed_warning(found, code))
+                        return []
                     dispatcher.utter_message(response="utter_request_forwarded", request_id=code, agency=request.agency)
                     return []
                 if status not in OFFICIAL_STATUSES:
@@ -89,6 +132,11 @@ class ActionUpdateRequestStatus(Action):
                 return []
             except RequestClosed as closed:
                 dispatcher.utter_message(response="utter_request_already_closed", request_id=code, status=STATUS_THAI[closed.status])
+                return []
+            except InvalidTransition as invalid:
+                dispatcher.utter_message(
+                    text=f"เปลี่ยนสถานะ {code} จาก \"{STATUS_THAI[invalid.current]}\" เป็น \"{STATUS_THAI[invalid.wanted]}\" ไม่ได้ครับ"
+                )
                 return []
             dispatcher.utter_message(response="utter_request_status_updated", request_id=code, status=STATUS_THAI[request.status])
         return []
