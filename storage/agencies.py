@@ -31,7 +31,6 @@ from functools import lru_cache
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.nlu.thai_text import normalise as normalise_chars
 from storage.models.officials import GroupLink, Official
 from storage.models.services import Agency
 
@@ -57,6 +56,7 @@ CONFIRM = "confirm"
 CHOICE = "choice"
 NONE = "none"
 
+_THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
 _ID = re.compile(r"^\s*#\s*(\d{1,9})\s*$")
 _PARTICLES = re.compile(r"(?:\s*(?:ครับผม|ครับ|คับ|ค่ะ|คะ|ค่า|จ้ะ|จ้า|นะคะ|นะ|ด้วย|หน่อย|ฮะ|จ้ะ))+\s*$")
 _LEADING = re.compile(r"^\s*(?:ส่งต่อ(?:ไป)?(?:ให้|ยัง|ที่)?|ส่งไป(?:ให้|ยัง|ที่)?|ส่งให้|ไปให้|ไปยัง|ไปที่|ให้|ไป|ถึง|ยัง|to)\s*", re.IGNORECASE)
@@ -76,7 +76,8 @@ GENERIC = frozenset(
 @lru_cache(maxsize=16384)
 def normalise(text: str) -> str:
     """Lower case, Thai digits as Arabic, no ฯ, spaces, dots or punctuation, no polite ending."""
-    text = normalise_chars(text or "").lower().replace("ฯลฯ", "").replace("ฯ", "")
+    # not bot.nlu.thai_text.normalise: it folds "ททท" (emphasis) into "ท", and ททท. is an agency
+    text = (text or "").translate(_THAI_DIGITS).replace("\u0e4d\u0e32", "\u0e33").lower().replace("ฯลฯ", "").replace("ฯ", "")
     text = _PARTICLES.sub("", text)
     return _NOISE.sub("", text)
 
@@ -109,7 +110,7 @@ class Resolution:
     outcome: str  # EXACT, CONFIRM, CHOICE, NONE
     query: str
     candidates: tuple[Candidate, ...] = field(default_factory=tuple)
-    how: str = ""  # id, name, alias, prefix (before a ฯ), partial, fuzzy, generic, empty, unknown
+    how: str = ""  # id, name, alias, prefix (before a ฯ), partial, fuzzy, contained, generic, empty, unknown
 
     @property
     def agency(self) -> Candidate | None:
@@ -219,8 +220,10 @@ def resolve_agency(session: Session, text: str) -> Resolution:
     top = [c for c in scored if c.score >= CONFIRM_AT]
     close = [c for c in top if top[0].score - c.score < AMBIGUITY_MARGIN]
     # names that start with the target ("กรมการค้า", "การประปา"): candidates, never taken as meant
-    partial = {i for k, v in index.keys.items() if k.startswith(key) for i in v}
-    partial |= {i for k, v in index.cores.items() if k.startswith(core(key)) for i in v}
+    partial: set[int] = set()
+    if len(core(key)) >= 4:
+        partial = {i for k, v in index.keys.items() if k.startswith(key) for i in v}
+        partial |= {i for k, v in index.cores.items() if k.startswith(core(key)) for i in v}
     partial -= {c.agency_id for c in close}
     if len(close) == 1 and close[0].score >= AUTO_ACCEPT and not partial:
         return Resolution(EXACT, query, (close[0],), "fuzzy")
@@ -230,6 +233,13 @@ def resolve_agency(session: Session, text: str) -> Resolution:
         return Resolution(CONFIRM, query, tuple(found), how)
     if 1 < len(found) <= MAX_CANDIDATES:
         return Resolution(CHOICE, query, tuple(found), how)
+    # a name inside a longer target ("กรมทางหลวงชนบทจังหวัดขอนแก่น"): the longest such names, to confirm
+    inside = [(len(k), i) for k, v in index.keys.items() if len(k) >= 5 and k in key for i in v]
+    if inside:
+        longest = max(n for n, _ in inside)
+        ids = {i for n, i in inside if n == longest}
+        if len(ids) <= MAX_CANDIDATES:
+            return Resolution(CONFIRM if len(ids) == 1 else CHOICE, query, _ranked(index, ids, PARTIAL_SCORE), "contained")
     closest = found or [c for c in scored if c.score >= SUGGEST_AT]
     return Resolution(NONE, query, tuple(closest[:MAX_CANDIDATES]), "unknown")
 
