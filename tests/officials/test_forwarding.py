@@ -260,3 +260,9 @@ def test_the_action_warns_before_forwarding_to_an_unstaffed_agency(services_db) 
                                                            entities=[{"entity": "request_id", "value": code},
                                                                      {"entity": "agency", "value": agency}]))
     assert messages[0]["response"] == "utter_request_forwarded" and messages[0]["agency"] == DRR
+
+
+def test_the_fallback_desk_is_the_handoff_default() -> None:
+    from storage.handoff import DEFAULT_AGENCY
+
+    assert FALLBACK_DESK == DEFAULT_AGENCY
