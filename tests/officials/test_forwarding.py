@@ -266,3 +266,16 @@ def test_the_fallback_desk_is_the_handoff_default() -> None:
     from storage.handoff import DEFAULT_AGENCY
 
     assert FALLBACK_DESK == DEFAULT_AGENCY
+
+
+def test_a_handoff_about_a_request_at_an_unstaffed_agency_reaches_the_fallback_desk(world) -> None:
+    from storage.handoff import reply_in_handoff, start_handoff
+
+    request = _file(world)
+    forward_request(world, require_official(world, "telegram", "901"), request.id, DRR, "ถนนชำรุด", allow_unstaffed=True)
+    handoff, told = start_handoff(world, ALICE, "line:Ualice", request=request, reason="ขอคุยกับเจ้าหน้าที่")
+    world.commit()
+    assert handoff.agency == FALLBACK_DESK and told == 1  # the desk's group, not nobody
+    reply_in_handoff(world, require_official(world, "telegram", "950"), handoff.id, "รับเรื่องไว้แล้วครับ กำลังประสานกรมทางหลวงชนบท", key="e1")
+    staffed, _ = start_handoff(world, Citizen(key="line:Ubob", channel="line", reply_to="Ubob"), "line:Ubob", agency=DPT)
+    assert staffed.agency == DPT  # a staffed agency keeps its own handoffs

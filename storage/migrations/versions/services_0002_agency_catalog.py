@@ -1,6 +1,6 @@
 """Agency catalog: English name, type, parent body, aliases and cited contacts.
 
-Revision ID: services_0002
+Revision ID: services_0002_agency_catalog
 Revises: services_0001
 Create Date: 2026-11-29 13:35:00
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "services_0002"
+revision = "services_0002_agency_catalog"
 down_revision = "services_0001"
 branch_labels = None
 depends_on = None
