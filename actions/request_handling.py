@@ -17,9 +17,9 @@ from actions import db
 from actions.identity import speaker_of
 from actions.services import latest_entity
 from bot.replies import button
+from storage.agencies import CHOICE, CONFIRM, FALLBACK_DESK, Resolution, resolve_agency
 from storage.ids import format_request_id, parse_request_id
 from storage.officials import PermissionDenied, require_official
-from storage.agencies import CHOICE, CONFIRM, FALLBACK_DESK, Resolution, resolve_agency
 from storage.requests import (
     OFFICIAL_STATUSES,
     STATUS_THAI,
@@ -116,6 +116,11 @@ class ActionUpdateRequestStatus(Action):
                         request = forward_request(s, actor, request_id, found.agency.name, note, allow_unstaffed=confirmed)
                     except UnstaffedAgency:
                         dispatcher.utter_message(**unstaffed_warning(found, code))
+                        return []
+                    except ValueError as same:  # named their own agency by another name
+                        if "already" not in str(same):
+                            raise
+                        dispatcher.utter_message(text=f"{code} อยู่กับ {found.agency.name} อยู่แล้วครับ")
                         return []
                     dispatcher.utter_message(response="utter_request_forwarded", request_id=code, agency=request.agency)
                     return []

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from storage.agencies import CHOICE, CONFIRM, FALLBACK_DESK, NONE, Resolution, resolve_agency
 from storage.handoff import HandoffNotFound, release_handoff, reply_in_handoff
 from storage.ids import format_request_id, parse_request_id
-from storage.agencies import CHOICE, CONFIRM, FALLBACK_DESK, NONE, Resolution, resolve_agency
 from storage.officials import Actor, PermissionDenied, require_official
 from storage.requests import (
     STATUS_THAI,

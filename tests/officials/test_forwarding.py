@@ -279,3 +279,14 @@ def test_a_handoff_about_a_request_at_an_unstaffed_agency_reaches_the_fallback_d
     reply_in_handoff(world, require_official(world, "telegram", "950"), handoff.id, "รับเรื่องไว้แล้วครับ กำลังประสานกรมทางหลวงชนบท", key="e1")
     staffed, _ = start_handoff(world, Citizen(key="line:Ubob", channel="line", reply_to="Ubob"), "line:Ubob", agency=DPT)
     assert staffed.agency == DPT  # a staffed agency keeps its own handoffs
+
+
+def test_naming_ones_own_agency_by_an_alias_changes_nothing(services_db) -> None:
+    from storage.db import session_scope
+
+    code = _request(services_db)
+    text = f"ส่งต่อ {code} ให้ อบต. ครับ"
+    messages, _ = run(ActionUpdateRequestStatus(), _forward_sentence(text, code, "อบต."))
+    assert messages[0]["text"] == f"{code} อยู่กับ {LOCAL} อยู่แล้วครับ"
+    with session_scope(services_db) as s:
+        assert [h.action for h in s.scalars(select(ServiceRequest)).one().history] == ["created"]
