@@ -207,8 +207,8 @@ def resolve_agency(session: Session, text: str) -> Resolution:
             return Resolution(EXACT if len(ids) == 1 else CHOICE, query, _ranked(index, ids), how)
         if abbreviated:  # "กรมอุทยานฯ": a name that starts with what came before the ฯ
             head = core(key)
-            ids = {i for k, v in index.cores.items() if k.startswith(head) for i in v}
-            if ids:
+            ids = {i for k, v in index.cores.items() if k.startswith(head) for i in v} if len(head) >= 2 else set()
+            if 0 < len(ids) <= MAX_CANDIDATES:
                 return Resolution(EXACT if len(ids) == 1 else CHOICE, query, _ranked(index, ids)[:MAX_CANDIDATES], "prefix")
     probe = probes[-1]
     if is_generic(probe):

@@ -290,3 +290,23 @@ def test_naming_ones_own_agency_by_an_alias_changes_nothing(services_db) -> None
     assert messages[0]["text"] == f"{code} อยู่กับ {LOCAL} อยู่แล้วครับ"
     with session_scope(services_db) as s:
         assert [h.action for h in s.scalars(select(ServiceRequest)).one().history] == ["created"]
+
+
+def test_admins_register_and_link_only_catalog_agencies(db_engine) -> None:
+    from storage.db import session_scope
+    from storage.officials import find_official, group_link
+
+    with session_scope(db_engine) as s:
+        register_official(s, channel="telegram", user_id="1", agency=FALLBACK_DESK, role="admin")
+    with session_scope(db_engine) as s:
+        ctx = CommandContext(channel="telegram", chat_id="-500", chat_type="group", user_id="1", display_name="")
+        reply = handle(s, ctx, "/linkgroup กรม")
+        assert "ไม่พบหน่วยงาน" in reply and group_link(s, "telegram", "-500") is None
+        reply = handle(s, ctx, "/linkgroup กรมทางหลวงชนบธ")  # a typo is asked, not linked
+        assert "/linkgroup กรมทางหลวงชนบท" in reply and group_link(s, "telegram", "-500") is None
+        assert "เชื่อมกลุ่มนี้กับ กรมทางหลวงชนบท" in handle(s, ctx, "/linkgroup ทช.")
+        assert group_link(s, "telegram", "-500").agency == DRR  # stored under the official name
+        reply = handle(s, ctx, "/register 7 การประปา coordinator")
+        assert "/register 7 การประปานครหลวง coordinator" in reply and find_official(s, "telegram", "7") is None
+        handle(s, ctx, "/register 7 กปน. coordinator")
+        assert find_official(s, "telegram", "7").agency == "การประปานครหลวง"
