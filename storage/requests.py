@@ -247,8 +247,8 @@ def _route(session: Session, request: ServiceRequest, service: Service | None, n
     text = f"{heading} {request.code} ({request.service}) ถึง {request.agency}" + (f"\nหมายเหตุ: {note}" if note else "")
     payload["alt_text"] = text
     chats = agency_chats(session, request.agency)
-    if not chats and note is not None and request.agency != FALLBACK_DESK:
-        # forwarded to an agency with no linked group: the fallback desk sees it instead
+    if not chats and request.agency != FALLBACK_DESK:
+        # an agency with no linked group yet (filed or forwarded there): the fallback desk sees it instead
         chats = agency_chats(session, FALLBACK_DESK)
         text += f"\n(ยังไม่มีกลุ่มของ {request.agency} ในระบบ ส่งมาที่โต๊ะกลาง {FALLBACK_DESK} เพื่อประสานต่อ)"
         payload["alt_text"] = text

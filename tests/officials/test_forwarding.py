@@ -310,3 +310,12 @@ def test_admins_register_and_link_only_catalog_agencies(db_engine) -> None:
         assert "/register 7 การประปานครหลวง coordinator" in reply and find_official(s, "telegram", "7") is None
         handle(s, ctx, "/register 7 กปน. coordinator")
         assert find_official(s, "telegram", "7").agency == "การประปานครหลวง"
+
+
+def test_a_new_request_for_an_agency_without_a_group_is_routed_to_the_fallback_desk(world) -> None:
+    request = create_request(world, ALICE, get_service(world, "หนังสือเดินทาง"), details="หนังสือเดินทางหาย ต้องการทำใหม่")
+    world.commit()
+    assert request.agency == "กรมการกงสุล"
+    [routed] = world.scalars(select(Outbox).where(Outbox.kind == "request_routed")).all()
+    assert routed.recipient == "-100900" and "กรมการกงสุล" in routed.payload["text"]
+    assert request.id in [r.id for r in agency_requests(world, require_official(world, "telegram", "950"))]
