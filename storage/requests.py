@@ -20,7 +20,7 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from bot.replies import button, card, cards
-from storage.agencies import FALLBACK_DESK, catalog_agency, resolve_agency, staffing, unstaffed_agencies
+from storage.agencies import FALLBACK_DESK, Resolution, catalog_agency, resolve_agency, staffing, unstaffed_agencies
 from storage.ids import format_request_id
 from storage.models.base import utcnow
 from storage.models.services import (
@@ -97,7 +97,7 @@ class UnknownAgency(ValueError):
     `resolution` holds what the catalog makes of the name (closest matches, a choice).
     """
 
-    def __init__(self, name: str, resolution: object | None = None) -> None:
+    def __init__(self, name: str, resolution: Resolution | None = None) -> None:
         super().__init__(f"not an agency of the catalog: {name!r}")
         self.name = name
         self.resolution = resolution
