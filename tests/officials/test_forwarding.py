@@ -319,3 +319,24 @@ def test_a_new_request_for_an_agency_without_a_group_is_routed_to_the_fallback_d
     [routed] = world.scalars(select(Outbox).where(Outbox.kind == "request_routed")).all()
     assert routed.recipient == "-100900" and "กรมการกงสุล" in routed.payload["text"]
     assert request.id in [r.id for r in agency_requests(world, require_official(world, "telegram", "950"))]
+
+
+def test_the_reported_sentence_forwards_to_the_real_department(services_db) -> None:
+    """Issue #19: "ส่งต่อ REQ-000002 ไปกรมโยธาฯ ครับ ..." went to an agency named "กรม"."""
+    from storage.db import session_scope
+
+    code = _request(services_db)
+    with session_scope(services_db) as s:
+        register_official(s, channel="telegram", user_id="990", agency=DPT)
+    text = f"ส่งต่อ {code} ไปกรมโยธาฯ ครับ เป็นงานระบบระบายน้ำใหญ่"
+    messages, _ = run(ActionUpdateRequestStatus(), _forward_sentence(text, code, "กรม"))  # what the NLU picked then
+    assert "ยังไม่ได้ระบุ" in messages[0]["text"]
+    with session_scope(services_db) as s:
+        assert s.scalars(select(ServiceRequest)).one().agency == LOCAL
+    messages, _ = run(ActionUpdateRequestStatus(), _forward_sentence(text, code, "กรมโยธาฯ"))
+    assert messages[0]["response"] == "utter_request_forwarded" and messages[0]["agency"] == DPT
+    with session_scope(services_db) as s:
+        request = s.scalars(select(ServiceRequest)).one()
+        assert request.agency == DPT and request.history[-1].action == "forwarded"
+        notice = s.scalars(select(Outbox).where(Outbox.kind == "request_status")).all()[-1]
+        assert DPT in notice.payload["text"]  # the citizen is told the real department
