@@ -340,3 +340,19 @@ def test_the_reported_sentence_forwards_to_the_real_department(services_db) -> N
         assert request.agency == DPT and request.history[-1].action == "forwarded"
         notice = s.scalars(select(Outbox).where(Outbox.kind == "request_status")).all()[-1]
         assert DPT in notice.payload["text"]  # the citizen is told the real department
+
+
+def test_a_request_stranded_at_a_non_catalog_agency_is_recovered_by_the_fallback_desk(world) -> None:
+    """Rows written before this check (REQ-000002 went to "กรม") show at the desk, which forwards them on."""
+    from sqlalchemy import update
+
+    request = _file(world)
+    world.execute(update(ServiceRequest).where(ServiceRequest.id == request.id).values(agency="กรม"))  # the old bug's row
+    world.commit()
+    desk = require_official(world, "telegram", "950")
+    assert request.id in [r.id for r in agency_requests(world, desk)]
+    forward_request(world, desk, request.id, DPT, "ส่งต่อให้หน่วยงานที่ถูกต้อง")
+    world.commit()
+    world.expire_all()
+    assert world.get(ServiceRequest, request.id).agency == DPT
+    assert world.get(ServiceRequest, request.id).history[-1].note == "จาก กรม: ส่งต่อให้หน่วยงานที่ถูกต้อง"
