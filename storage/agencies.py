@@ -8,8 +8,9 @@ one of four outcomes (docs/agencies.md):
   dots, ฯ, a leading "กรม"/"สำนักงาน" and polite particles at the end), a unique
   name that starts with what was written before a "ฯ", or one close spelling scoring
   at least AUTO_ACCEPT. Safe to act on.
-- CONFIRM: one close spelling scoring CONFIRM_AT..AUTO_ACCEPT, or the only name that
-  starts with the target ("กรมพัฒนาธุรกิจ"): ask "did you mean ...?".
+- CONFIRM: one close spelling scoring CONFIRM_AT..AUTO_ACCEPT, the only name that
+  starts with the target ("กรมพัฒนาธุรกิจ"), or the one name found inside a longer
+  target ("สำนักงานที่ดินจังหวัด..."): ask "did you mean ...?".
 - CHOICE: several agencies fit (an abbreviation two agencies share, two close spellings,
   up to MAX_CANDIDATES names starting with the target: "การประปา").
 - NONE: nothing fits, or the target is generic ("กรม", "หน่วยงาน"): never guessed; the
@@ -46,9 +47,9 @@ MAX_CANDIDATES = 5
 # The score reported for a name that merely starts with the target ("กรมพัฒนาธุรกิจ").
 PARTIAL_SCORE = CONFIRM_AT
 
-# The one-stop desk that sees requests forwarded to an agency nobody staffs yet
-# (no linked group, no active official); storage.handoff uses the same desk for
-# handoffs that no request ties to an agency.
+# The one-stop desk for agencies nobody staffs yet: requests routed to an agency with no
+# linked group reach its groups, it lists and may act on requests at agencies with no group
+# and no active official, and storage.handoff sends it the handoffs nobody else would answer.
 FALLBACK_DESK = "สำนักงานพัฒนารัฐบาลดิจิทัล"
 
 EXACT = "exact"
@@ -58,7 +59,7 @@ NONE = "none"
 
 _THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
 _ID = re.compile(r"^\s*#\s*(\d{1,9})\s*$")
-_PARTICLES = re.compile(r"(?:\s*(?:ครับผม|ครับ|คับ|ค่ะ|คะ|ค่า|จ้ะ|จ้า|นะคะ|นะ|ด้วย|หน่อย|ฮะ|จ้ะ))+\s*$")
+_PARTICLES = re.compile(r"(?:\s*(?:ครับผม|ครับ|คับ|ค่ะ|คะ|ค่า|จ้ะ|จ้า|นะคะ|นะ|ด้วย|หน่อย|ฮะ))+\s*$")
 _LEADING = re.compile(r"^\s*(?:ส่งต่อ(?:ไป)?(?:ให้|ยัง|ที่)?|ส่งไป(?:ให้|ยัง|ที่)?|ส่งให้|ไปให้|ไปยัง|ไปที่|ให้|ไป|ถึง|ยัง|to)\s*", re.IGNORECASE)
 _NOISE = re.compile(r"[\s\-_.,!?'\"“”‘’()\[\]/:;]+")
 _PREFIXES = ("สำนักงาน", "กรม")
@@ -68,7 +69,7 @@ GENERIC = frozenset(
         "", "กรม", "สำนักงาน", "สำนัก", "หน่วยงาน", "หน่วยงานอื่น", "หน่วยงานที่เกี่ยวข้อง", "หน่วยงานรัฐ", "หน่วยงานราชการ",
         "ส่วนราชการ", "ราชการ", "ทางราชการ", "ภาครัฐ", "รัฐ", "กระทรวง", "กอง", "ศูนย์", "เขต", "สำนักงานเขต", "จังหวัด",
         "ศาลากลาง", "ศาลากลางจังหวัด", "สำนักงานจังหวัด", "การ", "องค์การ", "บริษัท", "ที่เกี่ยวข้อง", "อื่น", "อื่นๆ",
-        "เจ้าหน้าที่", "ฝ่าย", "แผนก", "department", "office", "agency", "ministry", "กรมฯ",
+        "เจ้าหน้าที่", "ฝ่าย", "แผนก", "department", "office", "agency", "ministry",
     }
 )
 
@@ -247,10 +248,6 @@ def resolve_agency(session: Session, text: str) -> Resolution:
 def catalog_agency(session: Session, name: str) -> Agency | None:
     """The catalog row whose official name is exactly `name` (no aliases, no guessing)."""
     return session.scalar(select(Agency).where(Agency.name == name))
-
-
-def agency_by_id(session: Session, agency_id: int) -> Agency | None:
-    return session.get(Agency, agency_id)
 
 
 def staffing(session: Session, name: str) -> tuple[int, int]:
