@@ -23,19 +23,22 @@ from actions.official_parsing import asks_for_request_list, forward_parts, id_ki
 from actions.services import latest_entity
 from common import clock as app_clock
 from common.ids import format_request_id, parse_request_id
+from common.replies import button
+from storage.agencies import CHOICE, CONFIRM, FALLBACK_DESK, Resolution, get_agency, resolve_agency
 from storage.officials import PermissionDenied, require_official
 from storage.requests import (
     OFFICIAL_STATUSES,
     STATUS_THAI,
+    InvalidTransition,
     NotYourAgency,
     RequestClosed,
     RequestNotFound,
+    UnstaffedAgency,
     agency_requests,
     forward_request,
     update_request_status,
 )
 from storage.models.services import SUBMITTED, ServiceRequest
-from storage.services import get_agency
 
 Events = list[dict[str, Any]]
 FORWARD = re.compile(r"ส่งต่อ|โอนเรื่อง|forward|ส่งให้|ส่งเรื่องให้")
@@ -93,6 +96,38 @@ def _forwarding(text: str) -> bool:
     return status is None or forward.start() < status[1][0]
 
 
+CONFIRMED = "!"  # "#<agency id>!" in a button payload: forward although nobody staffs the agency yet
+
+
+def _forward_button(label: str, code: str, agency: str) -> dict[str, str]:
+    return button(label, '/update_request_status{"request_id": "%s", "agency": "%s"}' % (code, agency))
+
+
+def forward_question(found: Resolution, code: str) -> dict[str, Any]:
+    """What to ask when the target is not exactly one catalog agency: nothing is forwarded."""
+    buttons = [_forward_button(c.name, code, f"#{c.agency_id}") for c in found.candidates]
+    if found.outcome == CONFIRM:
+        text = f"หมายถึง {found.agency.name} ใช่ไหมครับ กดปุ่มเพื่อยืนยันการส่งต่อ {code}"
+    elif found.outcome == CHOICE:
+        text = f"\"{found.query}\" ตรงกับหลายหน่วยงานครับ เลือกหน่วยงานที่จะส่งต่อ {code}"
+    elif found.how == "generic":
+        text = f"\"{found.query}\" ยังไม่ได้ระบุว่าเป็นหน่วยงานใดครับ {code} ยังอยู่ที่หน่วยงานเดิม กรุณาพิมพ์ชื่อหน่วยงานให้ครบ เช่น \"ส่งต่อ {code} ให้กรมโยธาธิการและผังเมือง\""
+    elif buttons:
+        text = f"ไม่พบ \"{found.query}\" ในรายชื่อหน่วยงานครับ {code} ยังอยู่ที่หน่วยงานเดิม หน่วยงานที่ชื่อใกล้เคียงมีดังนี้"
+    else:
+        text = f"ไม่พบ \"{found.query}\" ในรายชื่อหน่วยงานครับ {code} ยังอยู่ที่หน่วยงานเดิม กรุณาตรวจชื่อหน่วยงานอีกครั้ง"
+    return {"text": text, "buttons": buttons} if buttons else {"text": text}
+
+
+def unstaffed_warning(found: Resolution, code: str) -> dict[str, Any]:
+    target = found.agency
+    return {
+        "text": (f"⚠️ {target.name} ยังไม่มีเจ้าหน้าที่หรือกลุ่มที่เชื่อมไว้ในระบบครับ ถ้าส่งต่อ คำร้อง {code} จะไปรอที่โต๊ะกลาง "
+                 f"{FALLBACK_DESK} เพื่อประสานหน่วยงานต่อ"),
+        "buttons": [_forward_button(f"ยืนยันส่งต่อให้ {target.name}", code, f"#{target.agency_id}{CONFIRMED}")],
+    }
+
+
 class ActionUpdateRequestStatus(Action):
     def name(self) -> str:
         return "action_update_request_status"
@@ -122,19 +157,37 @@ class ActionUpdateRequestStatus(Action):
             status, note = request_update_parts(text, entities)
             note = note[:500]
             try:
-                if not is_payload(text) and (_forwarding(text) or (status is None and latest_entity(tracker, "agency"))):
+                target, reason = None, ""
+                if is_payload(text):
+                    pressed = latest_entity(tracker, "agency")
+                    if pressed and pressed.startswith("#"):  # a choice or confirm button of a forward (carries the agency id)
+                        target = pressed
+                elif _forwarding(text) or (status is None and latest_entity(tracker, "agency")):
                     words, reason, span = forward_parts(text, entities)
                     named = next((str(e["value"]) for e in entities if e.get("entity") == "agency" and span
                                   and (int(e.get("start", -1)), int(e.get("end", -1))) == span), None)
-                    agency_name = named or words
-                    if not agency_name:
+                    target = named or words
+                    if not target:
                         dispatcher.utter_message(response="utter_forward_needs_target", request_id=code)
                         return []
-                    if agency_name != actor.agency:
-                        agency = get_agency(s, agency_name)
-                        request = forward_request(s, actor, request_id, agency.name if agency else agency_name, reason[:300])
-                        dispatcher.utter_message(response="utter_request_forwarded", request_id=code, agency=request.agency)
+                if target and target != actor.agency:
+                    confirmed = target.endswith(CONFIRMED)  # a button of the unstaffed-agency warning
+                    found = resolve_agency(s, target.removesuffix(CONFIRMED))
+                    if not found.is_exact:
+                        dispatcher.utter_message(**forward_question(found, code))
                         return []
+                    try:
+                        request = forward_request(s, actor, request_id, found.agency.name, reason[:300], allow_unstaffed=confirmed)
+                    except UnstaffedAgency:
+                        dispatcher.utter_message(**unstaffed_warning(found, code))
+                        return []
+                    except ValueError as same:  # named their own agency by another name
+                        if "already" not in str(same):
+                            raise
+                        dispatcher.utter_message(text=f"{code} อยู่กับ {found.agency.name} อยู่แล้วครับ")
+                        return []
+                    dispatcher.utter_message(response="utter_request_forwarded", request_id=code, agency=request.agency)
+                    return []
                 if status not in OFFICIAL_STATUSES:
                     current = s.get(ServiceRequest, request_id)
                     if current is None or current.agency != actor.agency:
@@ -152,6 +205,11 @@ class ActionUpdateRequestStatus(Action):
                 return []
             except RequestClosed as closed:
                 dispatcher.utter_message(response="utter_request_already_closed", request_id=code, status=STATUS_THAI[closed.status])
+                return []
+            except InvalidTransition as invalid:
+                dispatcher.utter_message(
+                    text=f"เปลี่ยนสถานะ {code} จาก \"{STATUS_THAI[invalid.current]}\" เป็น \"{STATUS_THAI[invalid.wanted]}\" ไม่ได้ครับ"
+                )
                 return []
             dispatcher.utter_message(response="utter_request_status_updated", request_id=code, status=STATUS_THAI[request.status])
             if note:

@@ -11,7 +11,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import db
 from actions.service_cards import card_message
 from common.replies import button
-from storage.services import Service, find_services, get_agency
+from storage.agencies import get_agency
+from storage.services import Service, find_services
 
 Events = list[dict[str, Any]]
 

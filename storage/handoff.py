@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from storage.agencies import FALLBACK_DESK, is_staffed
 from storage.models.base import utcnow
 from storage.models.services import HANDOFF_EXPIRED, HANDOFF_OPEN, HANDOFF_RELEASED, Handoff, ServiceRequest
 from storage.officials import Actor, agency_chats
@@ -26,7 +27,7 @@ from storage.requests import Citizen
 BACK_TO_BOT = re.compile(r"^\s*(/bot|/help|กลับไปคุยกับบอท|คุยกับบอท|จบการสนทนา|ขอบคุณเจ้าหน้าที่ จบ)", re.IGNORECASE)
 BOT_IS_BACK = "ผู้ช่วยอัตโนมัติกลับมาให้บริการแล้วครับ พิมพ์สิ่งที่ต้องการได้เลย"
 
-DEFAULT_AGENCY = "สำนักงานพัฒนารัฐบาลดิจิทัล"  # the one-stop desk when no request tells whose matter it is
+DEFAULT_AGENCY = FALLBACK_DESK  # the one-stop desk when no request tells whose matter it is, or nobody staffs it
 MAX_RELAY = 1500
 
 
@@ -55,9 +56,12 @@ def start_handoff(
     existing = active_handoff(session, conversation, now)
     if existing is not None:
         return existing, 0
+    agency = agency or (request.agency if request else DEFAULT_AGENCY)
+    if not is_staffed(session, agency):
+        agency = DEFAULT_AGENCY  # nobody there would answer: the fallback desk does (docs/agencies.md)
     handoff = Handoff(
         conversation=conversation, citizen_key=citizen.key, channel=citizen.channel, reply_to=citizen.reply_to,
-        agency=agency or (request.agency if request else DEFAULT_AGENCY), request_id=request.id if request else None,
+        agency=agency, request_id=request.id if request else None,
         status=HANDOFF_OPEN, created_at=now, expires_at=now + handoff_timeout(),
     )
     session.add(handoff)

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
-from common.replies import button, card, cards
 from common.ids import format_request_id
+from common.replies import button, card, cards
+from storage.agencies import FALLBACK_DESK, Resolution, catalog_agency, resolve_agency, staffing, unstaffed_agencies
 from storage.models.base import utcnow
 from storage.models.services import (
     CANCELLED,
@@ -32,6 +33,7 @@ from storage.models.services import (
     RECEIVED,
     REJECTED,
     SUBMITTED,
+    Agency,
     RequestHistory,
     Service,
     ServiceRating,
@@ -53,6 +55,94 @@ OFFICIAL_STATUSES = (RECEIVED, IN_PROGRESS, NEED_INFO, COMPLETED, REJECTED)
 ESCALATION_KINDS = ("request_escalation",)
 CITIZEN_KINDS = ("request_status", "official_reply", "satisfaction_check")
 MAX_DETAILS = 1000
+
+
+# --- the request state machine (issue #19) ----------------------------------
+#
+# Every status a request can have, and the statuses it may move to. Officials of the
+# agency the request is with move it between the open statuses (a move to the same
+# status records a new note) and close it (completed, rejected); forwarding puts it
+# back to `submitted` at the new agency; the citizen may cancel while it is open.
+# Closed requests do not move. All changes go through `_move` (and a flush-time
+# check refuses any other write: see `_guard_requests`).
+#
+# Planned, owned by other issues: the citizen's cancel confirmation (no new status:
+# it asks before `cancel_request`), and `reopened` (completed -> reopened within 14 days
+# of `closed_at`; reopened then behaves like received). Add REOPENED to
+# storage.models.services, to TRANSITIONS below (COMPLETED: {REOPENED}; REOPENED: the
+# open moves) and a `reopen_request` use-case that checks the 14 days.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    SUBMITTED: frozenset({SUBMITTED, RECEIVED, IN_PROGRESS, NEED_INFO, COMPLETED, REJECTED, CANCELLED}),
+    RECEIVED: frozenset({SUBMITTED, RECEIVED, IN_PROGRESS, NEED_INFO, COMPLETED, REJECTED, CANCELLED}),
+    IN_PROGRESS: frozenset({SUBMITTED, IN_PROGRESS, NEED_INFO, COMPLETED, REJECTED, CANCELLED}),
+    NEED_INFO: frozenset({SUBMITTED, IN_PROGRESS, NEED_INFO, COMPLETED, REJECTED, CANCELLED}),
+    COMPLETED: frozenset(),
+    REJECTED: frozenset(),
+    CANCELLED: frozenset(),
+}
+
+
+class InvalidTransition(ValueError):
+    """A status change the state machine does not allow (e.g. in_progress -> received)."""
+
+    def __init__(self, current: str, wanted: str) -> None:
+        super().__init__(f"a request cannot move from {current} to {wanted}")
+        self.current = current
+        self.wanted = wanted
+
+
+class UnknownAgency(ValueError):
+    """A forward to something that is not an agency of the catalog; nothing was changed.
+
+    `resolution` holds what the catalog makes of the name (closest matches, a choice).
+    """
+
+    def __init__(self, name: str, resolution: Resolution | None = None) -> None:
+        super().__init__(f"not an agency of the catalog: {name!r}")
+        self.name = name
+        self.resolution = resolution
+
+
+class UnstaffedAgency(ValueError):
+    """The target agency has no linked group and no active official: forward only after a warning."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"nobody staffs {name} yet: confirm to forward (the fallback desk {FALLBACK_DESK} will see it)")
+        self.name = name
+
+
+def can_move(current: str, wanted: str) -> bool:
+    return wanted in TRANSITIONS.get(current, frozenset())
+
+
+def _move(request: ServiceRequest, wanted: str) -> None:
+    """The one place a request's status changes."""
+    if wanted not in TRANSITIONS:
+        raise ValueError(f"unknown request status {wanted!r}")
+    if not can_move(request.status, wanted):
+        if request.status in CLOSED_STATUSES:
+            raise RequestClosed(request.status)
+        raise InvalidTransition(request.status, wanted)
+    request.status = wanted
+
+
+@event.listens_for(Session, "before_flush")
+def _guard_requests(session: Session, flush_context: object, instances: object) -> None:
+    """Refuse, at flush time, any status change the state machine forbids and any change of
+    a request's agency to a name outside the catalog, whoever wrote it."""
+    for obj in session.dirty:
+        if not isinstance(obj, ServiceRequest):
+            continue
+        state = inspect(obj)
+        status = state.attrs.status.history
+        if status.deleted and status.added and not can_move(status.deleted[0], status.added[0]):
+            raise InvalidTransition(status.deleted[0], status.added[0])
+        agency = state.attrs.agency.history
+        if agency.added and agency.deleted and agency.added[0] != agency.deleted[0]:
+            with session.no_autoflush:
+                known = session.scalar(select(Agency.id).where(Agency.name == agency.added[0]))
+            if known is None:
+                raise UnknownAgency(agency.added[0])
 
 
 class RequestNotFound(Exception):
@@ -157,6 +247,11 @@ def _route(session: Session, request: ServiceRequest, service: Service | None, n
     text = f"{heading} {request.code} ({request.service}) ถึง {request.agency}" + (f"\nหมายเหตุ: {note}" if note else "")
     payload["alt_text"] = text
     chats = agency_chats(session, request.agency)
+    if not chats and request.agency != FALLBACK_DESK:
+        # an agency with no linked group yet (filed or forwarded there): the fallback desk sees it instead
+        chats = agency_chats(session, FALLBACK_DESK)
+        text += f"\n(ยังไม่มีกลุ่มของ {request.agency} ในระบบ ส่งมาที่โต๊ะกลาง {FALLBACK_DESK} เพื่อประสานต่อ)"
+        payload["alt_text"] = text
     for chat_id in chats:
         enqueue(
             session, kind="request_routed", channel="telegram", recipient=chat_id, text=text,
@@ -228,9 +323,7 @@ def cancel_request(session: Session, citizen_key: str, request_id: int | None, r
     request = latest_open_request(session, citizen_key) if request_id is None else _own(session, citizen_key, request_id)
     if request is None:
         raise RequestNotFound("latest open")
-    if request.status in CLOSED_STATUSES:
-        raise RequestClosed(request.status)
-    request.status = CANCELLED
+    _move(request, CANCELLED)
     request.closed_at = utcnow()
     _history(session, request, "cancelled", "citizen", reason[:300])
     session.flush()
@@ -294,13 +387,23 @@ def _for_official(session: Session, actor: Actor, request_id: int) -> ServiceReq
     request = session.get(ServiceRequest, request_id)
     if request is None:
         raise RequestNotFound(format_request_id(request_id))
-    if request.agency != actor.agency:
+    if request.agency != actor.agency and not _at_fallback_desk(session, actor, request.agency):
         raise NotYourAgency(request.agency)
     return request
 
 
+def _at_fallback_desk(session: Session, actor: Actor, agency: str) -> bool:
+    """The fallback desk acts for an agency nobody staffs yet (no group, no active official)."""
+    return actor.agency == FALLBACK_DESK and not any(staffing(session, agency))
+
+
 def agency_requests(session: Session, actor: Actor, *, open_only: bool = True, limit: int = 20) -> list[ServiceRequest]:
-    stmt = select(ServiceRequest).where(ServiceRequest.agency == actor.agency)
+    """The requests with the official's agency; the fallback desk also sees those with unstaffed agencies."""
+    agencies = {actor.agency}
+    if actor.agency == FALLBACK_DESK:
+        waiting = set(session.scalars(select(ServiceRequest.agency).where(ServiceRequest.status.in_(OPEN_STATUSES)).distinct()))
+        agencies |= unstaffed_agencies(session, waiting - {actor.agency})
+    stmt = select(ServiceRequest).where(ServiceRequest.agency.in_(sorted(agencies)))
     if open_only:
         stmt = stmt.where(ServiceRequest.status.in_(OPEN_STATUSES))
     return list(session.scalars(stmt.order_by(ServiceRequest.id).limit(limit)))
@@ -327,7 +430,7 @@ def update_request_status(
         raise RequestClosed(request.status)
     if status == REJECTED and not note.strip():
         raise ValueError("a rejection needs a reason")
-    request.status = status
+    _move(request, status)
     request.status_note = note.strip()[:500] or None
     request.updated_at = now
     request.touched_at = request.touched_at or now
@@ -358,26 +461,42 @@ def update_request_status(
     return request
 
 
-def forward_request(session: Session, actor: Actor, request_id: int, to_agency: str, note: str = "", now: datetime | None = None) -> ServiceRequest:
-    """Hand a request to another agency; the history stays with it."""
+def forward_request(
+    session: Session, actor: Actor, request_id: int, to_agency: str, note: str = "", now: datetime | None = None,
+    *, allow_unstaffed: bool = False,
+) -> ServiceRequest:
+    """Hand a request to another agency of the catalog; the history stays with it.
+
+    `to_agency` must be a catalog agency's official name (resolve what an official
+    typed with storage.agencies.resolve_agency first): anything else raises
+    UnknownAgency and changes nothing. An agency with no linked group and no active
+    official raises UnstaffedAgency unless `allow_unstaffed` (the official saw the
+    warning); the request then also shows at the fallback desk (FALLBACK_DESK).
+    """
     now = now or utcnow()
     request = _for_official(session, actor, request_id)
     if request.status in CLOSED_STATUSES:
         raise RequestClosed(request.status)
-    if to_agency == request.agency:
+    target = catalog_agency(session, to_agency)
+    if target is None:
+        raise UnknownAgency(to_agency, resolve_agency(session, to_agency))
+    if target.name == request.agency:
         raise ValueError("already with this agency")
+    if not allow_unstaffed and not any(staffing(session, target.name)):
+        raise UnstaffedAgency(target.name)
     cancel_pending(session, cause_type="request", cause_id=str(request.id), kinds=ESCALATION_KINDS)
-    request.agency = to_agency
-    request.status = SUBMITTED
+    source = request.agency
+    request.agency = target.name
+    _move(request, SUBMITTED)
     request.touched_at = None
     request.updated_at = now
-    _history(session, request, "forwarded", "official", f"จาก {actor.agency}" + (f": {note.strip()[:300]}" if note.strip() else ""), actor.id)
+    _history(session, request, "forwarded", "official", f"จาก {source}" + (f": {note.strip()[:300]}" if note.strip() else ""), actor.id)
     session.flush()
     service = session.scalar(select(Service).where(Service.name == request.service))
-    _route(session, request, service, now, note=f"ส่งต่อจาก {actor.agency}" + (f" — {note.strip()}" if note.strip() else ""))
+    _route(session, request, service, now, note=f"ส่งต่อจาก {source}" + (f" — {note.strip()}" if note.strip() else ""))
     _notify_citizen(
         session, request, "request_status",
-        f"📣 คำร้อง {request.code} ({request.service}) ถูกส่งต่อให้ {to_agency} ซึ่งเป็นหน่วยงานที่รับผิดชอบเรื่องนี้ครับ",
+        f"📣 คำร้อง {request.code} ({request.service}) ถูกส่งต่อให้ {target.name} ซึ่งเป็นหน่วยงานที่รับผิดชอบเรื่องนี้ครับ",
         f"request:{request.id}:status:{len(request.history)}", stale_at=now + timedelta(days=7),
     )
     return request

@@ -53,8 +53,17 @@ def load_catalog(session: Session) -> tuple[int, int]:
     for entry in seed_agencies():
         row = agencies.get(entry["name"]) or Agency(name=entry["name"])
         row.abbreviations = [str(a) for a in entry.get("abbreviations") or []]
+        row.aliases = [str(a) for a in entry.get("aliases") or []]
+        row.english_name = entry.get("english")
+        row.kind = str(entry.get("type") or "department")
+        row.parent = entry.get("parent")
         row.ministry = str(entry.get("ministry") or "")
-        row.phone = str(entry["phone"]) if entry.get("phone") else None
+        row.contacts = [
+            {k: str(v) for k, v in contact.items() if k in ("type", "value", "source", "note")}
+            for contact in entry.get("contacts") or []
+            if contact.get("value") and contact.get("source")  # no source, no number
+        ]
+        row.phone = general_phone(row.contacts)
         row.website = entry.get("website")
         session.add(row)
     services = {s.name: s for s in session.scalars(select(Service))}
@@ -76,6 +85,14 @@ def load_catalog(session: Session) -> tuple[int, int]:
         session.add(row)
     session.flush()
     return len(seed_agencies()), len(seed_services())
+
+
+def general_phone(contacts: list[dict[str, str]]) -> str | None:
+    """The first contact a citizen may call about a service: never an emergency number."""
+    for contact in contacts or []:
+        if contact.get("type") != "emergency" and contact.get("value") and contact.get("source"):
+            return str(contact["value"])
+    return None
 
 
 def ensure_catalog(session: Session) -> None:
@@ -180,15 +197,3 @@ def _fuzzy(catalog: list[Service], wanted: str) -> list[Service]:
 def get_service(session: Session, name: str) -> Service | None:
     ensure_catalog(session)
     return session.scalar(select(Service).where(Service.name == name))
-
-
-def get_agency(session: Session, name: str) -> Agency | None:
-    ensure_catalog(session)
-    agency = session.scalar(select(Agency).where(Agency.name == name))
-    if agency is not None:
-        return agency
-    wanted = key(name)
-    for row in session.scalars(select(Agency)):
-        if wanted in {key(row.name), *(key(a) for a in row.abbreviations)}:
-            return row
-    return None

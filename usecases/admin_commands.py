@@ -67,11 +67,14 @@ def handle(session: Session, ctx: CommandContext, text: str) -> str:
             return "ใช้คำสั่งนี้ในกลุ่มที่ต้องการเชื่อมกับหน่วยงานครับ"
         if not args:
             return "ระบุหน่วยงานด้วยครับ เช่น /linkgroup กรมสรรพากร"
+        agency, refusal = _catalog_agency(session, " ".join(args), "/linkgroup {}")
+        if agency is None:
+            return refusal
         try:
-            link_group(session, channel=ctx.channel, chat_id=ctx.chat_id, agency=" ".join(args), actor=admin)
+            link_group(session, channel=ctx.channel, chat_id=ctx.chat_id, agency=agency, actor=admin)
         except PermissionDenied:
             return "ขออภัยครับ ผู้ดูแลของหน่วยงานเชื่อมกลุ่มได้เฉพาะกับหน่วยงานของตนเอง และกลุ่มที่เชื่อมกับหน่วยงานอื่นอยู่แล้วเปลี่ยนได้โดยผู้ดูแลของหน่วยงานนั้นครับ"
-        return f"เชื่อมกลุ่มนี้กับ {' '.join(args)} แล้วครับ คำร้องของประชาชนและสรุปงานประจำวันของหน่วยงานจะส่งมาที่กลุ่มนี้"
+        return f"เชื่อมกลุ่มนี้กับ {agency} แล้วครับ คำร้องของประชาชนและสรุปงานประจำวันของหน่วยงานจะส่งมาที่กลุ่มนี้"
     target = ctx.reply_to_user_id
     if target is None:
         if not args:
@@ -87,10 +90,26 @@ def handle(session: Session, ctx: CommandContext, text: str) -> str:
         args = args[:-1]
     if not args:
         return "ระบุหน่วยงานด้วยครับ เช่น /register 123456 กรมสรรพากร coordinator"
-    agency = " ".join(args)
+    agency, refusal = _catalog_agency(session, " ".join(args), f"/register {target} {{}} {role}")
+    if agency is None:
+        return refusal
     try:
         register_official(session, channel=ctx.channel, user_id=target, agency=agency, role=role, display_name=ctx.reply_to_name, actor=admin)
     except PermissionDenied:
         return (f"ขออภัยครับ คุณลงทะเบียนได้เฉพาะเจ้าหน้าที่ของ {admin.agency} และให้สิทธิ์ได้ไม่เกินสิทธิ์ของตนเอง "
                 "หากต้องตั้งค่าข้ามหน่วยงาน โปรดติดต่อผู้ดูแลระบบกลางครับ")
     return f"ลงทะเบียน {ctx.reply_to_name or target} เป็นเจ้าหน้าที่ {agency} (สิทธิ์ {role}) แล้วครับ"
+
+
+def _catalog_agency(session: Session, text: str, usage: str) -> tuple[str | None, str]:
+    """The catalog agency an admin named exactly (name, abbreviation, alias), or a Thai refusal with the closest names."""
+    from storage.agencies import NONE, resolve_agency
+
+    found = resolve_agency(session, text)
+    if found.is_exact and found.how != "fuzzy":
+        return found.agency.name, ""
+    names = [c.name for c in found.candidates]
+    if found.outcome == NONE and not names:
+        return None, f"ไม่พบหน่วยงาน \"{text}\" ในรายชื่อหน่วยงานครับ กรุณาพิมพ์ชื่อเต็มของหน่วยงาน เช่น {usage.format('กรมสรรพากร')}"
+    return None, (f"ไม่พบหน่วยงาน \"{text}\" ในรายชื่อหน่วยงานครับ หมายถึงหน่วยงานใด พิมพ์ชื่อเต็มอีกครั้ง เช่น\n"
+                  + "\n".join(usage.format(name) for name in names))

@@ -13,15 +13,25 @@ import re
 from sqlalchemy.orm import Session
 
 from common.ids import format_request_id, parse_request_id
+from storage.agencies import CHOICE, CONFIRM, FALLBACK_DESK, NONE, Resolution, get_agency, resolve_agency
 from storage.handoff import HandoffNotFound, release_handoff, reply_in_handoff
 from storage.nlu_review import flag, latest_capture_from
-from storage.officials import PermissionDenied, require_official
+from storage.officials import Actor, PermissionDenied, require_official
 from storage.pseudonyms import pseudonym_for
-from storage.requests import STATUS_THAI, NotYourAgency, RequestClosed, RequestNotFound, agency_requests, forward_request, reply_to_citizen
-from storage.services import get_agency
+from storage.requests import (
+    STATUS_THAI,
+    NotYourAgency,
+    RequestClosed,
+    RequestNotFound,
+    UnstaffedAgency,
+    agency_requests,
+    forward_request,
+    reply_to_citizen,
+)
 from usecases.context import CommandContext
 
 HANDOFF_ID = re.compile(r"(?i)^h-?(\d{1,9})$")
+CONFIRM_WORD = "ยืนยัน"  # after the agency: forward to an agency nobody staffs yet, having seen the warning
 NOT_YOURS = "ไม่พบ {code} ในงานของหน่วยงานคุณครับ (อาจเป็นของหน่วยงานอื่น หรือปิดไปแล้ว)"
 
 
@@ -73,11 +83,7 @@ def handle_official(session: Session, ctx: CommandContext, command: str, rest: s
             return f"คืนการสนทนา {code} ให้ผู้ช่วยอัตโนมัติแล้วครับ"
         if kind != "request":
             return "ใช้ /forward กับรหัสคำร้อง เช่น /forward REQ-000123 กรมที่ดิน ครับ"
-        agency, reason = _agency_prefix(session, remainder)
-        if agency is None:
-            return "ระบุหน่วยงานปลายทางด้วยครับ เช่น /forward REQ-000123 กรมที่ดิน เหตุผล"
-        forward_request(session, actor, number, agency, reason)
-        return f"ส่งต่อ {code} ให้ {agency} แล้วครับ ประวัติคำร้องยังอยู่ครบ"
+        return _forward(session, actor, number, code, remainder)
     except (RequestNotFound, NotYourAgency, HandoffNotFound, PermissionError):
         return NOT_YOURS.format(code=code)
     except RequestClosed as closed:
@@ -88,14 +94,50 @@ def handle_official(session: Session, ctx: CommandContext, command: str, rest: s
         return f"ทำรายการไม่ได้ครับ: {bad}"
 
 
-def _agency_prefix(session: Session, text: str) -> tuple[str | None, str]:
-    """The longest leading run of words that names a known agency, and the rest as the reason."""
+def _agency_prefix(session: Session, text: str) -> tuple[Resolution, str]:
+    """What the leading words name (the longest run that names one agency exactly) and the rest as the reason.
+
+    Without an exact match: the longest run that gives a confirm or a choice, else the
+    first word's resolution (with its closest matches)."""
     words = text.split()
-    for n in range(len(words), 0, -1):
-        agency = get_agency(session, " ".join(words[:n]))
-        if agency is not None:
-            return agency.name, " ".join(words[n:])
-    return None, text
+    runs = [(resolve_agency(session, " ".join(words[:n])), " ".join(words[n:])) for n in range(len(words), 0, -1)]
+    for accept in (lambda r: r.is_exact and r.how != "fuzzy", lambda r: r.is_exact, lambda r: r.outcome in (CONFIRM, CHOICE)):
+        for found, reason in runs:
+            if accept(found):
+                return found, reason
+    return runs[-1] if runs else (resolve_agency(session, ""), "")
+
+
+def _forward(session: Session, actor: Actor, number: int, code: str, remainder: str) -> str:
+    """`/forward REQ-… <agency> [ยืนยัน] [reason]`: forward only to an agency the catalog names exactly."""
+    example = f"/forward {code} กรมโยธาธิการและผังเมือง เหตุผล"
+    found, reason = _agency_prefix(session, remainder)
+    confirmed = reason.split(maxsplit=1)[:1] == [CONFIRM_WORD]
+    if confirmed:
+        reason = reason.split(maxsplit=1)[1] if len(reason.split(maxsplit=1)) > 1 else ""
+    line = lambda c: f"• {c.name} → /forward {code} #{c.agency_id} {reason}".rstrip()  # noqa: E731
+    if found.outcome == NONE:
+        if found.how == "empty":
+            return f"ระบุหน่วยงานปลายทางด้วยครับ เช่น {example}"
+        if found.how == "generic":
+            return f"\"{found.query}\" ยังไม่ได้ระบุว่าเป็นหน่วยงานใดครับ {code} ยังอยู่ที่หน่วยงานเดิม กรุณาพิมพ์ชื่อหน่วยงานให้ครบ เช่น {example}"
+        text = f"ไม่พบ \"{found.query}\" ในรายชื่อหน่วยงานครับ {code} ยังอยู่ที่หน่วยงานเดิม"
+        if found.candidates:
+            return text + "\nหน่วยงานที่ชื่อใกล้เคียง:\n" + "\n".join(line(c) for c in found.candidates)
+        return text + f" กรุณาตรวจชื่อหน่วยงานอีกครั้ง เช่น {example}"
+    if found.outcome == CONFIRM:
+        return f"หมายถึง {found.agency.name} ใช่ไหมครับ ถ้าใช่ ส่งต่อได้ด้วยคำสั่งนี้\n{line(found.agency)}"
+    if found.outcome == CHOICE:
+        return f"\"{found.query}\" ตรงกับหลายหน่วยงานครับ เลือกหน่วยงานที่ต้องการ:\n" + "\n".join(line(c) for c in found.candidates)
+    target = found.agency
+    try:
+        forward_request(session, actor, number, target.name, reason, allow_unstaffed=confirmed)
+    except UnstaffedAgency:
+        return (
+            f"⚠️ {target.name} ยังไม่มีเจ้าหน้าที่หรือกลุ่มที่เชื่อมไว้ในระบบครับ ถ้าส่งต่อ คำร้องจะไปรอที่โต๊ะกลาง {FALLBACK_DESK} "
+            f"เพื่อประสานหน่วยงานต่อ\nยืนยันส่งต่อด้วยคำสั่งนี้\n/forward {code} #{target.agency_id} {CONFIRM_WORD} {reason}".rstrip()
+        )
+    return f"ส่งต่อ {code} ให้ {target.name} แล้วครับ ประวัติคำร้องยังอยู่ครบ"
 
 
 def _flag(session: Session, ctx: CommandContext) -> str:

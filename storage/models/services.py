@@ -35,7 +35,19 @@ HANDOFF_RELEASED = "released"
 HANDOFF_EXPIRED = "expired"
 
 
+AGENCY_TYPES = (
+    "ministry_office", "department", "public_organization", "independent_agency", "state_enterprise",
+    "local_administration", "district_office", "provincial_administration",
+)
+
+
 class Agency(Base):
+    """A government body requests can be routed to (storage/seed/agencies.yml, docs/agencies.md).
+
+    `name` is the key other tables store; `phone` is the first non-emergency contact
+    (kept for the service card), `contacts` every cited contact with its `source`.
+    """
+
     __tablename__ = "agencies"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -44,6 +56,11 @@ class Agency(Base):
     ministry: Mapped[str] = mapped_column(String(160), default="")
     phone: Mapped[str | None] = mapped_column(String(60))
     website: Mapped[str | None] = mapped_column(String(300))
+    english_name: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32), default="department", server_default="department")
+    parent: Mapped[str | None] = mapped_column(String(160))  # e.g. กรุงเทพมหานคร for its district offices
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    contacts: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)  # {type, value, source, note?}
 
 
 class Service(Base):

@@ -65,6 +65,7 @@ def world(db_engine):
         register_official(s, channel="telegram", user_id="31", agency=LOCAL, role="coordinator", display_name="สมชาย")
         register_official(s, channel="telegram", user_id="32", agency=LOCAL, display_name="วิภา")
         register_official(s, channel="telegram", user_id="33", agency="กรมสรรพากร", display_name="สมหญิง")
+        register_official(s, channel="telegram", user_id="34", agency="กรุงเทพมหานคร", display_name="ประภา")  # forwards go to staffed agencies
         link_group(s, channel="telegram", chat_id=GROUP, agency=LOCAL)
         request = create_request(s, CITIZEN, get_service(s, "ไฟถนนดับ"), details="ไฟถนนดับ 4 ต้น", now=clock.now())
         code = request.code

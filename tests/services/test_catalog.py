@@ -7,8 +7,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from storage.agencies import get_agency
 from storage.models.services import Agency, Service
-from storage.services import find_services, get_agency, load_catalog, seed_agencies, seed_services
+from storage.services import find_services, load_catalog, seed_agencies, seed_services
 
 NAMES = Path(__file__).resolve().parents[2] / "docs" / "CATALOG_NAMES.md"
 
