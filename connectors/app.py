@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 from common import internal_auth
 from common.settings import Settings, get_settings
 from connectors import webchat
-from connectors.channel import Channel
+from connectors.channel import Channel, quiet_loggers
 from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
 from connectors.line import LineChannel
@@ -36,12 +36,6 @@ from storage.migrate import upgrade
 from storage.pseudonyms import pseudonym_secret
 
 logger = logging.getLogger(__name__)
-
-
-def quiet_loggers() -> None:
-    """Telegram URLs carry the bot token; request logs would carry citizens' words."""
-    for name in ("httpx", "httpcore", "telegram", "linebot", "uvicorn.access"):
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def make_deliver(state_holder: dict[str, GatewayState]):  # type: ignore[no-untyped-def]

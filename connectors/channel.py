@@ -6,6 +6,7 @@ always a `DeliveryError`, whatever the platform said.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -16,6 +17,12 @@ if TYPE_CHECKING:
     from starlette.responses import Response
 
     from storage.inbound import Event
+
+
+def quiet_loggers() -> None:
+    """Telegram URLs carry the bot token; request logs would carry citizens' words."""
+    for name in ("httpx", "httpcore", "telegram", "linebot", "uvicorn.access"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)

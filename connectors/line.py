@@ -26,6 +26,23 @@ from linebot.v3.messaging import (
     ReplyMessageRequest,
     ShowLoadingAnimationRequest,
 )
+from linebot.v3.webhooks import (
+    DeliveryContext,
+    Event as LineEvent,
+    FollowEvent,
+    GroupSource,
+    JoinEvent,
+    LeaveEvent,
+    LocationMessageContent,
+    MessageContent,
+    MessageEvent,
+    PostbackEvent,
+    RoomSource,
+    Source,
+    TextMessageContent,
+    UnfollowEvent,
+    UserMentionee,
+)
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -49,31 +66,55 @@ UNSUPPORTED = ("ขออภัยครับ ตอนนี้ผมอ่า
                "รบกวนพิมพ์เป็นข้อความแทนนะครับ 🙏")
 
 
-def _is_redelivery(event: dict[str, Any]) -> bool:
-    return bool((event.get("deliveryContext") or {}).get("isRedelivery"))
+def read_event(raw: dict[str, Any]) -> LineEvent | None:
+    """One webhook event as line-bot-sdk's typed model (what its WebhookParser yields); None when unreadable.
+
+    A message whose content this SDK version cannot validate (payloads from before a field it
+    requires, such as an image's quoteToken) keeps its event, with the content reduced to the
+    SDK's generic MessageContent (type and id): the person still gets an answer.
+    """
+    try:
+        return LineEvent.from_dict(raw)
+    except (ValueError, TypeError, KeyError) as exc:  # pydantic's ValidationError is a ValueError
+        content = raw.get("message")
+        if raw.get("type") != "message" or not isinstance(content, dict):
+            logger.warning("LINE event of type %s not readable (%s); skipped", raw.get("type"), type(exc).__name__)
+            return None
+    try:
+        return MessageEvent(
+            source=Source.from_dict(raw["source"]) if raw.get("source") else None, timestamp=raw["timestamp"], mode=raw["mode"],
+            webhookEventId=raw["webhookEventId"], deliveryContext=DeliveryContext.from_dict(raw["deliveryContext"]),
+            replyToken=raw.get("replyToken"), message=MessageContent(type=str(content.get("type")), id=str(content.get("id") or "")),
+        )
+    except (ValueError, TypeError, KeyError) as exc:
+        logger.warning("LINE message event not readable (%s); skipped", type(exc).__name__)
+        return None
+
+
+def _is_redelivery(event: LineEvent) -> bool:
+    return bool(event.delivery_context and event.delivery_context.is_redelivery)
 
 
 def _is_group(chat_type: str) -> bool:
     return chat_type in ("group", "room")
 
 
-def _source(event: dict[str, Any]) -> tuple[str, str, str]:
+def _source(event: LineEvent) -> tuple[str, str, str]:
     """(chat type, chat id, user id) of a LINE event source."""
-    source = event.get("source") or {}
-    kind = source.get("type", "user")
-    user_id = source.get("userId") or ""
-    if kind == "group":
-        return "group", source.get("groupId", ""), user_id
-    if kind == "room":
-        return "room", source.get("roomId", ""), user_id
+    source = event.source
+    user_id = getattr(source, "user_id", None) or ""
+    if isinstance(source, GroupSource):
+        return "group", source.group_id or "", user_id
+    if isinstance(source, RoomSource):
+        return "room", source.room_id or "", user_id
     return "private", user_id, user_id
 
 
-def _without_self_mentions(message: dict[str, Any]) -> tuple[str, bool]:
+def _without_self_mentions(message: TextMessageContent) -> tuple[str, bool]:
     """The text with @mentions of the bot cut out, and whether there was one."""
-    text = str(message.get("text") or "")
-    spans = [(m.get("index", 0), m.get("length", 0)) for m in (message.get("mention") or {}).get("mentionees", [])
-             if isinstance(m, dict) and m.get("isSelf")]
+    text = message.text or ""
+    mentionees = message.mention.mentionees if message.mention else []
+    spans = [(m.index, m.length) for m in mentionees if isinstance(m, UserMentionee) and m.is_self]
     for index, length in sorted(spans, reverse=True):
         text = text[:index] + text[index + length:]
     return text.strip(), bool(spans)
@@ -139,15 +180,16 @@ class LineChannel:
         except (ValueError, KeyError, AssertionError, TypeError):
             return JSONResponse({"error": "malformed body"}, status_code=400)
         stored: list[Event] = []
-        for event in events:
-            if isinstance(event, dict) and (new := await self._store(state, event)):
+        for raw in events:
+            event = read_event(raw) if isinstance(raw, dict) else None
+            if event is not None and (new := await self._store(state, event)):
                 stored.append(new)
         state.worker.stored(stored)
         return JSONResponse({"stored": len(stored)})
 
-    async def _store(self, state: GatewayState, event: dict[str, Any]) -> Event | None:
+    async def _store(self, state: GatewayState, event: LineEvent) -> Event | None:
         """Store one event; the stored event when it is new, else None."""
-        event_id = str(event.get("webhookEventId") or "")
+        event_id = event.webhook_event_id or ""
         if not event_id:
             return None
         inbound = self._read(event)
@@ -160,7 +202,7 @@ class LineChannel:
             metadata["truncated"] = True
         conversation = inbound.conversation
         stored = await db(state.engine, store_new_event, state.engine, lane="ingest", quick=True, channel="line", external_id=event_id,
-                          conversation=conversation, text=text, metadata=metadata, kind=kind, reply_token=event.get("replyToken"))
+                          conversation=conversation, text=text, metadata=metadata, kind=kind, reply_token=getattr(event, "reply_token", None))
         if stored is None:
             logger.info("LINE event %s already stored (redelivery=%s)", event_id, _is_redelivery(event))
             return None
@@ -171,12 +213,8 @@ class LineChannel:
             await db(state.engine, set_following, state.engine, "line", chat_id, kind == "join", lane="ingest")
         return stored
 
-    def _read(self, event: dict[str, Any]) -> InboundMessage | None:
-        """One LINE event as an inbound message; None when it is not for the bot.
-
-        In groups and rooms only what addresses the bot goes on: an @mention of the
-        bot, a text starting with a trigger word, a button press or a shared location.
-        """
+    def _read(self, event: LineEvent) -> InboundMessage | None:
+        """One LINE event as an inbound message; None when it is not for the bot."""
         chat_type, chat_id, user_id = _source(event)
         if not chat_id:
             return None
@@ -185,14 +223,16 @@ class LineChannel:
             return None
         return InboundMessage(channel="line", kind=kind, chat_id=chat_id, chat_type=chat_type, user_id=user_id, text=text, extra=extra)
 
-    def _kind_text(self, event: dict[str, Any], chat_type: str) -> tuple[str | None, str, dict[str, Any]]:
-        """(kind, text for Rasa, extra metadata) of one LINE event; kind None = not for the bot."""
-        etype = event.get("type")
+    def _kind_text(self, event: LineEvent, chat_type: str) -> tuple[str | None, str, dict[str, Any]]:
+        """(kind, text for Rasa, extra metadata) of one LINE event; kind None = not for the bot.
+
+        In groups and rooms only what addresses the bot goes on: an @mention of the
+        bot, a text starting with a trigger word, a button press or a shared location.
+        """
         group = _is_group(chat_type)
-        if etype == "message":
-            message = event.get("message") or {}
-            mtype = message.get("type")
-            if mtype == "text":
+        if isinstance(event, MessageEvent):
+            message = event.message
+            if isinstance(message, TextMessageContent):
                 text, mentioned = _without_self_mentions(message)
                 if group and not mentioned:
                     addressed = _addressed(text, self.triggers)
@@ -200,17 +240,18 @@ class LineChannel:
                         return None, "", {}
                     text = addressed
                 return "message", text, {}
-            if mtype == "location":
-                location = {"latitude": message.get("latitude"), "longitude": message.get("longitude"),
-                            "address": message.get("address") or "", "title": message.get("title") or ""}
+            if isinstance(message, LocationMessageContent):
+                location = {"latitude": message.latitude, "longitude": message.longitude,
+                            "address": message.address or "", "title": message.title or ""}
                 return "message", location["address"] or "ตำแหน่งที่ตั้ง", {"location": location}
             if group:
                 return None, "", {}  # stickers and photos in a group are for the people there
-            return "unsupported", "", {"message_type": mtype}
-        if etype == "postback":
-            return "message", str((event.get("postback") or {}).get("data") or ""), {"postback": True}
-        if etype in ("follow", "unfollow", "join", "leave"):
-            return etype, "", {}
+            return "unsupported", "", {"message_type": message.type}
+        if isinstance(event, PostbackEvent):
+            return "message", str(event.postback.data or "") if event.postback else "", {"postback": True}
+        for typed, kind in ((FollowEvent, "follow"), (UnfollowEvent, "unfollow"), (JoinEvent, "join"), (LeaveEvent, "leave")):
+            if isinstance(event, typed):
+                return kind, "", {}
         return None, "", {}
 
     async def waiting(self, event: Event) -> None:

@@ -8,8 +8,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from common.settings import Settings
-from connectors.app import quiet_loggers
-from connectors.channel import DeliveryError
+from connectors.channel import DeliveryError, quiet_loggers
 from connectors.dbcall import db
 from connectors.line import LineChannel
 from connectors.telegram import TelegramChannel

@@ -35,3 +35,34 @@ def test_an_inbound_message_carries_the_speaker_and_its_conversation() -> None:
     assert inbound.conversation == "line-group:Cgroup"
     assert inbound.metadata() == {"channel": "line", "user_id": "U1", "chat_id": "Cgroup", "chat_type": "group", "display_name": "",
                                   "postback": True}
+
+
+def test_line_events_are_read_with_the_sdks_typed_models() -> None:
+    import json
+    from pathlib import Path
+
+    from linebot.v3.webhooks import GroupSource, MessageEvent, PostbackEvent, TextMessageContent
+
+    from connectors.line import read_event
+
+    payloads = Path(__file__).parent / "payloads"
+    group = read_event(json.loads((payloads / "line_group_text.json").read_text(encoding="utf-8"))["events"][0])
+    assert isinstance(group, MessageEvent) and isinstance(group.message, TextMessageContent) and isinstance(group.source, GroupSource)
+    assert group.message.mention.mentionees[0].is_self is True
+    postback = read_event(json.loads((payloads / "line_postback.json").read_text(encoding="utf-8"))["events"][0])
+    assert isinstance(postback, PostbackEvent)
+
+
+def test_a_line_message_the_sdk_cannot_validate_keeps_its_event() -> None:
+    """An image without quoteToken (older platform payloads): the event stays, its content is generic."""
+    import json
+    from pathlib import Path
+
+    from linebot.v3.webhooks import MessageEvent
+
+    from connectors.line import read_event
+
+    raw = json.loads((Path(__file__).parent / "payloads" / "line_image.json").read_text(encoding="utf-8"))["events"][0]
+    event = read_event(raw)
+    assert isinstance(event, MessageEvent) and event.message.type == "image" and event.reply_token == raw["replyToken"]
+    assert read_event({"type": "message", "message": {"type": "text"}}) is None  # no source, no id: nothing to answer

@@ -60,3 +60,15 @@ def test_the_app_packages_are_really_absent_from_the_child(tmp_path: Path) -> No
     probe = CHILD.format(app=APP_PACKAGES).replace('for package in ("common", "engine"):', 'import storage\nfor package in ():')
     result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode != 0 and "app package imported" in result.stderr
+
+
+def test_the_old_class_paths_still_name_the_engine_classes() -> None:
+    """Models trained before the move record bot.nlu.thai_tokenizer.ThaiTokenizer; old credentials name bot.rasa_channel."""
+    import rasa.shared.utils.common as rasa_common
+
+    from engine.channel import GatewayInput
+    from engine.thai_tokenizer import ThaiTokenizer
+
+    assert rasa_common.class_from_module_path("bot.nlu.thai_tokenizer.ThaiTokenizer") is ThaiTokenizer
+    assert rasa_common.class_from_module_path("bot.rasa_channel.GatewayInput") is GatewayInput
+    assert rasa_common.class_from_module_path("engine.thai_tokenizer.ThaiTokenizer") is ThaiTokenizer
