@@ -39,7 +39,7 @@ def rasa_endpoints_yaml(settings: Settings) -> str:
     """Endpoints for the Rasa server: our action server and an SQL tracker store."""
     from sqlalchemy.engine import make_url
 
-    lines = ["action_endpoint:", f'  url: "http://127.0.0.1:{settings.action_server_port}/webhook"', "tracker_store:", "  type: SQL"]
+    lines = ["action_endpoint:", f'  url: "http://127.0.0.1:{settings.action_server_port}/webhook"', "tracker_store:", "  type: engine.tracker_store.GatewayTrackerStore"]  # SQL, plus erasure and retention
     if settings.database_url.startswith(("postgresql", "postgres")):
         url = make_url(settings.database_url)
         lines += [
