@@ -21,6 +21,9 @@
   back with its answer and is stored, masked and pseudonymous, in the same
   transaction that finishes the event (storage.nlu_capture); captures older than the
   retention period are purged about hourly.
+- PDPA erasure: when Rasa's answer carries the erase action's decision, the person is
+  erased everywhere (usecases/erasure.py) before the answer is delivered, and the
+  confirming message is neither captured nor kept.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from connectors.replies import normalise
 from storage.inbound import Event, count_open, due_conversations, finish_and_next, is_due, mark_done, mark_retry, next_open_event
 from storage.handoff import BACK_TO_BOT, BOT_IS_BACK
 from storage.models.base import utcnow
+from usecases.erasure import requested as erasure_requested
 
 logger = logging.getLogger(__name__)
 
@@ -313,7 +317,10 @@ class Worker:
                 if not retry:
                     self._finish(event.id)
                 return False, None
-            capture = self._capture(event, nlu)
+            if erasure_requested(replies):  # PDPA erasure confirmed: done now that the turn is over; no capture
+                replies = await self._erase(event, replies)
+            else:
+                capture = self._capture(event, nlu)
         # Rasa's tracker has moved on; should this gateway stop before the event is done, the next
         # one asks again with the same message id and Rasa answers from its tracker.
         web = await self._deliver_with_retries(event, replies)
@@ -344,6 +351,15 @@ class Worker:
         if not known and following is None:
             self._now_known(event.conversation)
         return following
+
+    async def _erase(self, event: Event, replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Carry out a confirmed erasure (usecases/erasure.py); what to tell the person."""
+        from usecases.erasure import carry_out, person_of
+
+        outcome = await carry_out(self.engine, self.rasa.erase, person_of(event.conversation, event.metadata), replies,
+                                  event_id=event.id)
+        self._forget(event.conversation)
+        return outcome.replies
 
     def _capture(self, event: Event, nlu: dict[str, Any] | None) -> dict[str, Any] | None:
         if nlu is None or self.capture_secret is None or event.kind != "message":
