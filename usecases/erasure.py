@@ -108,6 +108,14 @@ def _erase_stored(engine: Engine, person: Person, conversations: list[str], up_t
     citizen = Citizen(key=person.key, channel=person.channel, reply_to=person.user_id)
     with session_scope(engine) as session:
         erase(session, citizen, person.conversation, conversations=conversations, up_to_event=up_to_event)
+    if engine.dialect.name == "sqlite":
+        # secure_delete overwrote the rows in the database file; old page images can still sit in the
+        # write-ahead log until a checkpoint copies them back: do it now (best effort, readers may hold it).
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        except Exception as exc:  # noqa: BLE001 - the next automatic checkpoint does it
+            logger.info("erasure: WAL checkpoint postponed (%s)", type(exc).__name__)
 
 
 async def carry_out(
