@@ -31,6 +31,20 @@ def _conversation(tracker: Tracker) -> str:
     return tracker.sender_id or ""
 
 
+def retention_notice() -> list[str]:
+    """How long things are kept, as configured (storage.retention; docs/privacy.md), in the person's words."""
+    from storage.retention import Retention
+
+    policy = Retention.from_env()
+    return [
+        f"ระยะเวลาที่เก็บ: ข้อความที่คุณพิมพ์ บันทึกการสนทนากับผู้ช่วย และการแจ้งเตือนที่ส่งแล้ว เก็บไว้ไม่เกิน {policy.messages_days} วัน"
+        f" (ข้อความสำหรับปรับปรุงความเข้าใจของผู้ช่วย {policy.nlu_capture_days} วัน บันทึกการสนทนาในระบบผู้ช่วย {policy.tracker_days} วัน)",
+        "คำร้องที่ยังดำเนินการอยู่เก็บไว้จนกว่าจะปิดเรื่อง เมื่อปิดเรื่องแล้ว"
+        f" {policy.closed_requests_days} วัน ระบบจะลบรายละเอียด สถานที่ ช่องทางติดต่อ และข้อมูลที่ระบุตัวคุณ"
+        " เหลือไว้เพียงสถิติแบบไม่ระบุตัวตน (ประเภทบริการ หน่วยงาน สถานะ วันที่ และคะแนนความพึงพอใจ)",
+    ]
+
+
 class ActionPrivacyRequest(Action):
     """Export right away; for erasure, say what goes and ask to confirm (the form asks)."""
 
@@ -49,6 +63,7 @@ class ActionPrivacyRequest(Action):
         with db.session() as s:
             lines = export_lines(s, citizen, _conversation(tracker))
         if EXPORT.search(text) and not re.search(r"ลบ|delete|erase|ถอน|ทำลาย|ล้าง", text, re.IGNORECASE):
+            lines += retention_notice()
             dispatcher.utter_message(response="utter_privacy_export", items="\n".join(f"• {line}" for line in lines))
             return [SlotSet("privacy_mode", "export")]
         return [SlotSet("privacy_mode", "erase")]

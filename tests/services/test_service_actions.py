@@ -246,6 +246,7 @@ def test_export_lists_what_is_held_and_erase_needs_confirmation(services_db) -> 
     code = _file_for("U1")
     messages, events = run(ActionPrivacyRequest(), tracker("ขอดูข้อมูลของฉันที่เก็บไว้", "delete_my_data"))
     assert messages[0]["response"] == "utter_privacy_export" and code in messages[0]["items"]
+    assert "เก็บไว้ไม่เกิน 90 วัน" in messages[0]["items"] and "ปิดเรื่องแล้ว 90 วัน" in messages[0]["items"]  # the notice
     assert events[0]["value"] == "export"
     _, events = run(ActionPrivacyRequest(), tracker("ลบข้อมูลของฉัน", "delete_my_data"))
     assert events[0]["value"] == "erase"
