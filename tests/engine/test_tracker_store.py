@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy import text as sa_text
 
 from engine.privacy import erase_person, purge
 from engine.tracker_store import GatewayTrackerStore, unwrap
@@ -32,14 +35,57 @@ PHONE = "081-234-5678"
 DETAILS = "ไฟถนนดับหน้าบ้านเลขที่ 99 ซอยสุขใจ"
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """Where the tracker store lives: a SQLite file, or a fresh PostgreSQL database (TEST_POSTGRES_URL)."""
+    if request.param == "sqlite":
+        yield {"dialect": "sqlite", "db": str(tmp_path / "tracker.db")}
+        return
+    url = os.environ.get("TEST_POSTGRES_URL", "").strip()
+    if not url:
+        pytest.skip("PostgreSQL not configured (set TEST_POSTGRES_URL)")
+    import sqlalchemy as sa
+
+    base = sa.engine.make_url(url)
+    name = f"rasa_tracker_test_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield {"dialect": "postgresql", "host": base.host, "port": base.port or 5432, "db": name, "username": base.username,
+           "password": base.password}
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+_STORES: dict[str, GatewayTrackerStore] = {}
+
+
 def _store(tmp_path: Path) -> GatewayTrackerStore:
-    return GatewayTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "tracker.db"))
+    config = _BACKEND[str(tmp_path)]
+    store = GatewayTrackerStore(domain=DOMAIN, **config)
+    _STORES[str(tmp_path)] = store
+    return store
+
+
+_BACKEND: dict[str, dict[str, Any]] = {}
+
+
+@pytest.fixture(autouse=True)
+def _use_backend(backend: dict[str, Any], tmp_path: Path) -> Iterator[None]:
+    _BACKEND[str(tmp_path)] = backend
+    yield
+    store = _STORES.pop(str(tmp_path), None)
+    if store is not None:
+        store.engine.dispose()
+    _BACKEND.pop(str(tmp_path), None)
 
 
 def _rows(tmp_path: Path) -> list[tuple[str, str]]:
     """(sender, event data) with Thai readable (Rasa stores JSON with \\u escapes)."""
-    with sqlite3.connect(tmp_path / "tracker.db") as conn:
-        rows = list(conn.execute("SELECT sender_id, data FROM events ORDER BY id"))
+    store = _STORES[str(tmp_path)]
+    with store.engine.connect() as conn:
+        rows = list(conn.execute(sa_text("SELECT sender_id, data FROM events ORDER BY id")))
     return [(sender, json.dumps(json.loads(data), ensure_ascii=False)) for sender, data in rows]
 
 
@@ -65,10 +111,11 @@ class Agent:
         self.lock_store = InMemoryLockStore()
 
 
-def test_secure_delete_is_on_for_sqlite(tmp_path: Path) -> None:
+def test_secure_delete_is_on_for_sqlite(tmp_path: Path, backend: dict[str, Any]) -> None:
     store = _store(tmp_path)
-    with store.engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+    if backend["dialect"] == "sqlite":
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
     assert unwrap(Agent(store).tracker_store) is store
 
 
