@@ -263,3 +263,21 @@ def test_the_secret_is_generated_once_private_to_the_owner(tmp_path: Path, monke
     first = shared_secret(tmp_path)
     assert len(first) >= 40 and shared_secret(tmp_path) == first
     assert (tmp_path / "gateway_shared.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_rasa_loads_it_by_class_path_from_the_endpoints_file(tmp_path: Path, backend: dict[str, Any]) -> None:
+    """A wrong class path makes Rasa fall back to an in-memory store silently: check the path and the keys."""
+    from rasa.core.tracker_store import TrackerStore
+    from rasa.utils.endpoints import read_endpoint_config
+
+    if backend["dialect"] != "sqlite":
+        pytest.skip("the keys are the same for PostgreSQL")
+    endpoints = tmp_path / "endpoints.yml"
+    endpoints.write_text(
+        f'tracker_store:\n  type: engine.tracker_store.GatewayTrackerStore\n  dialect: sqlite\n  db: "{tmp_path / "loaded.db"}"\n',
+        encoding="utf-8",
+    )
+    store = TrackerStore.create(read_endpoint_config(str(endpoints), "tracker_store"), domain=DOMAIN)
+    assert isinstance(unwrap(store), GatewayTrackerStore)
+    assert (tmp_path / "loaded.db").exists()
+    unwrap(store).engine.dispose()
