@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 from rasa.core.tracker_store import SQLTrackerStore
 
 logger = logging.getLogger(__name__)
@@ -148,7 +149,7 @@ class GatewayTrackerStore(SQLTrackerStore):
         current session's events are never touched, so Rasa's count of stored events in the
         current session (what `save` appends after) stays right: no lock needed.
         """
-        later = sa.orm.aliased(self.SQLEvent)
+        later = aliased(self.SQLEvent)
         latest_start = (
             sa.select(sa.func.max(later.timestamp))
             .where(later.sender_id == self.SQLEvent.sender_id, later.type_name == SESSION_STARTED)
