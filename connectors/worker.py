@@ -44,6 +44,7 @@ from connectors.replies import normalise
 from storage.inbound import Event, count_open, due_conversations, finish_and_next, is_due, mark_done, mark_retry, next_open_event
 from storage.handoff import BACK_TO_BOT, BOT_IS_BACK
 from storage.models.base import utcnow
+from usecases.erasure import interrupted as erasure_interrupted
 from usecases.erasure import requested as erasure_requested
 
 logger = logging.getLogger(__name__)
@@ -299,6 +300,8 @@ class Worker:
         """(processed, the conversation's next open event) — False when the event waits for a retry."""
         replies = event.replies  # an answer an older gateway kept ("answered"): delivered, Rasa not asked again
         capture = None
+        if replies is None and erasure_interrupted(event.metadata):  # stopped half way through an erasure: finish it
+            replies = await self._erase(event, [])
         if replies is None:
             try:
                 replies, nlu = await self._ask_rasa(event)

@@ -17,7 +17,10 @@ by what to tell the person. When the gateway sees it in Rasa's answer:
    honest note otherwise. The marker message is never delivered.
 
 The person is the speaker of the confirming message (its metadata), never an id the
-marker carries.
+marker carries. The confirming event is marked (`pdpa_erasing`) before anything is erased:
+should the gateway stop half way, the event is still open when it restarts, and the worker
+finishes the erasure from the mark instead of asking Rasa again (which, with the tracker
+already erased, would not know the message any more).
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ from sqlalchemy import Engine
 logger = logging.getLogger(__name__)
 
 MARKER = "pdpa_erase"
+ERASING = "pdpa_erasing"  # set on the confirming event while the erasure runs: a restart finishes it
 RASA_ATTEMPTS = 3
+DONE_TEXT = "ลบข้อมูลส่วนบุคคลของคุณเรียบร้อยแล้วครับ ระบบไม่มีข้อมูลที่เชื่อมโยงถึงคุณแล้ว หากกลับมาใช้บริการอีก ยินดีช่วยเสมอครับ"
 PARTIAL_TEXT = (
     "ลบข้อมูลที่ระบบของหน่วยงานเก็บไว้เรียบร้อยแล้วครับ แต่ยังลบบันทึกการสนทนาในระบบผู้ช่วยไม่สำเร็จ "
     "ขออภัยในความไม่สะดวก กรุณาพิมพ์ \"ลบข้อมูลของฉัน\" อีกครั้งในภายหลัง หรือติดต่อเจ้าหน้าที่ได้เลยครับ"
@@ -84,6 +89,21 @@ def without_marker(replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return kept
 
 
+def interrupted(metadata: dict[str, Any]) -> bool:
+    """Was an erasure started for this event and cut short (the gateway stopped)? Then finish it, without asking Rasa."""
+    return metadata.get(ERASING) is True
+
+
+def _mark_erasing(engine: Engine, event_id: int) -> None:
+    from storage.db import session_scope
+    from storage.models.channels import InboundEvent
+
+    with session_scope(engine) as session:
+        event = session.get(InboundEvent, event_id)
+        if event is not None:
+            event.metadata_ = {**(event.metadata_ or {}), ERASING: True}
+
+
 def person_of(conversation: str, metadata: dict[str, Any]) -> Person:
     """The speaker of the confirming message, read as actions.identity.speaker_of reads it."""
     channel, _, rest = conversation.partition(":")
@@ -125,8 +145,10 @@ async def carry_out(
     """Erase the person everywhere, then say so (the replies to deliver instead of Rasa's)."""
     from connectors.dbcall import db
 
-    told = without_marker(replies)
+    told = without_marker(replies) or [_text(DONE_TEXT)]
     try:
+        if event_id is not None:
+            await db(engine, _mark_erasing, engine, event_id)
         conversations = await db(engine, _conversations, engine, person)
     except Exception as exc:  # noqa: BLE001 - nothing erased yet: say so, nothing half done
         logger.error("erasure: could not read the person's conversations (%s)", type(exc).__name__)
@@ -169,4 +191,4 @@ def _text(text: str) -> dict[str, Any]:
     return {"text": text, "buttons": [], "custom": None}
 
 
-__all__ = ["FAILED_TEXT", "MARKER", "Outcome", "PARTIAL_TEXT", "Person", "carry_out", "person_of", "requested", "without_marker"]
+__all__ = ["DONE_TEXT", "ERASING", "FAILED_TEXT", "MARKER", "interrupted", "Outcome", "PARTIAL_TEXT", "Person", "carry_out", "person_of", "requested", "without_marker"]

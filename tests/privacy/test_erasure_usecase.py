@@ -192,3 +192,46 @@ async def test_the_worker_erases_before_it_answers_and_keeps_nothing_of_the_turn
         # the person's captures before the erasure are gone (the confirmation was never captured); the
         # message after it, and the other member's, stay
         assert kept == {pseudonym(ME, b"erasure-test"): "สวัสดีอีกครั้ง", pseudonym(f"line:{OTHER}", b"erasure-test"): "บอท ประชุมกี่โมง"}
+
+
+async def test_an_erasure_cut_short_is_finished_after_a_restart_without_asking_rasa(sqlite_engine: Engine) -> None:
+    from connectors.worker import Worker
+    from storage.models.channels import InboundEvent
+    from usecases.erasure import DONE_TEXT, ERASING
+
+    world = _world(sqlite_engine)
+    with session_scope(sqlite_engine) as s:
+        s.get(Handoff, world["handoff_id"]).status = "released"
+        for event in s.scalars(select(InboundEvent).where(InboundEvent.conversation == ME)):  # earlier turns were answered
+            event.state = "done" if event.id < world["confirming"].id else event.state
+        confirming = s.get(InboundEvent, world["confirming"].id)
+        confirming.metadata_ = {**confirming.metadata_, ERASING: True}  # the gateway stopped after marking it
+    rasa = RasaStub()
+    asked: list[str] = []
+
+    async def ask(sender: str, text: str, metadata: dict[str, Any], message_id: str | None = None, resumed: bool = False) -> Any:
+        from connectors.rasa_client import RasaAnswer
+
+        asked.append(text)
+        return RasaAnswer([{"recipient_id": sender, "text": "สวัสดีครับ"}])
+
+    rasa.ask = ask  # type: ignore[attr-defined]
+    delivered: list[str | None] = []
+
+    async def deliver(event: Event, replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        delivered.extend(r["text"] for r in replies)
+        return []
+
+    worker = Worker(sqlite_engine, rasa, deliver, poll_interval=0.05)  # type: ignore[arg-type]
+    worker.start()
+    try:
+        done, later = worker.waiter(world["confirming"].id), worker.waiter(world["later"].id)
+        worker.stored([ME])
+        await asyncio.wait_for(done.wait(), 20)
+        await asyncio.wait_for(later.wait(), 20)
+    finally:
+        await worker.stop()
+    assert "ยืนยัน" not in asked and rasa.calls and DONE_TEXT in delivered
+    assert found(sqlite_engine, [PHONE, DETAILS, "0812345678"]) == []
+    with session_scope(sqlite_engine) as s:
+        assert s.get(InboundEvent, world["confirming"].id) is None and s.scalars(select(ServiceRequest)).one().anonymised
