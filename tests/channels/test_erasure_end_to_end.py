@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import MetaData, create_engine, select
+from sqlalchemy import create_engine, select
 
 from storage.db import make_engine, session_scope
+from tests.privacy.scan import found
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "current.tar.gz"
@@ -124,22 +125,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path) -> I
 
 
 def _found(db: Path, needles: list[str]) -> list[str]:
-    """Every (table.column: needle) where a needle occurs, as typed or JSON-escaped (Rasa stores \\u escapes)."""
-    forms = {needle: {needle, json.dumps(needle)[1:-1]} for needle in needles}
+    """Every 'table.column: needle' in the SQLite database at `db` (tests/privacy/scan.py)."""
     engine = create_engine(f"sqlite:///{db}")
-    meta = MetaData()
-    meta.reflect(engine)
-    hits = []
-    with engine.connect() as conn:
-        for table in meta.sorted_tables:
-            for row in conn.execute(select(table)):
-                for column, value in zip(table.columns, row, strict=True):
-                    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-                    for needle, variants in forms.items():
-                        if any(v in text for v in variants):
-                            hits.append(f"{table.name}.{column.name}: {needle}")
-    engine.dispose()
-    return sorted(set(hits))
+    try:
+        return found(engine, needles)
+    finally:
+        engine.dispose()
 
 
 async def _talk(stack: dict[str, Any], script: list[tuple[str, str, dict[str, Any]]]) -> dict[str, list[str]]:
