@@ -191,4 +191,7 @@ def _text(text: str) -> dict[str, Any]:
     return {"text": text, "buttons": [], "custom": None}
 
 
-__all__ = ["DONE_TEXT", "ERASING", "FAILED_TEXT", "MARKER", "interrupted", "Outcome", "PARTIAL_TEXT", "Person", "carry_out", "person_of", "requested", "without_marker"]
+__all__ = [
+    "DONE_TEXT", "ERASING", "FAILED_TEXT", "MARKER", "PARTIAL_TEXT", "Outcome", "Person", "carry_out", "interrupted", "person_of",
+    "requested", "without_marker",
+]
