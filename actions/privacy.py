@@ -1,8 +1,9 @@
 """PDPA rights in the chat: "what do you hold about me" and "erase my data".
 
 `delete_my_data` covers both; the wording decides. Erasure is confirmed first
-(`erase_form`), then `storage.privacy.erase` clears the person's data and Rasa's
-own record of the conversation is deleted too.
+(`erase_form`); the action then records the decision (a `pdpa_erase` custom message)
+and the gateway's use-case (usecases/erasure.py) erases, after the turn, storage and
+Rasa's own record of every conversation of the person, then tells them.
 """
 
 from __future__ import annotations
@@ -21,12 +22,27 @@ from actions.identity import citizen_of, speaker_of
 from actions.requests import SKIP, STOP, YES
 
 Events = list[dict[str, Any]]
+ERASE_MARKER = "pdpa_erase"  # usecases.erasure.MARKER (the action server does not import the gateway's use-cases)
 logger = logging.getLogger(__name__)
 EXPORT = re.compile(r"(ขอดู|ดูข้อมูล|มีข้อมูล|เก็บข้อมูลอะไร|เก็บอะไร|ข้อมูลอะไรของ|export|ส่งออก|ขอสำเนา|สำเนาข้อมูล|เข้าถึงข้อมูล|รู้ว่าเก็บ|what data|my data\?)", re.IGNORECASE)
 
 
 def _conversation(tracker: Tracker) -> str:
     return tracker.sender_id or ""
+
+
+def retention_notice() -> list[str]:
+    """How long things are kept, as configured (storage.retention; docs/privacy.md), in the person's words."""
+    from storage.retention import Retention
+
+    policy = Retention.from_env()
+    return [
+        f"ระยะเวลาที่เก็บ: ข้อความที่คุณพิมพ์ บันทึกการสนทนากับผู้ช่วย และการแจ้งเตือนที่ส่งแล้ว เก็บไว้ไม่เกิน {policy.messages_days} วัน"
+        f" (ข้อความสำหรับปรับปรุงความเข้าใจของผู้ช่วย {policy.nlu_capture_days} วัน บันทึกการสนทนาในระบบผู้ช่วย {policy.tracker_days} วัน)",
+        "คำร้องที่ยังดำเนินการอยู่เก็บไว้จนกว่าจะปิดเรื่อง เมื่อปิดเรื่องแล้ว"
+        f" {policy.closed_requests_days} วัน ระบบจะลบรายละเอียด สถานที่ ช่องทางติดต่อ และข้อมูลที่ระบุตัวคุณ"
+        " เหลือไว้เพียงสถิติแบบไม่ระบุตัวตน (ประเภทบริการ หน่วยงาน สถานะ วันที่ และคะแนนความพึงพอใจ)",
+    ]
 
 
 class ActionPrivacyRequest(Action):
@@ -47,6 +63,7 @@ class ActionPrivacyRequest(Action):
         with db.session() as s:
             lines = export_lines(s, citizen, _conversation(tracker))
         if EXPORT.search(text) and not re.search(r"ลบ|delete|erase|ถอน|ทำลาย|ล้าง", text, re.IGNORECASE):
+            lines += retention_notice()
             dispatcher.utter_message(response="utter_privacy_export", items="\n".join(f"• {line}" for line in lines))
             return [SlotSet("privacy_mode", "export")]
         return [SlotSet("privacy_mode", "erase")]
@@ -74,29 +91,6 @@ class ValidateEraseForm(FormValidationAction):
         return {"erase_confirm": None}
 
 
-def tracker_engine():  # type: ignore[no-untyped-def]
-    """Rasa's tracker store, where `bot run` puts it (see bot.commands.run.rasa_endpoints_yaml)."""
-    import os
-
-    from common.settings import get_settings
-    from storage.db import make_engine
-
-    settings = get_settings()
-    url = os.environ.get("RASA_TRACKER_URL", "").strip()
-    if not url:
-        if settings.database_url.startswith(("postgresql", "postgres")):
-            from sqlalchemy.engine import make_url
-
-            base = make_url(settings.database_url)
-            url = base.set(database=os.environ.get("RASA_TRACKER_DB") or f"{base.database}_rasa").render_as_string(hide_password=False)
-        else:
-            path = settings.var_dir / "rasa_tracker.db"
-            if not path.exists():
-                return None
-            url = f"sqlite:///{path}"
-    return make_engine(url)
-
-
 class ActionEraseMyData(Action):
     def name(self) -> str:
         return "action_erase_my_data"
@@ -107,17 +101,14 @@ class ActionEraseMyData(Action):
             return [SlotSet("erase_confirm", None), SlotSet("privacy_mode", None)]
         speaker = speaker_of(tracker)
         citizen = citizen_of(speaker)
-        from storage.privacy import erase, erase_rasa_tracker
+        from storage.privacy import holdings
 
         with db.session() as s:
-            erased = erase(s, citizen, _conversation(tracker))
-        try:
-            engine = tracker_engine()
-            if engine is not None:
-                erase_rasa_tracker(engine, _conversation(tracker))
-                engine.dispose()
-        except Exception as exc:  # noqa: BLE001 - the store may be elsewhere; the rest is erased
-            logger.warning("could not erase the Rasa tracker: %s", type(exc).__name__)
-        dispatcher.utter_message(response="utter_erase_done", requests=str(erased.requests))
+            requests = len(holdings(s, citizen, _conversation(tracker)).requests)
+        # Only the decision: Rasa holds this conversation until the turn ends and would write back
+        # anything deleted now. The gateway sees the marker, erases everywhere (usecases/erasure.py),
+        # then delivers the words below, or says what went wrong.
+        dispatcher.utter_message(json_message={ERASE_MARKER: {"confirmed": True}})
+        dispatcher.utter_message(response="utter_erase_done", requests=str(requests))
         # Rasa appends this turn after the action; resetting leaves nothing about the person in it.
         return [AllSlotsReset()]

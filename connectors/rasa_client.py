@@ -88,6 +88,27 @@ class RasaClient:
             raise RasaUnavailable("invalid JSON") from exc
         return read_answer(body)
 
+    async def erase(self, channel: str, user_id: str, conversations: list[str]) -> dict[str, int]:
+        """Rasa forgets the person in these conversations and any other it finds (PDPA erasure; engine/privacy.py)."""
+        return (await self._private("erase", {"channel": channel, "user_id": user_id, "conversations": conversations}))["deleted"]
+
+    async def purge(self, before: float) -> dict[str, int]:
+        """Rasa deletes tracker events of closed sessions and idle conversations older than `before` (epoch seconds)."""
+        return await self._private("retention", {"before": before})
+
+    async def _private(self, route: str, body: dict[str, Any]) -> Any:
+        from common.shared_secret import HEADER, shared_secret
+
+        url = self._url.rsplit("/", 1)[0] + "/" + route
+        headers = {"Content-Type": "application/json", HEADER: shared_secret()}
+        try:
+            async with self._client().post(url, data=json.dumps(body, ensure_ascii=False).encode(), headers=headers) as response:
+                if response.status >= 400:
+                    raise (RasaUnavailable if response.status >= 500 else RasaError)(f"HTTP {response.status}")
+                return await response.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise RasaUnavailable(type(exc).__name__) from exc
+
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()

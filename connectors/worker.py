@@ -25,6 +25,9 @@ the handoff relay, Rasa) and the courtesy notes while a person waits (connectors
   back with its answer and is stored, masked and pseudonymous, in the same
   transaction that finishes the event (storage.nlu_capture); captures older than the
   retention period are purged about hourly.
+- PDPA erasure: when Rasa's answer carries the erase action's decision, the person is
+  erased everywhere (usecases/erasure.py) before the answer is delivered, and the
+  confirming message is neither captured nor kept.
 """
 
 from __future__ import annotations
@@ -48,6 +51,9 @@ from storage.db import session_scope
 from storage.inbound import Event, count_open, due_conversations, finish_and_next, is_due, mark_done, mark_retry, next_open_event
 from storage.models.base import utcnow
 from storage.nlu_capture import purge_expired
+from usecases.erasure import carry_out, person_of
+from usecases.erasure import interrupted as erasure_interrupted
+from usecases.erasure import requested as erasure_requested
 
 __all__ = ["BUSY_TEXT", "Deliver", "Notify", "Waiting", "Worker", "backoff", "truncated_note"]
 
@@ -91,6 +97,7 @@ class Worker:
         capture_retention_days: int | None = None,
     ) -> None:
         self.engine = engine
+        self.rasa = rasa  # asked directly only to erase a person (PDPA); answers go through the answerer
         self.deliver = deliver
         self.poll_interval = poll_interval
         self.max_pending = max_pending
@@ -263,6 +270,8 @@ class Worker:
         """(processed, the conversation's next open event) — False when the event waits for a retry."""
         replies = event.replies  # an answer an older gateway kept ("answered"): delivered, Rasa not asked again
         capture = None
+        if replies is None and erasure_interrupted(event.metadata):  # stopped half way through an erasure: finish it
+            replies = await self._erase(event, [])
         if replies is None:
             try:
                 replies, nlu = await self.answerer.answer(event, self.courtesy.while_waiting)
@@ -281,7 +290,10 @@ class Worker:
                 if not retry:
                     self._finish(event.id)
                 return False, None
-            capture = self.answerer.capture(event, nlu)
+            if erasure_requested(replies):  # PDPA erasure confirmed: done now that the turn is over; no capture
+                replies = await self._erase(event, replies)
+            else:
+                capture = self.answerer.capture(event, nlu)
         # Rasa's tracker has moved on; should this gateway stop before the event is done, the next
         # one asks again with the same message id and Rasa answers from its tracker.
         web = await self._deliver_with_retries(event, replies)
@@ -312,6 +324,13 @@ class Worker:
         if not known and following is None:
             self._now_known(event.conversation)
         return following
+
+    async def _erase(self, event: Event, replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Carry out a confirmed erasure (usecases/erasure.py); what to tell the person."""
+        outcome = await carry_out(self.engine, self.rasa.erase, person_of(event.conversation, event.metadata), replies,
+                                  event_id=event.id)
+        self._forget(event.conversation)
+        return outcome.replies
 
     def message_id(self, event: Event) -> str:
         """The id Rasa knows this message by: the same however often it is asked."""

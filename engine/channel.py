@@ -19,6 +19,10 @@ anyway); then, if the conversation's tracker already holds a user message with
 that id, nothing is handled again: the bot messages that followed it are sent
 back as they were (and its parse as `nlu`). The look happens under the
 conversation's lock, so an attempt still in progress is waited for.
+
+Private routes for the gateway and scheduler (header `X-Gateway-Secret`, common.shared_secret):
+`POST /webhooks/gateway/erase` forgets a person in the tracker store (PDPA erasure) and
+`POST /webhooks/gateway/retention` purges old sessions (engine/privacy.py).
 """
 
 from __future__ import annotations
@@ -181,4 +185,50 @@ class GatewayInput(RestInput):
             agent = getattr(request.app.ctx, "agent", None)
             return response.json(await self.answer(body, self.get_metadata(request), agent, on_new_message))
 
+        @gateway.route("/erase", methods=["POST"])
+        async def erase(request: Request) -> Any:
+            """PDPA erasure of one person in Rasa's tracker store (engine/privacy.py); the gateway's use-case calls it."""
+            from engine.privacy import NoErasableStore, erase_person
+
+            refused = _refused(request)
+            if refused is not None:
+                return refused
+            body = request.json if isinstance(request.json, dict) else {}
+            channel, user_id = body.get("channel"), body.get("user_id")
+            if not isinstance(channel, str) or not channel or not isinstance(user_id, str) or not user_id:
+                return response.json({"error": "channel and user_id are required"}, status=400)
+            try:
+                deleted = await erase_person(request.app.ctx.agent, channel, user_id, body.get("conversations") or [])
+            except NoErasableStore as exc:
+                return response.json({"error": f"tracker store {exc} cannot delete"}, status=501)
+            return response.json({"deleted": deleted})
+
+        @gateway.route("/retention", methods=["POST"])
+        async def retention(request: Request) -> Any:
+            """Purge tracker events past retention (`before`: epoch seconds); the scheduler calls it."""
+            from engine.privacy import NoErasableStore, purge
+
+            refused = _refused(request)
+            if refused is not None:
+                return refused
+            body = request.json if isinstance(request.json, dict) else {}
+            before = body.get("before")
+            if not isinstance(before, (int, float)) or isinstance(before, bool):
+                return response.json({"error": "before (epoch seconds) is required"}, status=400)
+            try:
+                return response.json(await purge(request.app.ctx.agent, float(before)))
+            except NoErasableStore as exc:
+                return response.json({"error": f"tracker store {exc} cannot delete"}, status=501)
+
         return gateway
+
+
+def _refused(request: Request) -> Any:
+    """403 unless the request carries the secret the gateway and Rasa share (constant-time compare)."""
+    from common.shared_secret import HEADER, matches, shared_secret
+
+    if not matches(request.headers.get(HEADER), shared_secret()):
+        return response.json({"error": "forbidden"}, status=403)
+    if getattr(request.app.ctx, "agent", None) is None:
+        return response.json({"error": "no agent loaded"}, status=503)
+    return None

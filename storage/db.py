@@ -42,6 +42,7 @@ def _sqlite_pragmas(busy_timeout: float) -> Any:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA secure_delete=ON")  # PDPA: deleted rows are overwritten, not left in free pages (docs/privacy.md)
         cursor.close()
 
     return on_connect

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from common.thai_text import normalise as thai_normalise
+from storage.masking import MASKS, Masked, mask_entities, mask_personal_data  # noqa: F401 - re-exported (moved there)
 from storage.models.base import utcnow
 from storage.models.nlu_capture import CAPTURE_NEW, NluCapture
 from storage.pseudonyms import SECRET_ENV, SECRET_FILE, person_key, pseudonym, pseudonym_for, pseudonym_secret
@@ -35,84 +36,6 @@ CONTRADICTING_INTENTS = frozenset({"deny", "restart"})
 CONTRADICTION_WINDOW = timedelta(minutes=10)
 MAX_TEXT = 2000
 
-# ---------------------------------------------------------------- masking
-
-_D = "0-9\u0e50-\u0e59"  # Arabic and Thai digits
-_SEP = r"[ \t\-.]"
-MASKS = {
-    "email": "<อีเมล>",
-    "national_id": "<เลขบัตรประชาชน>",
-    "phone": "<เบอร์โทร>",
-    "number": "<ตัวเลข>",
-}
-_PERSONAL = re.compile(
-    rf"""
-    (?P<email>[\w\u0e00-\u0e7f.+-]+@[\w\u0e00-\u0e7f-]+(?:\.[\w\u0e00-\u0e7f-]+)+)
-  | (?P<national_id>(?<![{_D}])[{_D}](?:{_SEP}?[{_D}]){{12}}(?![{_D}]))
-  | (?P<phone>(?<![{_D}+])(?:\+?(?:66|๖๖){_SEP}?|[0๐])[{_D}](?:{_SEP}?[{_D}]){{7,8}}(?![{_D}]))
-  | (?P<number>(?<![{_D}])[{_D}](?:{_SEP}?[{_D}]){{8,}}(?![{_D}]))
-    """,
-    re.VERBOSE,
-)
-
-
-@dataclass(frozen=True)
-class Masked:
-    text: str
-    spans: tuple[tuple[int, int, int, int], ...] = ()  # (original start, original end, masked start, masked end)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.spans)
-
-    def position(self, offset: int) -> int | None:
-        """`offset` in the original text as an offset in the masked text (None: inside a masked part)."""
-        shift = 0
-        for o_start, o_end, m_start, m_end in self.spans:
-            if offset <= o_start:
-                break
-            if offset < o_end:
-                return None
-            shift = m_end - o_end
-        return offset + shift
-
-
-def mask_personal_data(text: str) -> Masked:
-    """Replace national ID numbers, phone numbers, e-mail addresses and long digit runs with placeholders."""
-    out: list[str] = []
-    spans: list[tuple[int, int, int, int]] = []
-    last = 0
-    length = 0
-    for match in _PERSONAL.finditer(text):
-        placeholder = MASKS[match.lastgroup or "number"]
-        out.append(text[last : match.start()])
-        length += match.start() - last
-        spans.append((match.start(), match.end(), length, length + len(placeholder)))
-        out.append(placeholder)
-        length += len(placeholder)
-        last = match.end()
-    out.append(text[last:])
-    return Masked("".join(out), tuple(spans))
-
-
-def mask_entities(masked: Masked, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Entities moved onto the masked text; those inside a masked part are dropped (their value is personal)."""
-    moved: list[dict[str, Any]] = []
-    for entity in entities:
-        start, end = entity.get("start"), entity.get("end")
-        if not isinstance(start, int) or not isinstance(end, int) or not entity.get("entity"):
-            continue
-        new_start, new_end = masked.position(start), masked.position(end)
-        if new_start is None or new_end is None or any(o_s < end and start < o_e for o_s, o_e, _, _ in masked.spans):
-            continue
-        value = entity.get("value")
-        moved.append({
-            "entity": str(entity["entity"])[:64],
-            "start": new_start,
-            "end": new_end,
-            "value": value if isinstance(value, (str, int, float, bool)) else None,
-        })
-    return moved
 
 
 # ---------------------------------------------------------------- normalisation

@@ -48,7 +48,7 @@ def rasa_endpoints_yaml(settings: Settings) -> str:
         "  headers:",  # Rasa fills ${...} from its environment: the key is never written to disk
         '    Authorization: "Bearer ${ACTION_SERVER_TOKEN}"',
         "tracker_store:",
-        "  type: SQL",
+        "  type: engine.tracker_store.GatewayTrackerStore",  # Rasa's SQL store plus erasure and retention
     ]
     if settings.database_url.startswith(("postgresql", "postgres")):
         url = make_url(settings.database_url)

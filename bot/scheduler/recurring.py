@@ -18,6 +18,8 @@ DIGEST_HOUR = 8
 DIGEST_MISFIRE_GRACE = timedelta(hours=3)
 # Captured NLU messages past NLU_CAPTURE_RETENTION_DAYS are deleted hourly (the gateway purges too).
 NLU_PURGE_EVERY = timedelta(hours=1)
+# Every table's retention period (storage.retention) and Rasa's tracker, hourly.
+RETENTION_PURGE_EVERY = timedelta(hours=1)
 
 
 def daily_digest() -> None:
@@ -40,6 +42,34 @@ def purge_nlu_captures() -> None:
         count = purge_expired(session, get_settings().nlu_capture_retention_days)
     if count:
         logger.info("purged %d NLU capture(s) past retention", count)
+
+
+def purge_retention() -> None:
+    """Enforce the retention periods of every table (storage.retention) and of Rasa's tracker (engine/privacy.py)."""
+    import asyncio
+
+    from bot.settings import get_settings
+    from common import clock
+    from connectors.rasa_client import RasaClient
+    from storage.db import get_engine, session_scope
+    from storage.retention import Retention, purge
+
+    now, policy = clock.now(), Retention.from_env()
+    with session_scope(get_engine()) as session:
+        purged = purge(session, now, policy)
+    logger.info("retention: %s", purged.as_dict())
+
+    async def tracker() -> dict[str, int]:
+        client = RasaClient(get_settings().rasa_url, timeout=300)
+        try:
+            return await client.purge(policy.tracker_cutoff(now))
+        finally:
+            await client.aclose()
+
+    try:
+        logger.info("retention in Rasa's tracker: %s", asyncio.run(tracker()))
+    except Exception as exc:  # noqa: BLE001 - Rasa down or an old Rasa: the next run tries again
+        logger.warning("retention in Rasa's tracker not done (%s)", type(exc).__name__)
 
 
 def install(scheduler: BaseScheduler, jobstore: str = "default") -> None:
@@ -65,4 +95,15 @@ def install(scheduler: BaseScheduler, jobstore: str = "default") -> None:
         coalesce=True,  # missed runs collapse into one
         max_instances=1,
         misfire_grace_time=None,  # late is still worth doing
+    )
+    scheduler.add_job(
+        "bot.scheduler.recurring:purge_retention",
+        "interval",
+        seconds=int(RETENTION_PURGE_EVERY.total_seconds()),
+        id="retention-purge",
+        jobstore=jobstore,
+        replace_existing=True,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=None,
     )

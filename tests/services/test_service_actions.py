@@ -246,6 +246,7 @@ def test_export_lists_what_is_held_and_erase_needs_confirmation(services_db) -> 
     code = _file_for("U1")
     messages, events = run(ActionPrivacyRequest(), tracker("ขอดูข้อมูลของฉันที่เก็บไว้", "delete_my_data"))
     assert messages[0]["response"] == "utter_privacy_export" and code in messages[0]["items"]
+    assert "เก็บไว้ไม่เกิน 90 วัน" in messages[0]["items"] and "ปิดเรื่องแล้ว 90 วัน" in messages[0]["items"]  # the notice
     assert events[0]["value"] == "export"
     _, events = run(ActionPrivacyRequest(), tracker("ลบข้อมูลของฉัน", "delete_my_data"))
     assert events[0]["value"] == "erase"
@@ -258,12 +259,12 @@ def test_export_lists_what_is_held_and_erase_needs_confirmation(services_db) -> 
     messages, _ = run(ActionEraseMyData(), tracker("ไม่ลบ", "deny", slots={"erase_confirm": False}))
     assert messages[0]["response"] == "utter_erase_kept"
     messages, events = run(ActionEraseMyData(), tracker("ยืนยัน", "affirm", slots={"erase_confirm": True}))
-    assert messages[0]["response"] == "utter_erase_done" and events == [{"event": "reset_slots", "timestamp": None}]
+    # The action only records the decision: the gateway erases after the turn (usecases/erasure.py).
+    assert messages[0]["custom"] == {"pdpa_erase": {"confirmed": True}}
+    assert messages[1]["response"] == "utter_erase_done" and messages[1]["requests"] == "1"
+    assert events == [{"event": "reset_slots", "timestamp": None}]
     with session_scope(services_db) as s:
-        request = s.scalars(select(ServiceRequest)).one()
-        assert request.anonymised and request.citizen_key is None
-    messages, _ = run(ActionCheckRequestStatus(), tracker(f"ติดตาม {code}", "check_request_status"))
-    assert messages[0]["response"] == "utter_request_not_found"
+        assert s.scalars(select(ServiceRequest)).one().citizen_key == "line:U1"  # nothing erased during the turn
 
 
 def test_handoff_goes_to_the_agency_of_the_open_request(services_db) -> None:
