@@ -256,13 +256,15 @@ def test_the_private_routes_need_the_shared_secret(tmp_path: Path, monkeypatch: 
     assert _rows(tmp_path) == []
 
 
-def test_the_secret_is_generated_once_private_to_the_owner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_key_is_derived_from_the_installation_secret_private_to_the_owner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from common.shared_secret import shared_secret
 
     monkeypatch.delenv("GATEWAY_SHARED_SECRET", raising=False)
+    monkeypatch.delenv("INTERNAL_SECRET", raising=False)
     first = shared_secret(tmp_path)
     assert len(first) >= 40 and shared_secret(tmp_path) == first
-    assert (tmp_path / "gateway_shared.key").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "internal_secret").stat().st_mode & 0o777 == 0o600
+    assert first not in (tmp_path / "internal_secret").read_text()  # a derived key, not the secret itself
 
 
 def test_rasa_loads_it_by_class_path_from_the_endpoints_file(tmp_path: Path, backend: dict[str, Any]) -> None:
