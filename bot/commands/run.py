@@ -173,6 +173,9 @@ def cli(rasa_port: int, timeout: int) -> None:
 
     with session_scope(get_engine()) as session:
         load_catalog(session)  # the shipped service catalog, refreshed in place
+    from storage.laws.corpus import ensure_corpus
+
+    ensure_corpus(get_engine(), echo=click.echo)  # the shipped law corpus, once per archive checksum (before "ready")
 
     services = build_services(settings, rasa_port)
     stopping = False
