@@ -37,6 +37,17 @@ def situations() -> list[tuple[list[str], list[str]]]:
     return [([normalise(p).replace(" ", "") for p in e["phrases"]], list(e["topics"])) for e in entries]
 
 
+@lru_cache(maxsize=1)
+def english_topics() -> list[tuple[str, list[str]]]:
+    """[(lower-case English phrase, Thai topics)] from storage/seed/law_english.yml, longest phrase first."""
+    path = SEED_DIR / "law_english.yml"
+    if not path.exists():
+        return []
+    pairs = [(" ".join(str(p).lower().split()), list(e["th"])) for e in yaml.safe_load(path.read_text(encoding="utf-8")) or []
+             for p in e["en"]]
+    return sorted(pairs, key=lambda pair: -len(pair[0]))
+
+
 def load_seed(session: Session) -> int:
     """Insert or update every seed law; returns how many."""
     existing = {law.title_key: law for law in session.scalars(select(Law))}
