@@ -3,9 +3,12 @@
 Imports the full corpus (../shared/data/thai-law) into a fresh SQLite database, then
 runs benchmarks/law_queries.yml through our search and through a plain baseline
 (SQL LIKE on titles) and prints recall@1, recall@5 and MRR, overall and per kind,
-and p50/p95 latency over 1,000 queries.
+the section hit rate ("<law> มาตรา N" shows that section of that law), how often
+"no law fits" is right (questions labelled `kind: none` get no result, the others
+keep theirs), the relevance-floor calibration grid, and p50/p95 latency over 1,000 queries.
 
-Run: `.venv/bin/python -m benchmarks.laws [--corpus PATH] [--db PATH]`
+Run: `.venv/bin/python -m benchmarks.laws [--corpus PATH|ARCHIVE] [--db PATH]`
+(default corpus: the archive shipped in storage/seed/thai-law.tar.xz).
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ import yaml
 from sqlalchemy import select
 
 from storage.db import make_engine, session_scope
-from storage.laws.importer import import_corpus
+from storage.laws import search as law_search
+from storage.laws.corpus import SHIPPED_ARCHIVE, import_path
 from storage.laws.search import search_laws
+from storage.laws.sections import find_section
 from storage.laws.seed import load_seed
 from storage.laws.text import terms
 from storage.migrate import upgrade
@@ -31,7 +36,7 @@ from storage.models.laws import Law
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = Path(__file__).with_name("law_queries.yml")
-DEFAULT_CORPUS = ROOT.parent / "shared" / "data" / "thai-law"
+DEFAULT_CORPUS = SHIPPED_ARCHIVE
 
 
 def like_baseline(session, query: str, limit: int = 5) -> list[str]:  # type: ignore[no-untyped-def]
@@ -61,6 +66,51 @@ def report(name: str, ranks: dict[str, list[int | None]]) -> None:
         print(f"   {kind:<10} n={len(rs):<3} recall@1 {r1:.3f}  recall@5 {r5:.3f}  MRR {mrr:.3f}")
 
 
+def floor_outcome(raw: list[tuple[dict, list]], min_score: float, sure_score: float) -> tuple[int, int, int, int, list[str]]:
+    """(none right, none total, answerable kept, answerable total, wrong ones) for one floor setting."""
+    none_right = none_total = kept = total = 0
+    wrong: list[str] = []
+    saved = law_search.MIN_SCORE, law_search.SURE_SCORE
+    law_search.MIN_SCORE, law_search.SURE_SCORE = min_score, sure_score
+    try:
+        for q, hits in raw:
+            shown = [h for h in hits if hits and law_search.relevant(h, hits[0].relevance)]
+            if q["kind"] == "none":
+                none_total += 1
+                none_right += not shown
+                if shown:
+                    wrong.append(f"{q['q']!r} (no law fits) got {shown[0].title!r}")
+            else:
+                total += 1
+                good = bool(shown) and any(e in h.title for h in shown[:5] for e in q["expected"])
+                kept += good
+                if not good:
+                    wrong.append(f"{q['q']!r} lost its law" + (f" (top {shown[0].title!r})" if shown else " (nothing shown)"))
+    finally:
+        law_search.MIN_SCORE, law_search.SURE_SCORE = saved
+    return none_right, none_total, kept, total, wrong
+
+
+def print_floor(raw: list[tuple[dict, list]]) -> None:
+    none_right, none_total, kept, total, wrong = floor_outcome(raw, law_search.MIN_SCORE, law_search.SURE_SCORE)
+    print(f"== relevance floor (score >= {law_search.SURE_SCORE}, or >= {law_search.MIN_SCORE} with coverage >= "
+          f"{law_search.MIN_COVERAGE}; >= {law_search.RELATIVE_FLOOR} x best; named laws always shown)")
+    print(f"   'no law fits' right on {none_right}/{none_total} questions no law answers ({none_right / max(1, none_total):.3f}); "
+          f"answerable questions keeping a right law in the top 5: {kept}/{total} ({kept / max(1, total):.3f}); "
+          f"decision accuracy {(none_right + kept) / max(1, none_total + total):.3f}")
+    for line in wrong:
+        print(f"     {line}")
+    print("   calibration grid (decision accuracy; rows: sure score, columns: min score with coverage)")
+    mins = [0.0, 5.0, 10.0, 15.0, 20.0, 25.0]
+    print("          " + "".join(f"{x:>7.1f}" for x in mins))
+    for sure in (15.0, 20.0, 25.0, 30.0, 40.0, 1000.0):
+        row = []
+        for low in mins:
+            nr, nt, k, t, _ = floor_outcome(raw, low, max(low, sure))
+            row.append((nr + k) / max(1, nt + t))
+        print(f"   {sure:>6.0f} " + "".join(f"{x:>7.3f}" for x in row))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--corpus", default=str(DEFAULT_CORPUS))
@@ -72,34 +122,54 @@ def main() -> int:
     upgrade(engine)
     with session_scope(engine) as s:
         have = s.scalar(select(Law.id).where(Law.from_corpus.is_(True)).limit(1))
+    print(f"== archive: {SHIPPED_ARCHIVE.name} {SHIPPED_ARCHIVE.stat().st_size / 1e6:.1f} MB")
     if have is None:
         with session_scope(engine) as s:
             load_seed(s)
         started = time.monotonic()
-        result = import_corpus(engine, args.corpus)
+        result = import_path(engine, args.corpus)
         print(f"== import: {result.laws} laws, {result.sections} sections in {time.monotonic() - started:.1f} s; "
               f"skipped {len(result.skipped)}")
     print(f"== database size: {db_path.stat().st_size / 1e6:.1f} MB ({db_path})")
     queries = yaml.safe_load(QUERIES.read_text(encoding="utf-8"))
+    answerable = [q for q in queries if q["kind"] not in ("none", "section")]
     ours: dict[str, list[int | None]] = defaultdict(list)
     base: dict[str, list[int | None]] = defaultdict(list)
     misses = []
+    raw: list[tuple[dict, list]] = []  # (query, unfiltered hits) for the calibration grid
     with session_scope(engine) as s:
         search_laws(s, "ทดสอบการค้นหา")
-        for q in queries:
+        for q in answerable:
             titles = [h.title for h in search_laws(s, q["q"], limit=5)]
             rank = rank_of(titles, q["expected"])
             ours[q["kind"]].append(rank)
             base[q["kind"]].append(rank_of(like_baseline(s, q["q"]), q["expected"]))
             if rank != 1:
                 misses.append((q["q"], rank, titles[:2]))
-    print(f"== quality on {len(queries)} queries ({QUERIES.name})")
+        for q in queries:
+            if q["kind"] != "section":
+                raw.append((q, search_laws(s, q["q"], limit=10, floor=False)))
+        section_hits, section_misses = 0, []
+        sections = [q for q in queries if q["kind"] == "section"]
+        for q in sections:
+            found = find_section(s, q["q"])
+            ok = (found is not None and found.section is not None and found.section.number == q["section"]
+                  and any(e in found.law_title for e in q["expected"]))
+            section_hits += ok
+            if not ok:
+                section_misses.append((q["q"], found.law_title if found else None, found.section.number if found and found.section else None))
+    print(f"== quality on {len(answerable)} answerable queries ({QUERIES.name}), with the relevance floor")
     report("smart search (FTS5 bm25 + expansion)", ours)
     report("baseline (SQL LIKE on titles)", base)
     if misses:
         print("   not first:")
         for q, rank, titles in misses:
             print(f"     {q!r}: rank {rank}; top {titles}")
+    print(f"== sections: {section_hits}/{len(sections)} section queries show the right section of the right law "
+          f"(hit rate {section_hits / max(1, len(sections)):.3f})")
+    for q, title, number in section_misses:
+        print(f"     {q!r}: got {title!r} section {number!r}")
+    print_floor(raw)
     timings = []
     with session_scope(engine) as s:
         for i in range(args.latency_queries):

@@ -31,10 +31,11 @@ _LATIN = re.compile(r"[a-z]")
 # answering law; `python -m benchmarks.laws` prints how often "no law fits" is right). A law is
 # shown when the query names it, or when it covers enough of the query's concepts with a score
 # above the floor; laws far below the best one are filler and are dropped too.
-MIN_COVERAGE = 0.6
-MIN_SCORE = 2.0
-RELATIVE_FLOOR = 0.3
-NAMED_BOOST = 2.5  # a name boost at least this strong means the query names the law
+MIN_COVERAGE = 0.6  # share of the question's concepts the law must cover when its score is moderate
+MIN_SCORE = 15.0  # below this absolute score a law is never shown unless named
+SURE_SCORE = 25.0  # at or above this score the law is shown whatever the coverage (long situations)
+RELATIVE_FLOOR = 0.3  # laws scoring below this share of the best shown law are filler
+NAMED_BOOST = 2.0  # a name boost at least this strong (alias, title, close misspelling) means the query names the law
 
 
 @dataclass
@@ -127,6 +128,7 @@ def _flat(text: str) -> str:
 def _expand(query: str, vocab: _Vocabulary) -> _Expansion:
     """Query terms (with English and situation topics, typo fixes), name boosts and concepts."""
     norm = normalise(query)
+    named_flat = norm.replace(" ", "")  # names are looked for in the whole question, English included
     concepts: list[frozenset[str]] = []
     extra: list[str] = []
     if _LATIN.search(norm):
@@ -140,7 +142,7 @@ def _expand(query: str, vocab: _Vocabulary) -> _Expansion:
     flat = norm.replace(" ", "")
     boosts: dict[int, float] = {}
     for name, law_id in vocab.names:
-        if name in flat:
+        if name in named_flat:
             boosts[law_id] = max(boosts.get(law_id, 0.0), 3.0 + min(len(name), 40) / 20)
         elif len(flat) >= 6 and flat in name:
             boosts[law_id] = max(boosts.get(law_id, 0.0), 1.5)
@@ -263,7 +265,9 @@ def relevant(hit: LawHit, top_relevance: float) -> bool:
     """The relevance floor: the law is named, or it covers the question and scores high enough."""
     if hit.named:
         return True
-    return hit.coverage >= MIN_COVERAGE and hit.relevance >= MIN_SCORE and hit.relevance >= RELATIVE_FLOOR * top_relevance
+    if hit.relevance < RELATIVE_FLOOR * top_relevance or hit.relevance < MIN_SCORE:
+        return False
+    return hit.relevance >= SURE_SCORE or hit.coverage >= MIN_COVERAGE
 
 
 def search_laws(session: Session, query: str, limit: int = 10, *, floor: bool = True) -> list[LawHit]:
