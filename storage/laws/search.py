@@ -18,7 +18,7 @@ from functools import lru_cache
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from storage.laws.seed import english_topics, ensure_seeded, situations
+from storage.laws.seed import english_topics, ensure_seeded, key_sections_for, situations
 from storage.laws.text import clean_title, normalise, terms
 from storage.models.laws import Law, LawSection
 
@@ -315,6 +315,11 @@ def search_laws(session: Session, query: str, limit: int = 10, *, floor: bool = 
             if exact is not None:
                 sections.append(SectionHit(exact.number, _snippet(exact.text, [], 200)))
         found = [section_by_id[sid] for sid in section_ids if sid in section_by_id]
+        curated = key_sections_for(query, law.title)
+        if curated:  # the sections that answer this situation, ahead of the ones that merely share words
+            key_rows = list(session.scalars(select(LawSection).where(LawSection.law_id == law_id, LawSection.number.in_(curated))))
+            key_rows.sort(key=lambda sec: curated.index(sec.number))
+            found = key_rows + [sec for sec in found if sec.number not in curated]
         for sec in found:
             if all(h.number != sec.number for h in sections):
                 sections.append(SectionHit(sec.number, _snippet(sec.text, words)))

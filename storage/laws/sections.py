@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from storage.laws.search import GENERIC, _fts_query, _ts_query, search_laws
+from storage.laws.seed import key_sections_for
 from storage.laws.text import clean_title, normalise, terms
 from storage.models.laws import Law, LawSection
 
@@ -123,6 +124,13 @@ def best_sections(session: Session, law_id: int, query: str, limit: int = 3) -> 
                 "SELECT f.rowid FROM law_section_fts f JOIN law_sections s ON s.id = f.rowid "
                 "WHERE law_section_fts MATCH :q AND s.law_id = :law ORDER BY bm25(law_section_fts) LIMIT :n"),
                 {"q": _fts_query(words), "law": law_id, "n": limit}))
+    law = session.get(Law, law_id)
+    curated = key_sections_for(query, law.title) if law is not None else []
+    if curated:
+        key_rows = sorted(session.scalars(select(LawSection).where(LawSection.law_id == law_id, LawSection.number.in_(curated))),
+                          key=lambda sec: curated.index(sec.number))
+        ids = [sec.id for sec in key_rows] + [i for i in ids if i not in {sec.id for sec in key_rows}]
+        ids = ids[:limit]
     if ids:
         rows = {s.id: s for s in session.scalars(select(LawSection).where(LawSection.id.in_(ids)))}
         return [rows[i] for i in ids if i in rows]
