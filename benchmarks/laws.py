@@ -114,11 +114,15 @@ def print_floor(raw: list[tuple[dict, list]]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--corpus", default=str(DEFAULT_CORPUS))
-    parser.add_argument("--db", default=None, help="reuse this SQLite file (import skipped when it holds laws)")
+    parser.add_argument("--db", default=None, help="reuse this SQLite file or database URL (import skipped when it holds laws)")
     parser.add_argument("--latency-queries", type=int, default=1000)
     args = parser.parse_args()
-    db_path = Path(args.db) if args.db else Path(tempfile.mkdtemp(prefix="laws-bench-")) / "laws.db"
-    engine = make_engine(f"sqlite:///{db_path}")
+    if args.db and "://" in args.db:  # a database URL (PostgreSQL): the same figures on that backend
+        db_path = None
+        engine = make_engine(args.db)
+    else:
+        db_path = Path(args.db) if args.db else Path(tempfile.mkdtemp(prefix="laws-bench-")) / "laws.db"
+        engine = make_engine(f"sqlite:///{db_path}")
     upgrade(engine)
     with session_scope(engine) as s:
         have = s.scalar(select(Law.id).where(Law.from_corpus.is_(True)).limit(1))
@@ -130,7 +134,10 @@ def main() -> int:
         result = import_path(engine, args.corpus)
         print(f"== import: {result.laws} laws, {result.sections} sections in {time.monotonic() - started:.1f} s; "
               f"skipped {len(result.skipped)}")
-    print(f"== database size: {db_path.stat().st_size / 1e6:.1f} MB ({db_path})")
+    if db_path is not None:
+        print(f"== database size: {db_path.stat().st_size / 1e6:.1f} MB ({db_path})")
+    else:
+        print(f"== database: {engine.url.render_as_string(hide_password=True)}")
     queries = yaml.safe_load(QUERIES.read_text(encoding="utf-8"))
     answerable = [q for q in queries if q["kind"] not in ("none", "section")]
     ours: dict[str, list[int | None]] = defaultdict(list)
