@@ -66,15 +66,15 @@ def report(name: str, ranks: dict[str, list[int | None]]) -> None:
         print(f"   {kind:<10} n={len(rs):<3} recall@1 {r1:.3f}  recall@5 {r5:.3f}  MRR {mrr:.3f}")
 
 
-def floor_outcome(raw: list[tuple[dict, list]], min_score: float, sure_score: float) -> tuple[int, int, int, int, list[str]]:
+def floor_outcome(raw: list[tuple[dict, list]], min_score: float, sure_score: float, dialect: str = "sqlite") -> tuple[int, int, int, int, list[str]]:
     """(none right, none total, answerable kept, answerable total, wrong ones) for one floor setting."""
     none_right = none_total = kept = total = 0
     wrong: list[str] = []
-    saved = law_search.MIN_SCORE, law_search.SURE_SCORE
-    law_search.MIN_SCORE, law_search.SURE_SCORE = min_score, sure_score
+    saved = law_search.FLOORS[dialect]
+    law_search.FLOORS[dialect] = (min_score, sure_score)
     try:
         for q, hits in raw:
-            shown = [h for h in hits if hits and law_search.relevant(h, hits[0].relevance)]
+            shown = [h for h in hits if hits and law_search.relevant(h, hits[0].relevance, dialect)]
             if q["kind"] == "none":
                 none_total += 1
                 none_right += not shown
@@ -87,13 +87,14 @@ def floor_outcome(raw: list[tuple[dict, list]], min_score: float, sure_score: fl
                 if not good:
                     wrong.append(f"{q['q']!r} lost its law" + (f" (top {shown[0].title!r})" if shown else " (nothing shown)"))
     finally:
-        law_search.MIN_SCORE, law_search.SURE_SCORE = saved
+        law_search.FLOORS[dialect] = saved
     return none_right, none_total, kept, total, wrong
 
 
-def print_floor(raw: list[tuple[dict, list]]) -> None:
-    none_right, none_total, kept, total, wrong = floor_outcome(raw, law_search.MIN_SCORE, law_search.SURE_SCORE)
-    print(f"== relevance floor (score >= {law_search.SURE_SCORE}, or >= {law_search.MIN_SCORE} with coverage >= "
+def print_floor(raw: list[tuple[dict, list]], dialect: str) -> None:
+    min_score, sure_score = law_search.FLOORS[dialect]
+    none_right, none_total, kept, total, wrong = floor_outcome(raw, min_score, sure_score, dialect)
+    print(f"== relevance floor on {dialect} (score >= {sure_score}, or >= {min_score} with coverage >= "
           f"{law_search.MIN_COVERAGE}; >= {law_search.RELATIVE_FLOOR} x best; named laws always shown)")
     print(f"   'no law fits' right on {none_right}/{none_total} questions no law answers ({none_right / max(1, none_total):.3f}); "
           f"answerable questions keeping a right law in the top 5: {kept}/{total} ({kept / max(1, total):.3f}); "
@@ -101,14 +102,15 @@ def print_floor(raw: list[tuple[dict, list]]) -> None:
     for line in wrong:
         print(f"     {line}")
     print("   calibration grid (decision accuracy; rows: sure score, columns: min score with coverage)")
-    mins = [0.0, 5.0, 10.0, 15.0, 20.0, 25.0]
-    print("          " + "".join(f"{x:>7.1f}" for x in mins))
-    for sure in (15.0, 20.0, 25.0, 30.0, 40.0, 1000.0):
+    scale = max((h.relevance for _, hits in raw for h in hits[:1]), default=1.0) / 80  # PostgreSQL ranks are smaller
+    mins = [round(x * scale, 3) for x in (0.0, 5.0, 10.0, 15.0, 20.0, 25.0)]
+    print("           " + "".join(f"{x:>7.2f}" for x in mins))
+    for sure in [round(x * scale, 3) for x in (15.0, 20.0, 25.0, 30.0, 40.0, 1e6)]:
         row = []
         for low in mins:
-            nr, nt, k, t, _ = floor_outcome(raw, low, max(low, sure))
+            nr, nt, k, t, _ = floor_outcome(raw, low, max(low, sure), dialect)
             row.append((nr + k) / max(1, nt + t))
-        print(f"   {sure:>6.0f} " + "".join(f"{x:>7.3f}" for x in row))
+        print(f"   {sure:>7.2f} " + "".join(f"{x:>7.3f}" for x in row))
 
 
 def main() -> int:
@@ -176,7 +178,7 @@ def main() -> int:
           f"(hit rate {section_hits / max(1, len(sections)):.3f})")
     for q, title, number in section_misses:
         print(f"     {q!r}: got {title!r} section {number!r}")
-    print_floor(raw)
+    print_floor(raw, engine.dialect.name)
     timings = []
     with session_scope(engine) as s:
         for i in range(args.latency_queries):

@@ -31,9 +31,14 @@ _LATIN = re.compile(r"[a-z]")
 # answering law; `python -m benchmarks.laws` prints how often "no law fits" is right). A law is
 # shown when the query names it, or when it covers enough of the query's concepts with a score
 # above the floor; laws far below the best one are filler and are dropped too.
+# Scores are the database's own: bm25 on SQLite, ts_rank on PostgreSQL, so each has its floors.
 MIN_COVERAGE = 0.6  # share of the question's concepts the law must cover when its score is moderate
-MIN_SCORE = 15.0  # below this absolute score a law is never shown unless named
-SURE_SCORE = 25.0  # at or above this score the law is shown whatever the coverage (long situations)
+FLOORS: dict[str, tuple[float, float]] = {
+    # dialect: (min score: below it a law is never shown unless named,
+    #           sure score: at or above it the law is shown whatever the coverage (long situations))
+    "sqlite": (15.0, 25.0),
+    "postgresql": (15.0, 25.0),
+}
 RELATIVE_FLOOR = 0.3  # laws scoring below this share of the best shown law are filler
 NAMED_BOOST = 2.0  # a name boost at least this strong (alias, title, close misspelling) means the query names the law
 
@@ -261,13 +266,14 @@ def _coverage(concepts: list[frozenset[str]], haystack: str) -> float:
     return sum(1 for c in concepts if any(w and w in haystack for w in c)) / len(concepts)
 
 
-def relevant(hit: LawHit, top_relevance: float) -> bool:
+def relevant(hit: LawHit, top_relevance: float, dialect: str = "sqlite") -> bool:
     """The relevance floor: the law is named, or it covers the question and scores high enough."""
     if hit.named:
         return True
-    if hit.relevance < RELATIVE_FLOOR * top_relevance or hit.relevance < MIN_SCORE:
+    min_score, sure_score = FLOORS.get(dialect, FLOORS["sqlite"])
+    if hit.relevance < RELATIVE_FLOOR * top_relevance or hit.relevance < min_score:
         return False
-    return hit.relevance >= SURE_SCORE or hit.coverage >= MIN_COVERAGE
+    return hit.relevance >= sure_score or hit.coverage >= MIN_COVERAGE
 
 
 def search_laws(session: Session, query: str, limit: int = 10, *, floor: bool = True) -> list[LawHit]:
@@ -330,7 +336,7 @@ def search_laws(session: Session, query: str, limit: int = 10, *, floor: bool = 
                            named=boost >= NAMED_BOOST))
     if floor:
         best = hits[0].relevance
-        hits = [h for h in hits if relevant(h, best)]
+        hits = [h for h in hits if relevant(h, best, "postgresql" if postgres else "sqlite")]
         if hits and hits[0].relevance < best:  # the best-scoring law fell below the floor: rescale
             top = hits[0].relevance
             for h in hits:
