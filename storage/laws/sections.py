@@ -33,6 +33,7 @@ _FILLER = re.compile(r"ว่าไง|ว่ายังไง|ว่าอย�
 class SectionRef:
     number: str  # Arabic digits as stored: "341", "2/1", "4 ทวิ"
     rest: str  # the question without the reference: names the law, if anything
+    explicit: bool = True  # written "มาตรา"/"section"; "ม.3" or "ป.อ. 326" only count next to a law's name
 
 
 @dataclass
@@ -60,7 +61,8 @@ def parse_section_ref(query: str) -> SectionRef | None:
     else:
         rest = norm[: match.start(2)] + " " + norm[match.end() :]
     rest = " ".join(_FILLER.sub(" ", rest).split())
-    return SectionRef(number, rest)
+    explicit = match.re is _REFERENCE and not match.group(0).startswith("ม.")
+    return SectionRef(number, rest, explicit)
 
 
 def section_text(session: Session, law_id: int, number: str) -> SectionText | None:
@@ -91,8 +93,12 @@ def find_section(session: Session, query: str, *, context_law_ids: list[int] | N
     if terms(ref.rest, drop_stopwords=True):
         hits = search_laws(session, ref.rest, limit=5)
         named = [hit.law_id for hit in hits if hit.named]
+        if not named and not ref.explicit:
+            return None  # "เด็ก ม.3" is a school grade, not a section
         candidates = named or [hit.law_id for hit in hits]  # a named law is the one meant, even without that section
     if not candidates:
+        if not ref.explicit:
+            return None
         candidates = list(context_law_ids or [])
     for law_id in candidates:
         found = section_text(session, law_id, ref.number)

@@ -58,6 +58,12 @@ def test_penal_code_section_341_in_every_writing(law_slice_engine) -> None:
             assert found.section.url.startswith("https://www.krisdika.go.th/")
 
 
+def test_a_school_grade_is_not_a_section(law_slice_engine) -> None:
+    with session_scope(law_slice_engine) as s:
+        assert find_section(s, "ลูกเรียน ม.3 ทำงานพิเศษได้ไหม") is None
+        assert find_section(s, "ป.อ. 326").section.number == "326"
+
+
 def test_a_section_the_law_does_not_have(law_slice_engine) -> None:
     with session_scope(law_slice_engine) as s:
         found = find_section(s, "ป.อาญา มาตรา 9999")
