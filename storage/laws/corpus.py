@@ -136,3 +136,14 @@ def ensure_corpus(engine: Engine, archive: str | Path = SHIPPED_ARCHIVE, *, work
 def corpus_date(session) -> date | None:  # type: ignore[no-untyped-def]
     """The date of the newest imported corpus (for "ข้อมูล ณ วันที่ ..."), None when none was imported."""
     return session.scalar(select(LawCorpusImport.corpus_date).order_by(LawCorpusImport.id.desc()).limit(1))
+
+
+def ensure_corpus_at_startup(engine: Engine, echo: Callable[[str], object] = print) -> CorpusStatus | None:
+    """`ensure_corpus` for `bot run`: a failed import is reported and the assistant starts with the curated catalog."""
+    try:
+        return ensure_corpus(engine, echo=echo)
+    except Exception as exc:  # noqa: BLE001 (start-up must not die on a corrupt archive or a full disk)
+        log.exception("law corpus import failed")
+        echo(f"  laws: the corpus import failed ({exc.__class__.__name__}: {exc}); starting with the curated catalog only. "
+             "Retry with `bot laws import`.")
+        return None

@@ -95,3 +95,17 @@ def test_corpus_date_is_recorded_for_the_shipped_archive(sqlite_engine, tmp_path
     ensure_corpus(sqlite_engine, archive, workers=1)  # via ensure_corpus: the shipped corpus's date
     with session_scope(sqlite_engine) as s:
         assert corpus_date(s) == CORPUS_DATE == corpus.CORPUS_DATE
+
+
+def test_a_broken_archive_does_not_stop_start_up(sqlite_engine, tmp_path, monkeypatch) -> None:
+    import storage.laws.corpus as corpus
+
+    broken = tmp_path / "thai-law.tar.xz"
+    broken.write_bytes(b"not an archive")
+    monkeypatch.setattr(corpus, "SHIPPED_ARCHIVE", broken)
+    monkeypatch.setattr(corpus.ensure_corpus, "__defaults__", (broken,))
+    said: list[str] = []
+    assert corpus.ensure_corpus_at_startup(sqlite_engine, echo=said.append) is None
+    assert any("curated catalog only" in line for line in said)
+    with session_scope(sqlite_engine) as s:
+        assert s.scalar(select(func.count()).select_from(LawCorpusImport)) == 0
