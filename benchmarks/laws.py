@@ -101,16 +101,18 @@ def print_floor(raw: list[tuple[dict, list]], dialect: str) -> None:
           f"decision accuracy {(none_right + kept) / max(1, none_total + total):.3f}")
     for line in wrong:
         print(f"     {line}")
+    # candidate floors: quantiles of the best unnamed score of every labelled question (bm25 and ts_rank differ in scale)
+    tops = sorted(next((h.relevance for h in hits if not h.named), 0.0) for _, hits in raw)
+    grid = sorted({round(tops[int(len(tops) * f)], 2) for f in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)})
     print("   calibration grid (decision accuracy; rows: sure score, columns: min score with coverage)")
-    scale = max((h.relevance for _, hits in raw for h in hits[:1]), default=1.0) / 80  # PostgreSQL ranks are smaller
-    mins = [round(x * scale, 3) for x in (0.0, 5.0, 10.0, 15.0, 20.0, 25.0)]
-    print("           " + "".join(f"{x:>7.2f}" for x in mins))
-    for sure in [round(x * scale, 3) for x in (15.0, 20.0, 25.0, 30.0, 40.0, 1e6)]:
+    print("           " + "".join(f"{x:>8.2f}" for x in grid))
+    for sure in [*grid, 1e9]:
         row = []
-        for low in mins:
+        for low in grid:
             nr, nt, k, t, _ = floor_outcome(raw, low, max(low, sure), dialect)
             row.append((nr + k) / max(1, nt + t))
-        print(f"   {sure:>7.2f} " + "".join(f"{x:>7.3f}" for x in row))
+        label = "never" if sure == 1e9 else f"{sure:.2f}"
+        print(f"   {label:>7} " + "".join(f"{x:>8.3f}" for x in row))
 
 
 def main() -> int:
