@@ -37,7 +37,7 @@ FLOORS: dict[str, tuple[float, float]] = {
     # dialect: (min score: below it a law is never shown unless named,
     #           sure score: at or above it the law is shown whatever the coverage (long situations))
     "sqlite": (15.0, 25.0),
-    "postgresql": (0.23, 0.52),
+    "postgresql": (0.23, 0.95),
 }
 RELATIVE_FLOOR = 0.3  # laws scoring below this share of the best shown law are filler
 NAMED_BOOST = 2.0  # a name boost at least this strong (alias, title, close misspelling) means the query names the law
