@@ -147,15 +147,16 @@ def _expand(query: str, vocab: _Vocabulary) -> _Expansion:
     flat = norm.replace(" ", "")
     boosts: dict[int, float] = {}
     for name, law_id in vocab.names:
-        if name in named_flat:
-            boosts[law_id] = max(boosts.get(law_id, 0.0), 3.0 + min(len(name), 40) / 20)
+        if name in named_flat:  # the more distinctive the name (without "กฎหมาย", "พระราชบัญญัติ", year), the stronger
+            boosts[law_id] = max(boosts.get(law_id, 0.0), 3.0 + min(len(_short_name(name)) or len(name), 40) / 20)
         elif len(flat) >= 6 and flat in name:
             boosts[law_id] = max(boosts.get(law_id, 0.0), 1.5)
     core = _short_name(flat)
     if len(core) >= 6 and core != flat:  # "กฎหมายภาษีที่ดิน": the name without the words for a law
         for name, law_id in vocab.names:
             if core in name:
-                boosts[law_id] = max(boosts.get(law_id, 0.0), 1.5 + (1.0 if _short_name(name).startswith(core) else 0.0))
+                strong = _short_name(name).startswith(core)  # "ภาษีที่ดิน" begins "ภาษีที่ดินและสิ่งปลูกสร้าง"
+                boosts[law_id] = max(boosts.get(law_id, 0.0), 3.0 + min(len(core), 40) / 20 if strong else 1.5)
     if not boosts:
         if 5 <= len(core) <= 40:  # a misspelt name: compare the whole query with every short alias and title
             for match in difflib.get_close_matches(core, list(vocab.short), n=2, cutoff=0.8):
