@@ -168,7 +168,8 @@ def _expand(query: str, vocab: _Vocabulary) -> _Expansion:
         if hits:
             matched_phrases.extend(hits)
             extra.extend(topics)
-            concepts.append(frozenset(_flat(t) for t in topics) | frozenset(hits))
+            situation = frozenset(_flat(t) for t in topics) | frozenset(hits)
+            concepts.extend([situation, situation])  # a curated citizen situation weighs as two plain words
     words = terms(norm, drop_stopwords=True)
     query_words = list(words)
     for topic in extra:
