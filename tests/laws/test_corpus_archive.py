@@ -109,3 +109,22 @@ def test_a_broken_archive_does_not_stop_start_up(sqlite_engine, tmp_path, monkey
     assert any("curated catalog only" in line for line in said)
     with session_scope(sqlite_engine) as s:
         assert s.scalar(select(func.count()).select_from(LawCorpusImport)) == 0
+
+
+def test_an_act_listed_as_enacted_and_consolidated_keeps_the_consolidated_text(db_engine, tmp_path) -> None:
+    from storage.laws.importer import import_corpus
+
+    lottery = "พระราชบัญญัติสำนักงานสลากกินแบ่งรัฐบาล พ.ศ. 2517"
+    corpus = make_corpus(tmp_path / "corpus", extra_rows=[
+        {"title": f"{lottery} (ฉบับ Update ล่าสุด)", "law_url": "https://example.invalid/new", "sub_law_url": "", "sysid": "729983",
+         "law_group": "การเงิน", "law_type": "พระราชบัญญัติ"},
+        {"title": lottery, "law_url": "https://example.invalid/old", "sub_law_url": "", "sysid": "306157",
+         "law_group": "สลาก", "law_type": "พระราชบัญญัติ"},
+    ], texts={"729983": "มาตรา ๑ ฉบับปัจจุบัน\nมาตรา ๒ แก้ไขแล้ว", "306157": "มาตรา ๑ ฉบับเดิม"})
+    report = import_corpus(db_engine, corpus, workers=1)
+    assert any(line.startswith("306157: same law as 729983") for line in report.skipped)
+    with session_scope(db_engine) as s:
+        law = s.scalar(select(Law).where(Law.title == lottery))
+        assert law.sysid == "729983" and law.url == "https://example.invalid/new"
+        assert [sec.text for sec in law.sections] == ["มาตรา ๑ ฉบับปัจจุบัน", "มาตรา ๒ แก้ไขแล้ว"]
+        assert sorted(law.groups) == ["การเงิน", "สลาก"]
