@@ -256,10 +256,10 @@ def _snippet(body: str, words: list[str], width: int = 160) -> str:
     return ("…" if start else "") + piece + ("…" if start + width < len(flat) else "")
 
 
-def _haystack(law: Law, section_texts: list[str]) -> str:
-    parts = [law.title, " ".join(law.aliases or []), " ".join(law.keywords or []), " ".join(law.groups or []), law.summary,
-             *(t[:4000] for t in section_texts)]
-    return _flat(" ".join(parts))
+def _haystack(law: Law, section_terms: list[str]) -> str:
+    """The law's own words (already normalised and tokenised at import), without spaces, for concept look-ups."""
+    parts = [law.title_terms, law.alias_terms, law.keyword_terms, law.summary_terms, *(t[:6000] for t in section_terms)]
+    return "".join(" ".join(parts).split())
 
 
 def _coverage(concepts: list[frozenset[str]], haystack: str) -> float:
@@ -290,7 +290,9 @@ def search_laws(session: Session, query: str, limit: int = 10, *, floor: bool = 
     vocab = _vocabulary(session)
     expansion = _expand(query, vocab)
     words, boosts = expansion.words, expansion.boosts
-    own_words = [w for w in words if w not in GENERIC][:10]
+    # section search: the question's own words and the first few topic words (each extra word costs a scan of the index)
+    asked = [w for w in terms(query, drop_stopwords=True) if w not in GENERIC and w in words][:6]
+    own_words = asked + [w for w in words if w not in GENERIC and w not in asked][: 8 - len(asked)]
     postgres = session.get_bind().dialect.name == "postgresql"
     law_scores = (_law_scores_pg if postgres else _law_scores_sqlite)(session, words)
     section_rows = (_section_scores_pg if postgres else _section_scores_sqlite)(session, own_words)
@@ -334,7 +336,7 @@ def search_laws(session: Session, query: str, limit: int = 10, *, floor: bool = 
         boost = boosts.get(law_id, 0.0)
         hits.append(LawHit(law.id, law.sysid, clean_title(law.title), law.law_type, law.year_be, list(law.aliases or []),
                            law.summary, law.url, max(0.0, min(1.0, score / top)) if top > 0 else 0.0, sections[:3],
-                           relevance=score, coverage=_coverage(expansion.concepts, _haystack(law, [sec.text for sec in found])),
+                           relevance=score, coverage=_coverage(expansion.concepts, _haystack(law, [sec.terms for sec in found])),
                            named=boost >= NAMED_BOOST))
     if floor:
         best = hits[0].relevance
