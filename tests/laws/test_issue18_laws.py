@@ -220,3 +220,12 @@ def test_no_law_fits_is_said_politely(actions_db, text: str) -> None:
 def test_english_drunk_driving(actions_db) -> None:
     messages, _ = _run(_tracker("law about drunk driving in thailand"))
     assert messages[0]["custom"]["cards"][0]["title"].startswith(TRAFFIC)
+
+
+def test_a_missing_section_and_a_law_without_text_are_explained(actions_db) -> None:
+    messages, events = _run(_tracker("ป.อาญา มาตรา 9999"))
+    assert messages[0]["response"] == "utter_law_section_not_found" and messages[0]["number"] == "9999"
+    assert messages[0]["law"] == PENAL and messages[1]["custom"]["cards"][0]["link"]["url"].startswith("https://www.krisdika.go.th/")
+    messages, _ = _run(_tracker("PDPA มาตรา 19"))  # a curated law the 2021 corpus does not hold
+    assert messages[0]["response"] == "utter_law_text_missing" and "ข้อมูลส่วนบุคคล" in messages[0]["law"]
+    assert messages[1]["custom"]["cards"][0]["link"]["url"] == "https://www.krisdika.go.th"
