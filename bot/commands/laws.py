@@ -22,22 +22,40 @@ def cli() -> None:
 
 
 @cli.command(name="import")
-@click.argument("path", type=click.Path(exists=True, file_okay=False))
+@click.argument("path", required=False, type=click.Path(exists=True, dir_okay=True, file_okay=True))
 @click.option("--workers", default=2, show_default=True, help="Processes that tokenise section text.")
-def import_(path: str, workers: int) -> None:
-    """Import a corpus in the format of ../shared/data/thai-law (idempotent)."""
-    from storage.db import session_scope
-    from storage.laws.importer import import_corpus
-    from storage.laws.seed import load_seed
+def import_(path: str | None, workers: int) -> None:
+    """Import a corpus folder (format of ../shared/data/thai-law) or its .tar.xz archive (idempotent).
 
-    engine = _engine()
-    with session_scope(engine) as s:
-        load_seed(s)
-    report = import_corpus(engine, path, workers=workers)
+    Without PATH, the corpus that ships with the product (storage/seed/thai-law.tar.xz).
+    """
+    from storage.laws.corpus import CORPUS_DATE, SHIPPED_ARCHIVE, import_path
+
+    shipped = path is None or click.format_filename(path) == str(SHIPPED_ARCHIVE)
+    report = import_path(_engine(), path or SHIPPED_ARCHIVE, workers=workers,
+                         corpus_date=CORPUS_DATE if shipped else None)
     click.echo(f"imported {report.laws} laws ({report.created} new, {report.updated} updated), "
                f"{report.sections} sections in {report.seconds:.1f} s")
     for line in report.skipped:
         click.echo(f"  skipped: {line}", err=True)
+
+
+@cli.command()
+def status() -> None:
+    """Laws, sections and the corpus archives imported into this database."""
+    from sqlalchemy import func, select
+
+    from storage.db import session_scope
+    from storage.models.laws import Law, LawCorpusImport, LawSection
+
+    with session_scope(_engine()) as s:
+        laws = s.scalar(select(func.count()).select_from(Law))
+        sections = s.scalar(select(func.count()).select_from(LawSection))
+        imports = list(s.scalars(select(LawCorpusImport).order_by(LawCorpusImport.id)))
+        click.echo(f"{laws} laws, {sections} sections")
+        for row in imports:
+            click.echo(f"  {row.imported_at:%Y-%m-%d %H:%M} {row.source} sha256 {row.checksum[:12]} "
+                       f"corpus date {row.corpus_date or '-'}: {row.laws} laws, {row.sections} sections, {row.seconds:.0f} s")
 
 
 @cli.command()

@@ -195,6 +195,9 @@ def cli(rasa_port: int, timeout: int) -> None:
 
     with session_scope(get_engine()) as session:
         load_catalog(session)  # the shipped service catalog, refreshed in place
+    from storage.laws.corpus import ensure_corpus_at_startup
+
+    ensure_corpus_at_startup(get_engine(), echo=click.echo)  # the shipped law corpus, once per archive sha256, before "ready"
 
     try:
         services = build_services(settings, rasa_port)

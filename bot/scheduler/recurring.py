@@ -48,7 +48,7 @@ def purge_retention() -> None:
     """Enforce the retention periods of every table (storage.retention) and of Rasa's tracker (engine/privacy.py)."""
     import asyncio
 
-    from bot.settings import get_settings
+    from common.settings import get_settings
     from common import clock
     from connectors.rasa_client import RasaClient
     from storage.db import get_engine, session_scope

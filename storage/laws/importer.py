@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import Engine, delete, select
 
 from storage.db import session_scope
-from storage.laws.text import bulk_terms, clean_title, joined_terms, title_key
+from storage.laws.text import UPDATE_MARK, bulk_terms, clean_title, joined_terms, title_key
 from storage.models.laws import Law, LawSection
 
 _FOOTNOTE = re.compile(r"\[[๐-๙0-9]{1,3}\]")
@@ -77,6 +77,7 @@ class _Row:
     law_type: str
     url: str
     groups: list[str]
+    consolidated: bool = False  # the title carried "(ฉบับ Update ล่าสุด)": the text with every amendment
 
 
 def read_index(path: Path, report: ImportReport) -> dict[str, _Row]:
@@ -88,11 +89,31 @@ def read_index(path: Path, report: ImportReport) -> dict[str, _Row]:
             if not sysid.isdigit() or not title or not _THAI.search(title):
                 report.skipped.append(f"line {line_no}: bad row (sysid={sysid!r})")
                 continue
-            entry = rows.setdefault(sysid, _Row(sysid, title, (row.get("law_type") or "").strip(), (row.get("law_url") or "").strip(), []))
+            consolidated = bool(UPDATE_MARK.search(row.get("title") or ""))
+            entry = rows.setdefault(sysid, _Row(sysid, title, (row.get("law_type") or "").strip(), (row.get("law_url") or "").strip(), [],
+                                                consolidated))
             group = (row.get("law_group") or "").strip()
             if group and group not in entry.groups:
                 entry.groups.append(group)
-    return rows
+    return _one_text_per_law(rows, report)
+
+
+def _one_text_per_law(rows: dict[str, _Row], report: ImportReport) -> dict[str, _Row]:
+    """The corpus lists some acts twice: as enacted and consolidated ("ฉบับ Update ล่าสุด"), under
+    different sysids but the same title. Both would land on one catalog row (matched by title), the
+    last one read winning; keep the consolidated text (else the newest sysid) and merge the groups."""
+    by_key: dict[str, list[_Row]] = {}
+    for row in rows.values():
+        by_key.setdefault(title_key(row.title), []).append(row)
+    kept: dict[str, _Row] = {}
+    for same in by_key.values():
+        best = max(same, key=lambda r: (r.consolidated, int(r.sysid)))
+        for other in same:
+            if other is not best:
+                best.groups.extend(g for g in other.groups if g not in best.groups)
+                report.skipped.append(f"{other.sysid}: same law as {best.sysid} ({best.title}); the consolidated text is kept")
+        kept[best.sysid] = best
+    return {sysid: row for sysid, row in rows.items() if sysid in kept}
 
 
 def _prepare(args: tuple[str, str]) -> tuple[str, list[tuple[str, str, str]] | None]:

@@ -37,6 +37,40 @@ def situations() -> list[tuple[list[str], list[str]]]:
     return [([normalise(p).replace(" ", "") for p in e["phrases"]], list(e["topics"])) for e in entries]
 
 
+@lru_cache(maxsize=1)
+def key_sections() -> list[tuple[list[str], dict[str, list[str]]]]:
+    """[(normalised phrases, {title part: [section numbers]})] for situations with curated answering sections."""
+    path = SEED_DIR / "law_situations.yml"
+    if not path.exists():
+        return []
+    entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    return [([normalise(p).replace(" ", "") for p in e["phrases"]], {k: [str(n) for n in v] for k, v in e["key_sections"].items()})
+            for e in entries if e.get("key_sections")]
+
+
+def key_sections_for(query: str, title: str) -> list[str]:
+    """Curated answering sections of the law titled `title` for the situation in `query`, best first."""
+    flat = normalise(query).replace(" ", "")
+    numbers: list[str] = []
+    for phrases, by_law in key_sections():
+        if any(p in flat for p in phrases):
+            for part, wanted in by_law.items():
+                if part in title:
+                    numbers.extend(n for n in wanted if n not in numbers)
+    return numbers
+
+
+@lru_cache(maxsize=1)
+def english_topics() -> list[tuple[str, list[str]]]:
+    """[(lower-case English phrase, Thai topics)] from storage/seed/law_english.yml, longest phrase first."""
+    path = SEED_DIR / "law_english.yml"
+    if not path.exists():
+        return []
+    pairs = [(" ".join(str(p).lower().split()), list(e["th"])) for e in yaml.safe_load(path.read_text(encoding="utf-8")) or []
+             for p in e["en"]]
+    return sorted(pairs, key=lambda pair: -len(pair[0]))
+
+
 def load_seed(session: Session) -> int:
     """Insert or update every seed law; returns how many."""
     existing = {law.title_key: law for law in session.scalars(select(Law))}

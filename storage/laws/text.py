@@ -34,7 +34,10 @@ STOPWORDS = frozenset(
     """กฎหมาย ข้อ อะไร ไหม มั้ย บ้าง ยังไง อย่างไร เกี่ยวกับ เรื่อง ว่า ด้วย การ ของ และ หรือ ที่ ใน ให้ ได้ ไป มา จะ เป็น มี คือ
     ครับ ค่ะ คะ นะ จ้า หน่อย ขอ ดู อยาก รู้ ค้น หา ค้นหา ช่วย บอก ผิด ถูก โดน ถูก เรา ผม ฉัน หนู ดิฉัน เขา แล้ว ก็ จาก กับ แต่ ถ้า
     ต้อง ทำ ตาม ไร ไหน เท่าไหร่ กี่ ยัง เลย ซึ่ง นี้ นั้น the a of law act thailand thai about
-    พ.ศ. พศ ฉบับ ล่าสุด update มาตรา""".split()
+    พ.ศ. พศ ฉบับ ล่าสุด update มาตรา ว่าไง ว่ายังไง ว่าอย่างไร เขียน ไว้ ไหม ได้ไหม
+    is are was be there any against in on at for to about what which who how does do did can could should would i my me we
+    you your it its legal illegal allowed allow rule rules regarding with from and or not no if when get laws code
+    tell know want need section please""".split()
 )
 
 

@@ -7,7 +7,7 @@ database's own full-text engine indexes them (SQLite FTS5 tables `law_fts` and
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -53,3 +53,18 @@ class LawSection(Base):
     terms: Mapped[str] = mapped_column(Text, default="")
 
     law: Mapped[Law] = relationship(back_populates="sections")
+
+
+class LawCorpusImport(Base):
+    """One completed import of a corpus archive; start-up skips an archive whose checksum is here."""
+
+    __tablename__ = "law_corpus_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checksum: Mapped[str] = mapped_column(String(64), index=True)  # sha256 of the archive (or of a folder's files)
+    source: Mapped[str] = mapped_column(String(400))
+    corpus_date: Mapped[date | None] = mapped_column()
+    laws: Mapped[int] = mapped_column()
+    sections: Mapped[int] = mapped_column()
+    seconds: Mapped[float] = mapped_column()
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)

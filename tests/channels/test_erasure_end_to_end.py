@@ -26,12 +26,14 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, select
 
+from common import internal_auth
 from storage.db import make_engine, session_scope
 from tests.privacy.scan import found
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "current.tar.gz"
-RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA = ROOT / ".venv-rasa" / "bin" / "python"
+SECRET = "e2e-installation-secret-" + "x" * 24
 
 USER = "U4af4980629e1c2d3a4b5c6d7e8f90123"
 OTHER = "U9bb1c2d3e4f5a6b7c8d9e0f1a2b3c4d5"
@@ -88,19 +90,24 @@ def stack(tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path) -> I
     endpoints = tmp / "endpoints.yml"
     endpoints.write_text(
         f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
+        '  headers:\n    Authorization: "Bearer ${ACTION_SERVER_TOKEN}"\n'
         f'tracker_store:\n  type: engine.tracker_store.GatewayTrackerStore\n  dialect: sqlite\n  db: "{tracker_db}"\n',
         encoding="utf-8",
     )
+    keys = {purpose: internal_auth.derive(SECRET.encode(), purpose)
+            for purpose in (internal_auth.ACTION_SERVER, internal_auth.RASA_API, internal_auth.GATEWAY_CHANNEL)}
     env = dict(os.environ, BOT_VAR_DIR=str(var), DATABASE_URL=f"sqlite:///{app_db}", GATEWAY_SHARED_SECRET="e2e-shared-secret",
+               INTERNAL_SECRET=SECRET, ACTION_SERVER_TOKEN=keys[internal_auth.ACTION_SERVER], RASA_JWT_SECRET=keys[internal_auth.RASA_API],
+               GATEWAY_CHANNEL_TOKEN=keys[internal_auth.GATEWAY_CHANNEL],
                NLU_PSEUDONYM_SECRET="e2e-pseudonym", PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2",
                SQLALCHEMY_SILENCE_UBER_WARNING="1", BOT_ENV_FILE=str(tmp / "no.env"))
-    shared = {key: env[key] for key in ("GATEWAY_SHARED_SECRET", "NLU_PSEUDONYM_SECRET")}
+    shared = {key: env[key] for key in ("GATEWAY_SHARED_SECRET", "NLU_PSEUDONYM_SECRET", "INTERNAL_SECRET")}
     saved = {key: os.environ.get(key) for key in shared}
     os.environ.update(shared)  # the gateway (this process) shares them with Rasa and the action server
     logs = {name: tmp / f"{name}.log" for name in ("actions", "rasa")}
-    actions = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)], cwd=ROOT, env=env,
+    actions = subprocess.Popen([sys.executable, "-m", "actions.server", "--port", str(action_port)], cwd=ROOT, env=env,
                                stdout=logs["actions"].open("wb"), stderr=subprocess.STDOUT)
-    rasa = subprocess.Popen([str(RASA), "run", "--enable-api", "--interface", "127.0.0.1", "--port", str(rasa_port), "--model", str(MODEL),
+    rasa = subprocess.Popen([str(RASA), "-m", "engine.serve", "run", "--enable-api", "--interface", "127.0.0.1", "--port", str(rasa_port), "--model", str(MODEL),
                              "--endpoints", str(endpoints), "--credentials", str(ROOT / "credentials.yml")], cwd=ROOT, env=env,
                             stdout=logs["rasa"].open("wb"), stderr=subprocess.STDOUT)
     try:
@@ -145,7 +152,7 @@ async def _talk(stack: dict[str, Any], script: list[tuple[str, str, dict[str, An
         said.setdefault(event.conversation, []).extend(r.get("text") or json.dumps(r.get("custom"), ensure_ascii=False) for r in replies)
         return []
 
-    rasa = RasaClient(stack["rasa_url"], timeout=60)
+    rasa = RasaClient(stack["rasa_url"], timeout=60, token=internal_auth.derive(SECRET.encode(), internal_auth.GATEWAY_CHANNEL))
     worker = Worker(stack["engine"], rasa, deliver, poll_interval=0.05, capture_secret=b"e2e-pseudonym")
     worker.start()
     try:

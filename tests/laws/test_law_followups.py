@@ -43,7 +43,7 @@ def test_results_are_remembered_and_a_follow_up_opens_one(sqlite_engine, tmp_pat
         results = messages[0]["custom"]["cards"]
         slots = {e["name"]: e["value"] for e in events}
         assert len(slots["law_results"]) == len(results) and slots["law_query"] == "นายจ้างไม่จ่ายค่าชดเชยตอนเลิกจ้าง"
-        assert results[1]["buttons"][0]["payload"] == '/search_law{"law_topic": "ฉบับที่ 2"}'
+        assert results[1]["buttons"][0]["payload"] == '/search_law{"law_id": "%d", "law_topic": "นายจ้างไม่จ่ายค่าชดเชยตอนเลิกจ้าง"}' % slots["law_results"][1]
 
         messages, events = _run(_tracker("ขอดูมาตราที่เกี่ยวข้อง", slots))
         opened = messages[0]["custom"]["cards"][0]

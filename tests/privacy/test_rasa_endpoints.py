@@ -8,7 +8,7 @@ import pytest
 @pytest.mark.parametrize("database_url", ["", "postgresql://bot:pw@db.example:5433/bot"])
 def test_rasa_gets_our_tracker_store(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from bot.commands.run import rasa_endpoints_yaml
-    from bot.settings import load_settings
+    from common.settings import load_settings
 
     if database_url:
         monkeypatch.setenv("DATABASE_URL", database_url)

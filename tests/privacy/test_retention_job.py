@@ -49,7 +49,7 @@ def fake_rasa() -> Iterator[str]:
 
 def test_the_job_purges_storage_and_rasa(tmp_path: Path, _sqlite_template: Path, fake_rasa: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from bot.scheduler.recurring import install, purge_retention
-    from bot.settings import get_settings
+    from common.settings import get_settings
 
     db = tmp_path / "app.db"
     shutil.copy(_sqlite_template, db)
@@ -85,7 +85,7 @@ def test_the_job_purges_storage_and_rasa(tmp_path: Path, _sqlite_template: Path,
 
 def test_rasa_down_does_not_stop_the_storage_purge(tmp_path: Path, _sqlite_template: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from bot.scheduler.recurring import purge_retention
-    from bot.settings import get_settings
+    from common.settings import get_settings
 
     db = tmp_path / "app.db"
     shutil.copy(_sqlite_template, db)
