@@ -46,7 +46,7 @@ def rasa_endpoints_yaml(settings: Settings) -> str:
         "action_endpoint:",
         f'  url: "http://127.0.0.1:{settings.action_server_port}/webhook"',
         "  headers:",  # Rasa fills ${...} from its environment: the key is never written to disk
-        '    Authorization: "Bearer ${ACTION_SERVER_TOKEN}"',
+        '    Authorization: Bearer ${ACTION_SERVER_TOKEN}',  # unquoted: Rasa fills ${...} in plain YAML scalars only
         "tracker_store:",
         "  type: engine.tracker_store.GatewayTrackerStore",  # Rasa's SQL store plus erasure and retention
     ]

@@ -90,7 +90,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path) -> I
     endpoints = tmp / "endpoints.yml"
     endpoints.write_text(
         f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
-        '  headers:\n    Authorization: "Bearer ${ACTION_SERVER_TOKEN}"\n'
+        '  headers:\n    Authorization: Bearer ${ACTION_SERVER_TOKEN}\n'
         f'tracker_store:\n  type: engine.tracker_store.GatewayTrackerStore\n  dialect: sqlite\n  db: "{tracker_db}"\n',
         encoding="utf-8",
     )

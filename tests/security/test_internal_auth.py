@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -43,9 +44,20 @@ def test_bearer_check() -> None:
     assert not internal_auth.bearer_matches("abc", "abc")
 
 
-def test_rasa_sends_the_action_key_from_its_environment_not_from_disk() -> None:
+def test_rasa_sends_the_action_key_from_its_environment_not_from_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     endpoints = rasa_endpoints_yaml(load_settings())
-    assert 'Authorization: "Bearer ${ACTION_SERVER_TOKEN}"' in endpoints
+    assert "Bearer ${ACTION_SERVER_TOKEN}" in endpoints and "Bearer ${ACTION_SERVER_TOKEN}\"" not in endpoints
+    # Rasa's YAML loader fills ${...} in plain scalars only: read it the way Rasa does
+    monkeypatch.setenv("ACTION_SERVER_TOKEN", "k" * 64)
+    path = tmp_path / "endpoints.yml"
+    path.write_text(endpoints, encoding="utf-8")
+    engine_python = Path(__file__).resolve().parents[2] / ".venv-rasa" / "bin" / "python"
+    if not engine_python.exists():
+        pytest.skip("engine runtime not installed")
+    code = ("import sys; from rasa.utils.endpoints import read_endpoint_config; "
+            "print(read_endpoint_config(sys.argv[1], 'action_endpoint').headers['Authorization'])")
+    out = subprocess.run([str(engine_python), "-c", code, str(path)], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip().endswith("Bearer " + "k" * 64)
 
 
 def test_database_errors_do_not_carry_bound_values(tmp_path: Path) -> None:
