@@ -51,7 +51,8 @@ def test_web_chat_sends_and_renders_replies(chat_server, browser) -> None:
     menu.click()  # a quick reply button sends its payload and shows its title
     wait.until(lambda d: len(rasa.received) == 2)
     assert rasa.received[1]["message"] == "/help"
-    assert rasa.received[0]["sender"].startswith("web:web-")
+    # who speaks comes from the server's session cookie: both messages are one visitor's conversation
+    assert rasa.received[0]["sender"].startswith("web:w") and rasa.received[1]["sender"] == rasa.received[0]["sender"]
     wait.until(lambda d: any(e.text == "เมนู" for e in d.find_elements(By.CSS_SELECTOR, ".msg.me .bubble")))
 
 
