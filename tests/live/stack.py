@@ -40,6 +40,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, select
 
+from common import clock
 from tests.channels.fakes import FakeLineApi, FakeTelegramApi, ServerThread, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -378,30 +379,30 @@ class LiveStack:
         with self._lock:
             return next(self._ids)
 
-    def line_event(self, source: dict[str, Any], event: dict[str, Any]) -> str:
-        """POST one signed LINE webhook carrying `event` from `source`; returns its webhookEventId."""
+    def line_event(self, source: dict[str, Any], event: dict[str, Any]) -> str | None:
+        """POST one signed LINE webhook carrying `event` from `source`: its webhookEventId, None when the gateway left it."""
         event_id = uuid.uuid4().hex.upper()[:26]
         token = uuid.uuid4().hex
         chat = source.get("groupId") or source.get("roomId") or source["userId"]
         with self._lock:
             self._reply_chats[token] = chat
-        full = {"webhookEventId": event_id, "deliveryContext": {"isRedelivery": False}, "timestamp": int(time.time() * 1000),
+        full = {"webhookEventId": event_id, "deliveryContext": {"isRedelivery": False}, "timestamp": int(clock.now().timestamp() * 1000),
                 "source": source, "replyToken": token, "mode": "active", **event}
         body = json.dumps({"destination": "Ulivebot", "events": [full]}, ensure_ascii=False).encode()
         response = httpx.post(f"{self.gateway_url}/webhooks/line", content=body,
                               headers={"x-line-signature": sign_line(body), "content-type": "application/json"}, timeout=30)
         if response.status_code != 200:
             raise AssertionError(f"the gateway refused a signed LINE webhook: {response.status_code} {response.text}")
-        return event_id
+        return event_id if response.json().get("stored") else None
 
-    def telegram_update(self, update: dict[str, Any]) -> str:
-        """POST one Telegram update with the webhook secret token; returns its update_id."""
+    def telegram_update(self, update: dict[str, Any]) -> str | None:
+        """POST one Telegram update with the webhook secret token: its update_id, None when the gateway left it."""
         update_id = self.next_id()
         response = httpx.post(f"{self.gateway_url}/webhooks/telegram", json={"update_id": update_id, **update},
                               headers={"X-Telegram-Bot-Api-Secret-Token": TG_SECRET}, timeout=30)
         if response.status_code != 200:
             raise AssertionError(f"the gateway refused a Telegram update: {response.status_code} {response.text}")
-        return str(update_id)
+        return str(update_id) if response.json().get("stored") else None
 
     # ---------------------------------------------------------------- what the platforms received
     def seen(self, channel: str, chat: str) -> list[Seen]:
