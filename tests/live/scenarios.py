@@ -268,13 +268,15 @@ class Run:
         text = str(value)
 
         def sub(m: re.Match[str]) -> str:
-            key, _, kind = m.group(1).partition("|")
+            key, *kinds = m.group(1).split("|")
             if key not in self.vars:
                 raise StepFailed(f"nothing captured or known as {{{key}}} yet")
-            value = FILTERS[kind](self.vars[key]) if kind else self.vars[key]
+            value = self.vars[key]
+            for kind in kinds:
+                value = FILTERS[kind](value)
             return re.escape(value) if regex else value
 
-        return re.sub(r"\{([A-Za-z_][\w.]*(?:\|(?:thai|lower|digits|nohyphen))?)\}", sub, text)
+        return re.sub(r"\{([A-Za-z_][\w.]*(?:\|(?:" + "|".join(FILTERS) + r"))*)\}", sub, text)
 
     def chat_of(self, alias: str) -> tuple[str, str]:
         if alias in self.actors:
