@@ -261,6 +261,7 @@ class Run:
             self.vars[f"{g}.id"] = gid
         self.transcript: list[str] = []
         self._shown: dict[tuple[str, str], int] = {}
+        self._read: dict[tuple[str, str], int] = {}  # per chat: messages already looked at by a step
         self._message_ids = iter(range(100, 10**6))
 
     # ---- templates
@@ -330,8 +331,14 @@ class Run:
         actor_name, kind, value = _step_actor(step, self.actors)
         actor = self.actors[actor_name]
         timeout = float(step.get("timeout", self.s.timeout))
+        for name, template in (step.get("let") or {}).items():  # keep a capture under another name
+            self.vars[str(name)] = self.fill(template)
         self.show_new()
-        cursors = {(c, chat): len(self.stack.seen(c, chat)) for _, c, chat in self.chats()}
+        # The speaker's chat: only what answers this step. Another chat (`in:`): everything since
+        # a step last looked at it, so a proactive message that arrived during an earlier step counts.
+        own = (actor.channel, actor.chat_id)
+        cursors = dict(self._read)
+        cursors[own] = len(self.stack.seen(*own))
         shown = value if kind in ("say", "postback", "tap") else ("(waits for what follows)" if kind == "wait" else kind)
         self.transcript.append(f"  {index}. {actor_name} ({actor.channel} {actor.chat_type}) {kind}: {self.fill(shown) if isinstance(shown, str) else shown}")
         stored_id = None if kind == "wait" else self.send(actor, kind, value, step)
@@ -341,18 +348,25 @@ class Run:
             raise StepFailed("the gateway did not take this message (not addressed to the bot?), but replies were expected")
         expectations = [dict(e) for e in step.get("expect") or []]
         checks = step.get("db") or []
+        pending = dict(step.get("capture") or {})
         deadline = time.monotonic() + timeout
         settle_until = time.monotonic() + SETTLE
-        problem = ""
         while True:
-            problem = self.check(actor, expectations, cursors, checks, settled=time.monotonic() >= settle_until)
-            if not problem and time.monotonic() >= settle_until:
+            settled = time.monotonic() >= settle_until
+            problem = self.check(actor, expectations, cursors, settled)
+            if not problem and pending:
+                problem = self.capture(actor, pending, cursors)
+            if not problem:
+                problem = self.check_storage(checks)
+            if not problem and settled:
                 break
             if problem and time.monotonic() > deadline:
                 raise StepFailed(problem)
             time.sleep(0.15)
-        for name, pattern in (step.get("capture") or {}).items():
-            self.capture(actor, name, pattern, cursors)
+        looked = {own} | {self.chat_of(str(e["in"])) for e in expectations if e.get("in")}
+        looked |= {self.chat_of(str(c["in"])) for c in (step.get("capture") or {}).values() if isinstance(c, dict) and c.get("in")}
+        for chat in looked:
+            self._read[chat] = len(self.stack.seen(*chat))
         self.show_new()
 
     def wait_handled(self, channel: str, external_id: str, timeout: float) -> None:
@@ -373,8 +387,7 @@ class Run:
         channel, chat = self.chat_of(str(alias)) if alias else (actor.channel, actor.chat_id)
         return (str(alias) if alias else actor.name), self.stack.seen(channel, chat)[cursors.get((channel, chat), 0):]
 
-    def check(self, actor: Actor, expectations: list[dict[str, Any]], cursors: dict[tuple[str, str], int], checks: list[dict[str, Any]],
-              settled: bool) -> str:
+    def check(self, actor: Actor, expectations: list[dict[str, Any]], cursors: dict[tuple[str, str], int], settled: bool) -> str:
         for exp in expectations:
             where, messages = self.window(actor, exp, cursors)
             if "text" in exp:
@@ -404,6 +417,9 @@ class Run:
                         return f"expected no button /{pattern}/ in {where}'s chat; got {bad_buttons}"
                 if exp.get("nothing") and messages:
                     return f"expected nothing in {where}'s chat; got {_brief(messages)}"
+        return ""
+
+    def check_storage(self, checks: list[dict[str, Any]]) -> str:
         for check in checks:
             name, args = next(iter(check.items()))
             problem = DB_CHECKS[name](self, args or {})
@@ -411,17 +427,22 @@ class Run:
                 return f"storage: {name}: {problem}"
         return ""
 
-    def capture(self, actor: Actor, name: str, spec: Any, cursors: dict[tuple[str, str], int]) -> None:
-        pattern, alias = (spec, None) if isinstance(spec, str) else (spec["pattern"], spec.get("in"))
-        _, messages = self.window(actor, {"in": alias} if alias else {}, cursors)
-        for m in messages:
-            for text in [m.text, *m.cards]:
-                found = re.search(self.fill(pattern, regex=True), text, re.S)
+    def capture(self, actor: Actor, pending: dict[str, Any], cursors: dict[tuple[str, str], int]) -> str:
+        """Take what `pending` captures from the step's messages (removing each one found); a problem while some are missing."""
+        for name, spec in list(pending.items()):
+            pattern, alias = (spec, None) if isinstance(spec, str) else (spec["pattern"], spec.get("in"))
+            where, messages = self.window(actor, {"in": alias} if alias else {}, cursors)
+            regex = self.fill(pattern, regex=True)
+            for m in messages:
+                found = next((f for text in [m.text, *m.cards] if (f := re.search(regex, text, re.S))), None)
                 if found:
                     self.vars[name] = found.group(1) if found.groups() else found.group(0)
                     self.transcript.append(f"      (captured {name} = {self.vars[name]})")
-                    return
-        raise StepFailed(f"could not capture {name} with /{pattern}/ from {_brief(messages)}")
+                    del pending[name]
+                    break
+            else:
+                return f"could not capture {name} with /{regex}/ in {where}'s chat from {_brief(messages)}"
+        return ""
 
     # ---- speaking
     def send(self, actor: Actor, kind: str, value: Any, step: dict[str, Any]) -> str | None:
