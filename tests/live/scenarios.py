@@ -338,7 +338,8 @@ class Run:
         # a step last looked at it, so a proactive message that arrived during an earlier step counts.
         own = (actor.channel, actor.chat_id)
         cursors = dict(self._read)
-        cursors[own] = len(self.stack.seen(*own))
+        if kind != "wait":  # a wait step answers nothing: what arrived in the actor's chat before it counts too
+            cursors[own] = len(self.stack.seen(*own))
         shown = value if kind in ("say", "postback", "tap") else ("(waits for what follows)" if kind == "wait" else kind)
         self.transcript.append(f"  {index}. {actor_name} ({actor.channel} {actor.chat_type}) {kind}: {self.fill(shown) if isinstance(shown, str) else shown}")
         stored_id = None if kind == "wait" else self.send(actor, kind, value, step)
