@@ -29,8 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--category", action="append", default=[], help="run only scenarios of this category (repeatable)")
     parser.add_argument("--concurrency", type=int, default=int(os.environ.get("SCENARIO_CONCURRENCY", "6")),
                         help="scenarios run at once against the one stack (default 6)")
-    parser.add_argument("--database-url", default=os.environ.get("LIVE_DATABASE_URL") or None,
-                        help="run the stack on this (empty, migrated on start) database instead of a temporary SQLite file")
+    parser.add_argument("--postgres", metavar="SERVER_URL", nargs="?", const=os.environ.get("TEST_POSTGRES_URL", ""),
+                        help="run the stack on a fresh PostgreSQL database on this server (default: TEST_POSTGRES_URL), dropped after")
+    parser.add_argument("--redis", metavar="URL", default=os.environ.get("TEST_REDIS_URL") or None,
+                        help="Redis for Rasa's lock store (default: TEST_REDIS_URL when set)")
     parser.add_argument("--real-clock", action="store_true", help="do not start the stack on the tests' injected clock")
     parser.add_argument("--keep", action="store_true", help="keep the stack's directory (logs, databases) and print where")
     parser.add_argument("--transcripts", action="store_true", help="print every scenario's transcript, not only failures")
@@ -38,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from common import clock
     from tests.live.scenarios import load_all, run_scenarios, summary
-    from tests.live.stack import LiveStack, StackError
+    from tests.live.stack import LiveStack, StackError, fresh_postgres_database
 
     if not args.real_clock:
         from tests.clock import START
@@ -53,7 +55,13 @@ def main(argv: list[str] | None = None) -> int:
         print("no scenario matches", file=sys.stderr)
         return 2
     print(f"{len(scenarios)} scenarios; starting the live stack ...", flush=True)
-    stack = LiveStack(database_url=args.database_url, keep_dir=args.keep, log=lambda m: print(m, flush=True))
+    database_url, drop = None, None
+    if args.postgres is not None:
+        if not args.postgres:
+            print("--postgres needs a server URL (or TEST_POSTGRES_URL)", file=sys.stderr)
+            return 2
+        database_url, drop = fresh_postgres_database(args.postgres)
+    stack = LiveStack(database_url=database_url, redis_url=args.redis, keep_dir=args.keep, log=lambda m: print(m, flush=True))
     try:
         try:
             stack.start()
@@ -81,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if all(r.ok for r in results) else 1
     finally:
         stack.stop()
+        if drop is not None:
+            drop()
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 The stack starts once per pytest session, the first time a `live` test asks for it
 (the trained model must exist: `make test` trains it first), and stops at the end of
-the session. `LIVE_DATABASE_URL` runs it on that (empty) PostgreSQL database instead of
-a temporary SQLite file; `TEST_REDIS_URL` (CI starts Redis) gives Rasa a Redis lock store,
+the session. `LIVE_DATABASE=postgres` runs it on a fresh PostgreSQL database on the
+`TEST_POSTGRES_URL` server (dropped afterwards) instead of a temporary SQLite file; `TEST_REDIS_URL` (CI starts Redis) gives Rasa a Redis lock store,
 as a multi-machine deployment has. `SCENARIO_CONCURRENCY` (default 6) scenarios run at
 once.
 """
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.live.scenarios import Result, load_all, run_scenarios, summary
-from tests.live.stack import MODEL, LiveStack, StackError
+from tests.live.stack import MODEL, LiveStack, StackError, fresh_postgres_database
 
 _TIMINGS: dict[str, float] = {}
 _SUMMARY: list[str] = []
@@ -27,16 +27,25 @@ _SUMMARY: list[str] = []
 def live_stack() -> Iterator[LiveStack]:
     if not MODEL.exists():
         pytest.fail(f"{MODEL} is missing: `make model` trains it (`make test` does this first)")
-    stack = LiveStack(database_url=os.environ.get("LIVE_DATABASE_URL") or None,
-                      redis_url=os.environ.get("TEST_REDIS_URL") or None)
+    database_url, drop = None, None
+    if os.environ.get("LIVE_DATABASE", "sqlite").lower() == "postgres":
+        base = os.environ.get("TEST_POSTGRES_URL", "").strip()
+        if not base:
+            pytest.fail("LIVE_DATABASE=postgres needs TEST_POSTGRES_URL")
+        database_url, drop = fresh_postgres_database(base)
+    stack = LiveStack(database_url=database_url, redis_url=os.environ.get("TEST_REDIS_URL") or None)
     try:
-        stack.start()
-    except StackError as exc:
+        try:
+            stack.start()
+        except StackError as exc:
+            stack.stop()
+            pytest.fail(f"the live stack did not start: {exc}")
+        _TIMINGS["stack start-up"] = stack.started_in or 0.0
+        yield stack
+    finally:
         stack.stop()
-        pytest.fail(f"the live stack did not start: {exc}")
-    _TIMINGS["stack start-up"] = stack.started_in or 0.0
-    yield stack
-    stack.stop()
+        if drop is not None:
+            drop()
 
 
 @pytest.fixture(scope="session")

@@ -47,6 +47,7 @@ DEFAULT_TIMEOUT = 30.0  # seconds a step waits for what it expects (2 shared cor
 SETTLE = 0.4  # seconds after the event is handled before checking that something did NOT arrive
 
 STEP_KINDS = ("say", "location", "sticker", "image", "tap", "postback", "follow", "wait")
+STEP_KEYS = {"actor", "expect", "db", "capture", "timeout", "let", "mention", "reply_to_bot", "in", "on_message"}
 EXPECT_KEYS = {"text", "no_text", "card", "button", "no_button", "asks_location", "in", "nothing"}
 
 
@@ -192,6 +193,9 @@ def validate(s: Scenario) -> None:
         actor, _kind, _ = _step_actor(step, actors)
         if actor not in actors:
             raise ScenarioError(f"{s.id}: unknown actor {actor}")
+        extra = set(step) - STEP_KEYS - set(STEP_KINDS) - {actor}
+        if extra:
+            raise ScenarioError(f"{s.id}: unknown step keys {sorted(extra)} (known: {sorted(STEP_KEYS | set(STEP_KINDS))})")
         for exp in step.get("expect") or []:
             unknown = set(exp) - EXPECT_KEYS
             if unknown:
@@ -451,14 +455,18 @@ class Run:
             return self.send_line(actor, kind, value, step)
         return self.send_telegram(actor, kind, value, step)
 
-    def _tap_target(self, actor: Actor, pattern: str, step: dict[str, Any]) -> str:
+    def _tap_target(self, actor: Actor, pattern: str, step: dict[str, Any]) -> tuple[str, Seen]:
+        """The payload of the latest button labelled /pattern/ (on a message matching `on_message:`, when given) and its message."""
         channel, chat = self.chat_of(step["in"]) if step.get("in") else (actor.channel, actor.chat_id)
         regex = self.fill(pattern, regex=True)
+        on = self.fill(step["on_message"], regex=True) if step.get("on_message") else None
         for m in reversed(self.stack.seen(channel, chat)):
+            if on and not any(re.search(on, t, re.S | re.I) for t in [m.text, *m.cards]):
+                continue
             for label, payload in m.buttons:
                 if re.search(regex, label, re.I) and payload and not payload.startswith("http"):
-                    return payload
-        raise StepFailed(f"no button /{regex}/ to tap in {actor.name}'s chat")
+                    return payload, m
+        raise StepFailed(f"no button /{regex}/{f' on a message /{on}/' if on else ''} to tap in {actor.name}'s chat")
 
     def send_line(self, actor: Actor, kind: str, value: Any, step: dict[str, Any]) -> str | None:
         source: dict[str, Any] = {"type": "user", "userId": actor.user_id}
@@ -484,7 +492,7 @@ class Run:
         elif kind == "image":
             event = {"type": "message", "message": {"type": "image", "id": mid, "contentProvider": {"type": "line"}}}
         elif kind in ("tap", "postback"):
-            data = self._tap_target(actor, value, step) if kind == "tap" else self.fill(value)
+            data = self._tap_target(actor, value, step)[0] if kind == "tap" else self.fill(value)
             event = {"type": "postback", "postback": {"data": data}}
         elif kind == "follow":
             event = {"type": "follow", "follow": {"isUnblocked": False}}
@@ -527,9 +535,13 @@ class Run:
             message["photo"] = [{"file_id": "AgAC" + uuid.uuid4().hex, "file_unique_id": uuid.uuid4().hex[:16], "width": 90, "height": 90}]
             update = {"message": message}
         elif kind in ("tap", "postback"):
-            data = self._tap_target(actor, value, step) if kind == "tap" else self.fill(value)
-            bot_message = {"message_id": self._latest_bot_message(actor, True).message_id if kind == "tap" else 1, "date": date, "chat": chat,
-                           "from": {"id": BOT_ID, "is_bot": True, "first_name": "ผู้ช่วย", "username": BOT_USERNAME}, "text": "…"}
+            if kind == "tap":
+                data, tapped = self._tap_target(actor, value, step)
+                message_id, shown = tapped.message_id or 1, tapped.text[:4096]
+            else:
+                data, message_id, shown = self.fill(value), 1, "…"
+            bot_message = {"message_id": message_id, "date": date, "chat": chat,
+                           "from": {"id": BOT_ID, "is_bot": True, "first_name": "ผู้ช่วย", "username": BOT_USERNAME}, "text": shown}
             update = {"callback_query": {"id": uuid.uuid4().hex[:16], "chat_instance": "ci-" + actor.chat_id, "from": user, "data": data,
                                          "message": bot_message}}
         else:
@@ -762,7 +774,10 @@ def _check_official(run: Run, args: dict[str, Any]) -> str:
 
 
 def _check_outbox(run: Run, args: dict[str, Any]) -> str:
-    """`outbox: {kind: request_routed, to: office, count: 1, state: sent}`: proactive messages queued for a chat."""
+    """`outbox: {kind: request_routed, to: office, request: "{req}", count: 1, state: sent}`: proactive messages for a chat.
+
+    Give `request:` in a group linked to an agency: concurrent scenarios' requests reach that group too.
+    """
     from sqlalchemy import select
 
     from storage.db import session_scope
@@ -772,6 +787,9 @@ def _check_outbox(run: Run, args: dict[str, Any]) -> str:
     with session_scope(run.stack.engine) as session:
         rows = session.scalars(select(Outbox).where(Outbox.recipient == chat)).all()
         rows = [r for r in rows if ("kind" not in args or r.kind == args["kind"]) and ("state" not in args or r.state == args["state"])]
+        if "request" in args:
+            wanted = str(_request_code_id(run, args["request"]))
+            rows = [r for r in rows if r.cause_type == "request" and r.cause_id == wanted]
     expected = int(args.get("count", 1))
     return "" if len(rows) == expected else f"{len(rows)} rows, expected {expected}"
 

@@ -53,6 +53,28 @@ BOT_USERNAME = "thgov_bot"  # what the fake Telegram API's getMe answers
 BOT_ID = 999
 
 
+def fresh_postgres_database(base_url: str) -> tuple[str, Callable[[], None]]:
+    """A new empty database on the server of `base_url` and a function that drops it (and Rasa's `<name>_rasa`)."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from storage.db import make_engine, normalise_url
+
+    name = f"bot_live_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(normalise_url(base_url)).set(database=name).render_as_string(hide_password=False)
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            for db in (name, f"{name}_rasa"):
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
+
+
 class StackError(RuntimeError):
     """The live stack could not start (the message carries the tail of the failing log)."""
 

@@ -55,6 +55,7 @@ def test_fragments_expand_with_renamed_actors(tmp_path: Path) -> None:
     ("actors: {a: {line: user}}\n    steps: [{a: hi, db: [{tickets: {}}]}]", "db checks"),
     ("actors: {a: {line: group}}\n    steps: [{a: hi}]", "give `group:`"),
     ("actors: {a: {fax: user}}\n    steps: [{a: hi}]", "line: user"),
+    ("actors: {a: {line: user}}\n    steps: [{a: hi, on: x}]", "unknown step keys"),  # YAML reads `on:` as True
 ])
 def test_malformed_scenarios_are_refused_with_a_reason(tmp_path: Path, body: str, problem: str) -> None:
     path = _write(tmp_path, f"scenarios:\n  - id: x\n    {body}\n")
