@@ -794,7 +794,24 @@ def _check_outbox(run: Run, args: dict[str, Any]) -> str:
     return "" if len(rows) == expected else f"{len(rows)} rows, expected {expected}"
 
 
+def _check_rating(run: Run, args: dict[str, Any]) -> str:
+    """`rating: {id: "{req}", score: 5}`: the citizen's satisfaction rating of a request."""
+    from sqlalchemy import select
+
+    from storage.db import session_scope
+    from storage.models.services import ServiceRating
+
+    with session_scope(run.stack.engine) as session:
+        row = session.scalars(select(ServiceRating).where(ServiceRating.request_id == _request_code_id(run, args["id"]))).first()
+        if row is None:
+            return "no rating stored"
+        if "score" in args and row.score != int(args["score"]):
+            return f"score is {row.score}, expected {args['score']}"
+    return ""
+
+
 DB_CHECKS: dict[str, Callable[[Run, Any], str]] = {
+    "rating": _check_rating,
     "request": _check_request,
     "requests_of": _check_requests_of,
     "task": _check_task,
