@@ -299,7 +299,10 @@ class LiveStack:
                     os.environ[key] = value
         self._pgid_file = self.dir / "process-groups"
         self._pgid_file.write_text("")
-        self._watchdog = subprocess.Popen([sys.executable, "-m", "tests.live.watchdog", str(os.getpid()), str(self._pgid_file)],
+        watch = [sys.executable, "-m", "tests.live.watchdog", str(os.getpid()), str(self._pgid_file)]
+        if not self.keep_dir:
+            watch.append(str(self.dir))
+        self._watchdog = subprocess.Popen(watch,
                                           cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True)
         for service in self._services:
             self._start(service, var / "logs")

@@ -112,12 +112,15 @@ def test_what_a_person_sees_in_line_and_telegram() -> None:
 def test_the_watchdog_stops_the_stack_when_its_parent_is_killed(tmp_path: Path) -> None:
     """A parent (standing in for pytest) starts a process group and the watchdog, then dies by SIGKILL."""
     pgid_file = tmp_path / "groups"
+    scratch = tmp_path / "stack-dir"
+    (scratch / "var").mkdir(parents=True)
     parent_code = textwrap.dedent(f"""
         import subprocess, sys, time
         from pathlib import Path
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
         Path({str(pgid_file)!r}).write_text(f"{{child.pid}}\\n")
-        subprocess.Popen([sys.executable, "-m", "tests.live.watchdog", str(__import__("os").getpid()), {str(pgid_file)!r}],
+        subprocess.Popen([sys.executable, "-m", "tests.live.watchdog", str(__import__("os").getpid()), {str(pgid_file)!r},
+                          {str(scratch)!r}],
                          start_new_session=True)
         print(child.pid, flush=True)
         time.sleep(120)
@@ -135,6 +138,7 @@ def test_the_watchdog_stops_the_stack_when_its_parent_is_killed(tmp_path: Path) 
         os.killpg(child, signal.SIGKILL)
         pytest.fail("the watchdog did not stop the orphaned process group")
     assert not pgid_file.exists(), "the watchdog did not finish"
+    assert not scratch.exists(), "the watchdog left the stack's directory behind"
 
 
 def _running(pid: int) -> bool:
