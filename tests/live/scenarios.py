@@ -24,6 +24,7 @@ Every scenario runs with its own senders, so several run at once against one sta
 from __future__ import annotations
 
 import copy
+import os
 import random
 import re
 import shlex
@@ -589,7 +590,7 @@ def _setup_link_group(run: Run, args: dict[str, Any]) -> None:
 def _setup_cli(run: Run, args: Any) -> None:
     """`bot ARGS...` with the stack's environment (a list, or one shell-quoted string)."""
     argv = [run.fill(a) for a in (args if isinstance(args, list) else shlex.split(str(args)))]
-    env = {**__import__("os").environ, **run.stack.env}
+    env = {**os.environ, **run.stack.env}
     done = subprocess.run([sys.executable, "-c", "from bot.cli import main; main()", *argv], cwd=ROOT, env=env,  # noqa: S603
                           capture_output=True, text=True, timeout=120, check=False)
     if done.returncode != 0:
