@@ -10,11 +10,13 @@ APP_STAMP := $(APP_VENV)/.installed
 ENGINE_STAMP := $(ENGINE_VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help run test app engine model model-force bench clean
+.PHONY: help run test test-fast test-live app engine model model-force bench clean
 
 help:
 	@echo "make run    - start the whole system locally (Rasa, actions, gateway, scheduler) on 127.0.0.1"
 	@echo "make test   - run every test (both runtimes; trains the model first if it changed)"
+	@echo "make test-fast - the app-runtime tests without the live stack, killed processes or a browser (no training)"
+	@echo "make test-live - only the whole conversations through the live stack (tests/scenarios/)"
 	@echo "make model  - train the Rasa model if config, domain or training data changed"
 	@echo "make bench  - run all benchmarks and print their figures"
 
@@ -51,6 +53,15 @@ test: model
 	$(APP_VENV)/bin/python -m pytest $(PYTEST_ARGS)
 	TEST_CLOCK_SHIFT_DAYS=400 $(APP_VENV)/bin/python -m pytest -q $(CLOCK_SHIFT_TESTS)
 	RASA_TELEMETRY_ENABLED=false PYTHONPATH=$(CURDIR) $(ENGINE_VENV)/bin/python -m pytest -c tests/engine/pytest.ini tests/engine $(PYTEST_ARGS)
+
+# The inner loop: no model training, no live stack, nothing killed, no browser.
+FAST_MARKERS := not live and not kill and not multiprocess and not browser
+
+test-fast: app
+	$(APP_VENV)/bin/python -m pytest -q -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
+
+test-live: model
+	$(APP_VENV)/bin/python -m pytest -m live tests/live $(PYTEST_ARGS)
 
 bench: model
 	$(APP_VENV)/bin/python -m benchmarks

@@ -131,3 +131,19 @@ def session(db_engine: Engine) -> Iterator[Session]:
     """A session on `db_engine`; the test owns its transactions."""
     with session_factory(db_engine)() as s:
         yield s
+
+
+# Slow and destructive tests run last, in this order, each with its own timeout (not the
+# suite-wide 300 s) unless the test sets one: see docs/testing.md.
+_LAST = (("browser", 600), ("multiprocess", 600), ("kill", 600), ("live", 2400))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return max((i + 1 for i, (name, _) in enumerate(_LAST) if item.get_closest_marker(name)), default=0)
+
+    for item in items:
+        r = rank(item)
+        if r and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(_LAST[r - 1][1]))
+    items.sort(key=rank)  # stable: the order within each class is kept

@@ -21,6 +21,7 @@ from tests.scheduler.fake_push_api import FakePushApi
 
 ROOT = Path(__file__).resolve().parents[2]
 PROC = Path(__file__).with_name("scheduler_proc.py")
+pytestmark = [pytest.mark.kill, pytest.mark.multiprocess]
 
 
 def _start(db_url: str, api: FakePushApi) -> subprocess.Popen[bytes]:
