@@ -57,6 +57,7 @@ def rasa_endpoints_yaml(settings: Settings) -> str:
             f'  url: "{url.host or "127.0.0.1"}"',
             f"  port: {url.port or 5432}",
             f'  db: "{url.database}_rasa"' if os.environ.get("RASA_TRACKER_DB") is None else f'  db: "{os.environ["RASA_TRACKER_DB"]}"',
+            f'  login_db: "{url.database}"',  # Rasa creates the tracker database through it when missing
             f'  username: "{url.username or ""}"',
             f'  password: "{url.password or ""}"',
         ]

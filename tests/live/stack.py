@@ -235,7 +235,7 @@ class LiveStack:
 
     def start(self) -> None:
         from bot.commands.run import build_services
-        from bot.settings import load_settings
+        from common.settings import load_settings
         from storage.db import make_engine, session_scope
         from storage.migrate import upgrade
         from storage.services import load_catalog
