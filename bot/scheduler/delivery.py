@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select, true, update
+from sqlalchemy.orm import aliased
 
 from bot.scheduler.quiet_hours import QuietHours
 from storage.db import session_scope
@@ -102,11 +103,11 @@ def _message(row: Any) -> OutgoingMessage:
     return OutgoingMessage(row.id, row.kind, row.channel, row.recipient, dict(row.payload), retry_key(row.idempotency_key))
 
 
-def _claimable(now: datetime, quiet: QuietHours | None):  # type: ignore[no-untyped-def]
+def _claimable(table: Any, now: datetime, quiet: QuietHours | None):  # type: ignore[no-untyped-def]
     """Due rows that may be sent at `now`: not stale, and not held back by quiet hours."""
-    conditions = [Outbox.state == PENDING, Outbox.due_at <= now, or_(Outbox.stale_at.is_(None), Outbox.stale_at >= now)]
+    conditions = [table.state == PENDING, table.due_at <= now, or_(table.stale_at.is_(None), table.stale_at >= now)]
     if quiet is not None and quiet.contains(now):
-        conditions.append(or_(Outbox.urgent.is_(True), Outbox.channel.not_in(CITIZEN_CHANNELS)))
+        conditions.append(or_(table.urgent.is_(True), table.channel.not_in(CITIZEN_CHANNELS)))
     return and_(*conditions)
 
 
@@ -120,17 +121,21 @@ def claim_due(
     """
     if limit <= 0:
         return []
-    ids = (
-        select(Outbox.id)
-        .where(_claimable(now, quiet))
-        .order_by(Outbox.due_at, Outbox.id)
+    # A materialized CTE picks the rows once: as a plain `IN (subquery)` PostgreSQL may run
+    # the locking subquery again for later rows and claim more than `limit`.
+    candidate = aliased(Outbox, name="candidate")
+    due = (
+        select(candidate.id)
+        .where(_claimable(candidate, now, quiet))
+        .order_by(candidate.due_at, candidate.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
-        .scalar_subquery()
+        .cte("due")
+        .prefix_with("MATERIALIZED")
     )
     stmt = (
         update(Outbox)
-        .where(Outbox.id.in_(ids), Outbox.state == PENDING)
+        .where(Outbox.id.in_(select(due.c.id)), Outbox.state == PENDING)
         .values(state=SENDING, claimed_by=owner, claim_expires_at=now + ttl, attempts=Outbox.attempts + 1)
         .returning(Outbox.id, Outbox.kind, Outbox.channel, Outbox.recipient, Outbox.payload, Outbox.idempotency_key, Outbox.due_at)
         .execution_options(synchronize_session=False)
