@@ -367,9 +367,8 @@ class Deliverer:
     async def run(self, stop: asyncio.Event, *, housekeeping_every: float = 1.0) -> DeliveryStats:
         loop = asyncio.get_running_loop()
         next_chores = 0.0
-        heartbeat_every = self.claim_ttl.total_seconds() / 3
-        next_heartbeat = loop.time() + heartbeat_every
         stopping = asyncio.create_task(stop.wait())
+        heartbeat = asyncio.create_task(self._heartbeat())
         try:
             while not stop.is_set():
                 if loop.time() >= next_chores:
@@ -379,9 +378,6 @@ class Deliverer:
                     self.stats.stale += stale
                     self.stats.postponed += postponed
                     next_chores = loop.time() + housekeeping_every
-                if self._in_flight and loop.time() >= next_heartbeat:
-                    await asyncio.to_thread(extend_claims, self.engine, self.owner, utcnow(), self.claim_ttl)
-                    next_heartbeat = loop.time() + heartbeat_every
                 free = self.concurrency - len(self._in_flight)
                 claimed: list[OutgoingMessage] = []
                 if free > 0:
@@ -414,7 +410,21 @@ class Deliverer:
                 self._in_flight -= done
                 await self._flush(done)
             stopping.cancel()
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
         return self.stats
+
+    async def _heartbeat(self) -> None:
+        """Extend this scheduler's claims every CLAIM_TTL/3 while sends are in flight (its own task,
+        so that a slow send or a slow transaction elsewhere in the loop does not delay it)."""
+        every = self.claim_ttl.total_seconds() / 3
+        while True:
+            await asyncio.sleep(every)
+            if self._in_flight:
+                try:
+                    await asyncio.to_thread(extend_claims, self.engine, self.owner, utcnow(), self.claim_ttl)
+                except Exception:  # noqa: BLE001 - a database hiccup: the next beat tries again
+                    logger.exception("could not extend the claims in flight")
 
 
 def due_filter(now: datetime):  # type: ignore[no-untyped-def]

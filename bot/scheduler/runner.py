@@ -30,10 +30,12 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Engine
 
 from bot.scheduler import nodes, recurring
@@ -67,8 +69,8 @@ async def wait_for_lease(engine: Engine, owner: str, *, wait: bool, poll: float 
 class _RecurringJobs:
     """The recurring-job scheduler, running only while this process holds the lease."""
 
-    def __init__(self, engine: Engine, timezone: str) -> None:
-        self.engine, self.timezone = engine, timezone
+    def __init__(self, engine: Engine, timezone: str, install: Callable[..., None]) -> None:
+        self.engine, self.timezone, self.install = engine, timezone, install
         self.scheduler: AsyncIOScheduler | None = None
 
     def start(self) -> None:
@@ -77,7 +79,7 @@ class _RecurringJobs:
         self.scheduler = AsyncIOScheduler(
             timezone=self.timezone, jobstores={"db": SQLAlchemyJobStore(engine=self.engine, tablename="apscheduler_jobs")}
         )
-        recurring.install(self.scheduler, jobstore="db")
+        self.install(self.scheduler, jobstore="db")
         self.scheduler.start()
         logger.info("this scheduler now runs the recurring jobs")
 
@@ -102,11 +104,13 @@ async def run_scheduler(
     concurrency: int = 64,
     exclusive: bool | None = None,
     limiter: RateLimiter | None = None,
+    install: Callable[[BaseScheduler, str], None] = recurring.install,
 ) -> int:
     """Run until `stop` is set. Returns a process exit code (3: refused on SQLite, 4: lease lost on SQLite).
 
     `interval`: the longest pause between two looks for due rows when idle.
     `exclusive`: one scheduler per database (default: on SQLite).
+    `install`: adds the recurring jobs to the job scheduler (tests add their own).
     """
     owner = owner or instance_name()
     stop = stop or asyncio.Event()
@@ -119,7 +123,7 @@ async def run_scheduler(
         await asyncio.to_thread(recover_in_flight, engine)
     await asyncio.to_thread(nodes.heartbeat, engine, owner, lease_ttl)
     limiter = limiter or RateLimiter(schedulers=await asyncio.to_thread(nodes.live_count, engine))
-    jobs = _RecurringJobs(engine, timezone)
+    jobs = _RecurringJobs(engine, timezone, install)
     lost = asyncio.Event()
 
     async def coordinate() -> None:
