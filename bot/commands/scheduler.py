@@ -24,7 +24,7 @@ def cli() -> None:
 @click.option("--wait/--no-wait", default=True, show_default=True,
               help="SQLite: wait while another scheduler holds the database, or exit at once. "
                    "PostgreSQL runs several schedulers side by side.")
-@click.option("--concurrency", default=64, show_default=True, type=click.IntRange(1, 1000),
+@click.option("--concurrency", default=128, show_default=True, type=click.IntRange(1, 1000),
               help="Platform calls in flight at once in this scheduler.")
 def run(wait: bool, concurrency: int) -> None:
     """Run the scheduler until interrupted."""

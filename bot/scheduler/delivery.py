@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select, true, update
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from bot.scheduler.quiet_hours import QuietHours
 from storage.db import session_scope
@@ -75,6 +75,7 @@ class OutgoingMessage:
 
 
 Sender = Callable[[OutgoingMessage], Awaitable[None]]
+Result = tuple[OutgoingMessage, "DeliveryError | None"]
 
 
 @dataclass
@@ -114,11 +115,14 @@ def _claimable(table: Any, now: datetime, quiet: QuietHours | None):  # type: ig
 def claim_due(
     engine: Engine, owner: str, now: datetime, limit: int, *, quiet: QuietHours | None = None, ttl: timedelta = CLAIM_TTL
 ) -> list[OutgoingMessage]:
-    """Claim up to `limit` due rows for `owner` in one statement; several schedulers never get the same row.
+    """Claim up to `limit` due rows for `owner` in one statement; several schedulers never get the same row."""
+    with session_scope(engine) as s:
+        return _claim(s, owner, now, limit, quiet, ttl)
 
-    PostgreSQL: rows another scheduler is claiming right now are skipped (`SKIP LOCKED`),
-    not waited for. SQLite ignores `FOR UPDATE`; its single writer makes the statement atomic.
-    """
+
+def _claim(s: Session, owner: str, now: datetime, limit: int, quiet: QuietHours | None, ttl: timedelta) -> list[OutgoingMessage]:
+    """PostgreSQL: rows another scheduler is claiming right now are skipped (`SKIP LOCKED`),
+    not waited for. SQLite ignores `FOR UPDATE`; its single writer makes the statement atomic."""
     if limit <= 0:
         return []
     # A materialized CTE picks the rows once: as a plain `IN (subquery)` PostgreSQL may run
@@ -140,8 +144,7 @@ def claim_due(
         .returning(Outbox.id, Outbox.kind, Outbox.channel, Outbox.recipient, Outbox.payload, Outbox.idempotency_key, Outbox.due_at)
         .execution_options(synchronize_session=False)
     )
-    with session_scope(engine) as s:
-        rows = s.execute(stmt).all()
+    rows = s.execute(stmt).all()
     rows.sort(key=lambda r: (r.due_at, r.id))
     return [_message(r) for r in rows]
 
@@ -159,22 +162,32 @@ def extend_claims(engine: Engine, owner: str, now: datetime | None = None, ttl: 
 
 
 def _settle_in_flight(engine: Engine, condition: Any, reason: str) -> tuple[int, int]:
-    """Rows in `sending` matching `condition`: resend where the platform deduplicates, else mark failed."""
+    """Rows in `sending` matching `condition`: resend where the platform deduplicates, else mark failed.
+
+    Rows locked by a scheduler recording their outcome right now are skipped, not waited for.
+    """
     with session_scope(engine) as s:
-        resend = s.execute(
-            update(Outbox)
-            .where(Outbox.state == SENDING, condition, Outbox.channel.in_(IDEMPOTENT_CHANNELS))
-            .values(state=PENDING, claimed_by=None, claim_expires_at=None)
-            .execution_options(synchronize_session=False)
-        ).rowcount or 0
-        # `claimed_by` stays: if that scheduler was only slow, its outcome still lands (see _finish)
-        unknown = s.execute(
-            update(Outbox)
-            .where(Outbox.state == SENDING, condition, Outbox.channel.not_in(IDEMPOTENT_CHANNELS))
-            .values(state=FAILED, claim_expires_at=None, last_error=f"{UNKNOWN_OUTCOME} {reason}; not resent to avoid a duplicate")
-            .execution_options(synchronize_session=False)
-        ).rowcount or 0
-    return resend, unknown
+        rows = s.execute(
+            select(Outbox.id, Outbox.channel).where(Outbox.state == SENDING, condition).with_for_update(skip_locked=True)
+        ).all()
+        resend_ids = [r.id for r in rows if r.channel in IDEMPOTENT_CHANNELS]
+        unknown_ids = [r.id for r in rows if r.channel not in IDEMPOTENT_CHANNELS]
+        if resend_ids:
+            s.execute(
+                update(Outbox)
+                .where(Outbox.id.in_(resend_ids))
+                .values(state=PENDING, claimed_by=None, claim_expires_at=None)
+                .execution_options(synchronize_session=False)
+            )
+        if unknown_ids:
+            # `claimed_by` stays: if that scheduler was only slow, its outcome still lands (see _finish)
+            s.execute(
+                update(Outbox)
+                .where(Outbox.id.in_(unknown_ids))
+                .values(state=FAILED, claim_expires_at=None, last_error=f"{UNKNOWN_OUTCOME} {reason}; not resent to avoid a duplicate")
+                .execution_options(synchronize_session=False)
+            )
+    return len(resend_ids), len(unknown_ids)
 
 
 def recover_in_flight(engine: Engine, now: datetime | None = None) -> int:
@@ -241,44 +254,49 @@ def _finish(
     engine: Engine, results: list[tuple[OutgoingMessage, DeliveryError | None]], owner: str, now: datetime, stats: DeliveryStats
 ) -> None:
     """Record the outcomes of claimed rows in one transaction (only where `owner` still holds the claim)."""
-    if not results:
-        return
+    if results:
+        with session_scope(engine) as s:
+            _record(s, results, owner, now, stats)
+
+
+def _record(
+    s: Session, results: list[tuple[OutgoingMessage, DeliveryError | None]], owner: str, now: datetime, stats: DeliveryStats
+) -> None:
     sent_at = utcnow()
     ok = [m.id for m, error in results if error is None]
     failed = [(m, error) for m, error in results if error is not None]
-    with session_scope(engine) as s:
-        if ok:
-            stats.sent += s.execute(
-                update(Outbox)
-                .where(
-                    Outbox.id.in_(ok),
-                    Outbox.claimed_by == owner,
-                    or_(Outbox.state == SENDING, and_(Outbox.state == FAILED, Outbox.last_error.startswith(UNKNOWN_OUTCOME))),
-                )
-                .values(state=SENT, sent_at=sent_at, last_error=None, claimed_by=None, claim_expires_at=None)
-                .execution_options(synchronize_session=False)
-            ).rowcount or 0
-        if not failed:
-            return
-        rows = {r.id: r for r in s.scalars(select(Outbox).where(Outbox.id.in_([m.id for m, _ in failed])))}
-        for message, error in failed:
-            row = rows.get(message.id)
-            if row is None or not _holds(row, owner):
-                continue  # cancelled or taken over meanwhile; leave it alone
-            assert error is not None
-            if error.unknown and row.channel not in IDEMPOTENT_CHANNELS:
-                row.state, row.last_error = FAILED, f"{UNKNOWN_OUTCOME} ({error.reason[:200]}); not resent to avoid a duplicate"
-                stats.failed += 1
-                logger.warning("follow-up %d: %s; marked failed, not resent", row.id, error.reason[:200])
-            elif error.permanent or row.attempts >= MAX_ATTEMPTS:
-                row.state, row.last_error = FAILED, error.reason[:500]
-                stats.failed += 1
-                logger.warning("follow-up %d failed for good after %d attempt(s): %s", row.id, row.attempts, error.reason[:200])
-            else:
-                delay = max(error.retry_after or 0.0, backoff_seconds(row.attempts))
-                row.state, row.last_error, row.due_at = PENDING, error.reason[:500], now + timedelta(seconds=delay)
-                stats.retried += 1
-            row.claimed_by, row.claim_expires_at = None, None
+    if ok:
+        stats.sent += s.execute(
+            update(Outbox)
+            .where(
+                Outbox.id.in_(ok),
+                Outbox.claimed_by == owner,
+                or_(Outbox.state == SENDING, and_(Outbox.state == FAILED, Outbox.last_error.startswith(UNKNOWN_OUTCOME))),
+            )
+            .values(state=SENT, sent_at=sent_at, last_error=None, claimed_by=None, claim_expires_at=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount or 0
+    if not failed:
+        return
+    rows = {r.id: r for r in s.scalars(select(Outbox).where(Outbox.id.in_([m.id for m, _ in failed])).with_for_update())}
+    for message, error in failed:
+        row = rows.get(message.id)
+        if row is None or not _holds(row, owner):
+            continue  # cancelled or taken over meanwhile; leave it alone
+        assert error is not None
+        if error.unknown and row.channel not in IDEMPOTENT_CHANNELS:
+            row.state, row.last_error = FAILED, f"{UNKNOWN_OUTCOME} ({error.reason[:200]}); not resent to avoid a duplicate"
+            stats.failed += 1
+            logger.warning("follow-up %d: %s; marked failed, not resent", row.id, error.reason[:200])
+        elif error.permanent or row.attempts >= MAX_ATTEMPTS:
+            row.state, row.last_error = FAILED, error.reason[:500]
+            stats.failed += 1
+            logger.warning("follow-up %d failed for good after %d attempt(s): %s", row.id, row.attempts, error.reason[:200])
+        else:
+            delay = max(error.retry_after or 0.0, backoff_seconds(row.attempts))
+            row.state, row.last_error, row.due_at = PENDING, error.reason[:500], now + timedelta(seconds=delay)
+            stats.retried += 1
+        row.claimed_by, row.claim_expires_at = None, None
 
 
 async def _attempt(send: Sender, message: OutgoingMessage, timeout: float | None) -> tuple[OutgoingMessage, DeliveryError | None]:
@@ -336,7 +354,7 @@ class Deliverer:
         *,
         owner: str,
         quiet: QuietHours | None = None,
-        concurrency: int = 64,
+        concurrency: int = 128,
         poll: float = 0.25,
         claim_ttl: timedelta = CLAIM_TTL,
         send_timeout: float | None = None,
@@ -348,9 +366,9 @@ class Deliverer:
         self.send_timeout = send_timeout if send_timeout is not None else claim_ttl.total_seconds() * 2 / 3
         self.limiter = limiter
         self.stats = DeliveryStats()
-        self._in_flight: set[asyncio.Task[tuple[OutgoingMessage, DeliveryError | None]]] = set()
+        self._in_flight: set[asyncio.Task[Result]] = set()
 
-    async def _one(self, message: OutgoingMessage) -> tuple[OutgoingMessage, DeliveryError | None]:
+    async def _one(self, message: OutgoingMessage) -> Result:
         if self.limiter is not None:
             await self.limiter.wait(message.channel, message.recipient)
         return await _attempt(self.send, message, self.send_timeout)
@@ -359,48 +377,63 @@ class Deliverer:
         with session_scope(self.engine) as s:
             return s.scalar(select(Outbox.due_at).where(Outbox.state == PENDING, Outbox.due_at > now).order_by(Outbox.due_at).limit(1))
 
-    async def _flush(self, done: set[asyncio.Task[tuple[OutgoingMessage, DeliveryError | None]]]) -> None:
-        if done:
-            results = [t.result() for t in done]
-            await asyncio.to_thread(_finish, self.engine, results, self.owner, utcnow(), self.stats)
+    def _cycle(self, finished: list[Result], want: int) -> list[OutgoingMessage]:
+        """One transaction: record what finished, claim up to `want` more rows."""
+        with session_scope(self.engine) as s:
+            now = utcnow()
+            if finished:
+                _record(s, finished, self.owner, now, self.stats)
+            return _claim(s, self.owner, now, want, self.quiet, self.claim_ttl) if want else []
+
+    def _chores(self) -> None:
+        now = utcnow()
+        reclaim_expired(self.engine, now)
+        stale, postponed = housekeeping(self.engine, now, self.quiet)
+        self.stats.stale += stale
+        self.stats.postponed += postponed
 
     async def run(self, stop: asyncio.Event, *, housekeeping_every: float = 1.0) -> DeliveryStats:
         loop = asyncio.get_running_loop()
         next_chores = 0.0
         stopping = asyncio.create_task(stop.wait())
         heartbeat = asyncio.create_task(self._heartbeat())
+        finished: list[Result] = []
+        # claim when a useful number of slots is free: fewer, larger transactions
+        min_claim = max(1, self.concurrency // 8)
         try:
             while not stop.is_set():
                 if loop.time() >= next_chores:
-                    now = utcnow()
-                    await asyncio.to_thread(reclaim_expired, self.engine, now)
-                    stale, postponed = await asyncio.to_thread(housekeeping, self.engine, now, self.quiet)
-                    self.stats.stale += stale
-                    self.stats.postponed += postponed
                     next_chores = loop.time() + housekeeping_every
+                    try:
+                        await asyncio.to_thread(self._chores)
+                    except Exception:  # noqa: BLE001 - a database hiccup: the next round tries again
+                        logger.exception("scheduler housekeeping failed")
                 free = self.concurrency - len(self._in_flight)
-                claimed: list[OutgoingMessage] = []
-                if free > 0:
-                    claimed = await asyncio.to_thread(claim_due, self.engine, self.owner, utcnow(), free, quiet=self.quiet, ttl=self.claim_ttl)
-                    for message in claimed:
-                        task = asyncio.create_task(self._one(message))
-                        self._in_flight.add(task)
+                want = free if free >= min_claim or not self._in_flight else 0
+                try:
+                    claimed = await asyncio.to_thread(self._cycle, finished, want)
+                    finished = []
+                except Exception:  # noqa: BLE001 - outcomes are kept and recorded on the next try
+                    logger.exception("could not record outcomes or claim rows; retrying")
+                    await asyncio.wait({stopping}, timeout=1.0)
+                    continue
+                for message in claimed:
+                    self._in_flight.add(asyncio.create_task(self._one(message)))
                 timeout: float | None = None
                 if not claimed:
                     timeout = self.poll
-                    if not self._in_flight:
+                    if not self._in_flight and want:
                         upcoming = await asyncio.to_thread(self._upcoming, utcnow())
                         if upcoming is not None:
                             timeout = min(self.poll, max(0.0, (upcoming - utcnow()).total_seconds()))
-                elif len(claimed) < free:
+                elif len(claimed) < want:
                     timeout = self.poll  # everything due is in flight; look again soon
                 if self._in_flight:
-                    done, _ = await asyncio.wait(self._in_flight | {stopping}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-                    if self._in_flight - done:
-                        await asyncio.sleep(0.005)  # let neighbours finish too: one transaction records them all
+                    await asyncio.wait(self._in_flight | {stopping}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                    await asyncio.sleep(0.002)  # let neighbours finish too: one transaction records them all
                     done = {t for t in self._in_flight if t.done()}
                     self._in_flight -= done
-                    await self._flush(done)
+                    finished += [t.result() for t in done]
                 elif timeout:
                     await asyncio.wait({stopping}, timeout=timeout)
         finally:
@@ -408,7 +441,9 @@ class Deliverer:
             if self._in_flight:
                 done, _ = await asyncio.wait(self._in_flight, timeout=self.send_timeout + 1)
                 self._in_flight -= done
-                await self._flush(done)
+                finished += [t.result() for t in done]
+            if finished:
+                await asyncio.to_thread(_finish, self.engine, finished, self.owner, utcnow(), self.stats)
             stopping.cancel()
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)

@@ -101,7 +101,7 @@ async def run_scheduler(
     interval: float = 0.25,
     lease_ttl: timedelta = LEASE_TTL,
     claim_ttl: timedelta = CLAIM_TTL,
-    concurrency: int = 64,
+    concurrency: int = 128,
     exclusive: bool | None = None,
     limiter: RateLimiter | None = None,
     install: Callable[[BaseScheduler, str], None] = recurring.install,

@@ -32,6 +32,7 @@ class Outbox(Base):
         Index("ix_outbox_cause", "cause_type", "cause_id"),
         Index("ix_outbox_sending_claims", "claim_expires_at", sqlite_where=text("state = 'sending'"),
               postgresql_where=text("state = 'sending'")),
+        Index("ix_outbox_pending_due", "due_at", "id", sqlite_where=text("state = 'pending'"), postgresql_where=text("state = 'pending'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -46,7 +46,7 @@ async def main(db_url: str, api_url: str, claim_ttl: timedelta, tick_log: str | 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
     async with httpx.AsyncClient(base_url=api_url, timeout=10, limits=limits) as client:
 
         async def send(message: OutgoingMessage) -> None:
