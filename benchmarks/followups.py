@@ -89,7 +89,7 @@ def run(db_url: str, count: int, window: float, schedulers: int, kill_at: float 
 
     def spawn() -> subprocess.Popen[bytes]:
         return subprocess.Popen([sys.executable, str(PROC), db_url, api_url], env=env, cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=open(os.environ["BENCH_LOG"], "ab") if os.environ.get("BENCH_LOG") else subprocess.DEVNULL)
 
     with FakePushApi() as api:
         api_url = api.url
@@ -109,25 +109,19 @@ def run(db_url: str, count: int, window: float, schedulers: int, kill_at: float 
         if not is_sqlite(db_url):
             with engine.begin() as conn:  # a production outbox has statistics (autovacuum); a fresh one not yet
                 conn.execute(text("ANALYZE outbox"))
-        arrivals: dict[str, float] = {}
         memory = 0.0
         killed = False
-        first_arrival = None
         deadline = time.monotonic() + 600
         next_count = 0.0
         while time.monotonic() < deadline:
             time.sleep(0.05)
             memory = max([memory] + [peak_rss_mb(p.pid) for p in procs])
-            for m in api.accepted[len(arrivals):]:
-                arrivals.setdefault(m["to"], time.time())
-            if arrivals and first_arrival is None:
-                first_arrival = time.time()
             if kill_at is not None and not killed and len(api.accepted) >= count * kill_at:
                 procs[0].send_signal(signal.SIGKILL)
                 procs[0].wait()
                 killed = True
                 procs[0] = spawn()
-            if len(arrivals) >= count and time.monotonic() >= next_count:
+            if len(api.accepted) >= count and time.monotonic() >= next_count:
                 next_count = time.monotonic() + 0.5  # counting rows is not free: only near the end
                 with session_scope(engine) as s:
                     sent = s.scalar(select(func.count()).select_from(Outbox).where(Outbox.state == SENT))
@@ -137,20 +131,19 @@ def run(db_url: str, count: int, window: float, schedulers: int, kill_at: float 
             p.terminate()
         for p in procs:
             p.wait(timeout=30)
-        for m in api.accepted[len(arrivals):]:
-            arrivals.setdefault(m["to"], time.time())
-        received = Counter(m["to"] for m in api.accepted)
-        lateness = []
-        for m in api.accepted:
-            due = datetime.fromisoformat(m["text"]).timestamp()
-            lateness.append(max(0.0, arrivals[m["to"]] - due))
-        duration = (max(arrivals.values()) - first_arrival) if arrivals and first_arrival else float("nan")
+        accepted = list(api.accepted)
+        requests = api.requests
+    received = Counter(m["to"] for m in accepted)
+    arrivals = {m["to"]: m["at"] for m in reversed(accepted)}  # the first arrival of each
+    lateness = [max(0.0, arrivals[m["to"]] - datetime.fromisoformat(m["text"]).timestamp()) for m in accepted]
+    first_arrival = min(arrivals.values()) if arrivals else None
+    duration = (max(arrivals.values()) - first_arrival) if arrivals and first_arrival else float("nan")
     engine.dispose()
     backend = "SQLite" if is_sqlite(db_url) else "PostgreSQL"
     label = f"one SIGKILLed + restarted at {kill_at:.0%}" if kill_at is not None else "steady"
     print(f"== {count} follow-ups due within {window:.0f} s, {schedulers} scheduler(s) on {backend} ({label})")
     print(f"delivered {len(received)}/{count}, duplicates {sum(v - 1 for v in received.values())}, lost {count - len(received)}, "
-          f"platform requests {api.requests} (retries answered 409 by the retry key)")
+          f"platform requests {requests} (retries answered 409 by the retry key)")
     print(f"lateness p50 {percentile(lateness, 50) * 1000:.0f} ms, p95 {percentile(lateness, 95) * 1000:.0f} ms, "
           f"max {max(lateness) * 1000:.0f} ms")
     print(f"throughput {len(received) / duration if duration else float('nan'):.0f} deliveries/s over {duration:.1f} s; "

@@ -16,7 +16,7 @@ import sys
 from datetime import timedelta
 from functools import partial
 
-import httpx
+import aiohttp
 from apscheduler.schedulers.base import BaseScheduler
 
 from bot.scheduler import recurring
@@ -46,16 +46,22 @@ async def main(db_url: str, api_url: str, claim_ttl: timedelta, tick_log: str | 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    async with httpx.AsyncClient(base_url=api_url, timeout=10, limits=limits) as client:
+    # aiohttp, as line-bot-sdk's async client uses: a pool of keep-alive connections
+    connector = aiohttp.TCPConnector(limit=64)
+    async with aiohttp.ClientSession(api_url, connector=connector, timeout=aiohttp.ClientTimeout(total=10)) as client:
 
         async def send(message: OutgoingMessage) -> None:
             headers = {"X-Line-Retry-Key": message.retry_key} if message.channel == "line" else {}
-            response = await client.post("/push", json={"to": message.recipient, "text": message.payload["text"]}, headers=headers)
-            if response.status_code == 409:
+            try:
+                async with client.post("/push", json={"to": message.recipient, "text": message.payload["text"]}, headers=headers) as response:
+                    status = response.status
+                    await response.read()
+            except aiohttp.ClientError as exc:
+                raise DeliveryError(f"network: {type(exc).__name__}") from exc
+            if status == 409:
                 return  # LINE: this retry key was already accepted
-            if response.status_code != 200:
-                raise DeliveryError(f"HTTP {response.status_code}")
+            if status != 200:
+                raise DeliveryError(f"HTTP {status}")
 
         install = partial(install_with_tick, tick_log) if tick_log else recurring.install
         return await run_scheduler(engine, send, quiet=None, wait=True, stop=stop, interval=0.2,
