@@ -49,6 +49,15 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))] if ordered else float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def peak_rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -110,6 +119,7 @@ def run(db_url: str, count: int, window: float, schedulers: int, kill_at: float 
             with engine.begin() as conn:  # a production outbox has statistics (autovacuum); a fresh one not yet
                 conn.execute(text("ANALYZE outbox"))
         memory = 0.0
+        cpu = 0.0
         killed = False
         deadline = time.monotonic() + 600
         next_count = 0.0
@@ -117,6 +127,7 @@ def run(db_url: str, count: int, window: float, schedulers: int, kill_at: float 
             time.sleep(0.05)
             memory = max([memory] + [peak_rss_mb(p.pid) for p in procs])
             if kill_at is not None and not killed and len(api.accepted) >= count * kill_at:
+                cpu += cpu_seconds(procs[0].pid)
                 procs[0].send_signal(signal.SIGKILL)
                 procs[0].wait()
                 killed = True
@@ -127,6 +138,7 @@ def run(db_url: str, count: int, window: float, schedulers: int, kill_at: float 
                     sent = s.scalar(select(func.count()).select_from(Outbox).where(Outbox.state == SENT))
                 if sent == count:
                     break
+        cpu += sum(cpu_seconds(p.pid) for p in procs)
         for p in procs:
             p.terminate()
         for p in procs:
@@ -147,7 +159,8 @@ def run(db_url: str, count: int, window: float, schedulers: int, kill_at: float 
     print(f"lateness p50 {percentile(lateness, 50) * 1000:.0f} ms, p95 {percentile(lateness, 95) * 1000:.0f} ms, "
           f"max {max(lateness) * 1000:.0f} ms")
     print(f"throughput {len(received) / duration if duration else float('nan'):.0f} deliveries/s over {duration:.1f} s; "
-          f"peak RSS per scheduler {memory:.0f} MB", flush=True)
+          f"peak RSS per scheduler {memory:.0f} MB; schedulers' CPU {cpu * 1000 / max(1, len(received)):.2f} ms per delivery "
+          f"(start-up included; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)", flush=True)
 
 
 def main() -> int:

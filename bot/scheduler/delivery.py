@@ -301,10 +301,8 @@ def _record(
 
 async def _attempt(send: Sender, message: OutgoingMessage, timeout: float | None) -> tuple[OutgoingMessage, DeliveryError | None]:
     try:
-        if timeout is None:
+        async with asyncio.timeout(timeout):  # None: no limit
             await send(message)
-        else:
-            await asyncio.wait_for(send(message), timeout)
     except DeliveryError as exc:
         return message, exc
     except TimeoutError:
