@@ -51,6 +51,8 @@ CITIZEN_CHANNELS = frozenset({"line", "web"})
 # settled by another scheduler (its holder died). The holder extends it every CLAIM_TTL/3.
 CLAIM_TTL = timedelta(seconds=10)
 UNKNOWN_OUTCOME = "outcome unknown"
+# A claimed row waits at most this long for its rate-limit slot; further away, it is put back.
+MAX_RATE_WAIT = 2.0
 
 
 class DeliveryError(Exception):
@@ -62,6 +64,13 @@ class DeliveryError(Exception):
         self.permanent = permanent
         self.retry_after = retry_after
         self.unknown = unknown  # the platform may or may not have delivered it (the send was cut off)
+
+
+class Deferred(DeliveryError):
+    """Not attempted: the rate limit's next slot is `retry_after` seconds away (not an attempt)."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("waiting for the rate limit", retry_after=retry_after)
 
 
 @dataclass(frozen=True)
@@ -284,7 +293,11 @@ def _record(
         if row is None or not _holds(row, owner):
             continue  # cancelled or taken over meanwhile; leave it alone
         assert error is not None
-        if error.unknown and row.channel not in IDEMPOTENT_CHANNELS:
+        if isinstance(error, Deferred):
+            row.state, row.due_at = PENDING, now + timedelta(seconds=error.retry_after or 0.0)
+            row.attempts = max(0, row.attempts - 1)
+            stats.postponed += 1
+        elif error.unknown and row.channel not in IDEMPOTENT_CHANNELS:
             row.state, row.last_error = FAILED, f"{UNKNOWN_OUTCOME} ({error.reason[:200]}); not resent to avoid a duplicate"
             stats.failed += 1
             logger.warning("follow-up %d: %s; marked failed, not resent", row.id, error.reason[:200])
@@ -368,12 +381,17 @@ class Deliverer:
 
     async def _one(self, message: OutgoingMessage) -> Result:
         if self.limiter is not None:
-            await self.limiter.wait(message.channel, message.recipient)
+            if await self.limiter.wait(message.channel, message.recipient, MAX_RATE_WAIT) is None:
+                return message, Deferred(self.limiter.next_free(message.channel, message.recipient))
         return await _attempt(self.send, message, self.send_timeout)
 
     def _upcoming(self, now: datetime) -> datetime | None:
-        with session_scope(self.engine) as s:
-            return s.scalar(select(Outbox.due_at).where(Outbox.state == PENDING, Outbox.due_at > now).order_by(Outbox.due_at).limit(1))
+        """When the next pending row falls due (None: none, or the database could not say)."""
+        try:
+            with session_scope(self.engine) as s:
+                return s.scalar(select(Outbox.due_at).where(Outbox.state == PENDING, Outbox.due_at > now).order_by(Outbox.due_at).limit(1))
+        except Exception:  # noqa: BLE001 - the next cycle reports database trouble
+            return None
 
     def _cycle(self, finished: list[Result], want: int) -> list[OutgoingMessage]:
         """One transaction: record what finished, claim up to `want` more rows."""

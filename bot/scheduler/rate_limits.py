@@ -16,7 +16,9 @@ of live schedulers (heartbeat rows in `scheduler_nodes`), re-read while it runs.
 per-chat spacing is kept by the scheduler that sends; two schedulers may each send one
 message to the same chat at the same moment, which the platform tolerates (short
 bursts) and, if not, answers 429: the row is then retried after `retry_after`, never
-lost (see `bot.scheduler.delivery`).
+lost (see `bot.scheduler.delivery`). A message whose slot is more than a couple of
+seconds away (a busy group) is put back with its due time moved to that slot instead
+of holding one of the scheduler's sending slots meanwhile.
 """
 
 from __future__ import annotations
@@ -39,12 +41,15 @@ class _Bucket:
     tokens: float
     stamp: float
 
-    def take(self, now: float) -> float:
-        """Take one token; returns how long to wait before using it (0: at once)."""
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+    def wait(self, now: float) -> float:
+        """How long until a token is available (0: at once)."""
+        tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
+    def take(self, now: float) -> None:
+        """Take one token (the balance may go negative: later callers wait longer)."""
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate) - 1.0
         self.stamp = now
-        self.tokens -= 1.0
-        return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
 
 
 class RateLimiter:
@@ -74,23 +79,42 @@ class RateLimiter:
             else:
                 bucket.rate, bucket.burst, bucket.tokens = rate, burst, min(bucket.tokens, burst)
 
-    def delay(self, channel: str, recipient: str) -> float:
-        """Reserve a slot for one message; returns the seconds to wait before sending it."""
+    def delay(self, channel: str, recipient: str, max_wait: float = float("inf")) -> float | None:
+        """Reserve a slot for one message; returns the seconds to wait before sending it.
+
+        None (and nothing reserved) when the wait would exceed `max_wait`: the caller
+        should put the message back rather than hold a sending slot that long.
+        """
         now = self.clock()
-        wait = 0.0
         bucket = self._buckets.get(channel)
-        if bucket is not None:
-            wait = bucket.take(now)
+        at = now + (bucket.wait(now) if bucket is not None else 0.0)
+        spacing = 0.0
         if channel == "telegram":
             spacing = TELEGRAM_GROUP_SPACING if recipient.startswith("-") else TELEGRAM_PRIVATE_SPACING
-            at = max(now + wait, self._next_in_chat.get(recipient, 0.0))
+            at = max(at, self._next_in_chat.get(recipient, 0.0))
+        wait = at - now
+        if wait > max_wait:
+            return None
+        if bucket is not None:
+            bucket.take(now)
+        if spacing:
             self._next_in_chat[recipient] = at + spacing
-            wait = at - now
             if len(self._next_in_chat) > 10_000:  # forget chats whose spacing is long over
                 self._next_in_chat = {k: v for k, v in self._next_in_chat.items() if v > now}
         return wait
 
-    async def wait(self, channel: str, recipient: str) -> None:
-        pause = self.delay(channel, recipient)
-        if pause > 0:
+    def next_free(self, channel: str, recipient: str) -> float:
+        """Seconds until a message to `recipient` could go (without reserving anything)."""
+        now = self.clock()
+        bucket = self._buckets.get(channel)
+        at = now + (bucket.wait(now) if bucket is not None else 0.0)
+        if channel == "telegram":
+            at = max(at, self._next_in_chat.get(recipient, 0.0))
+        return at - now
+
+    async def wait(self, channel: str, recipient: str, max_wait: float = float("inf")) -> float | None:
+        """Wait for a slot; None when it is further away than `max_wait` (nothing reserved, no wait)."""
+        pause = self.delay(channel, recipient, max_wait)
+        if pause:
             await asyncio.sleep(pause)
+        return pause

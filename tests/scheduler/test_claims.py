@@ -151,3 +151,38 @@ def test_a_send_cut_off_by_its_timeout_is_not_resent_on_telegram(db_engine) -> N
     rows = _rows(db_engine)
     assert rows["-0"].state == FAILED and rows["-0"].last_error.startswith("outcome unknown")
     assert rows["U0"].state == PENDING and rows["U0"].attempts == 1  # retried later with its retry key
+
+
+def test_a_row_whose_rate_limit_slot_is_far_away_is_put_back_not_held(db_engine) -> None:
+    from bot.scheduler.rate_limits import RateLimiter
+
+    past = datetime(2026, 1, 1, tzinfo=UTC)
+    with session_scope(db_engine) as s:
+        for i in range(3):  # three messages to one Telegram group: one every 3 s
+            enqueue(s, kind="request_routed", channel="telegram", recipient="-100", text=f"คำขอ {i}",
+                    idempotency_key=f"group:{i}", due_at=past)
+    sent: list[str] = []
+
+    async def send(message: OutgoingMessage) -> None:
+        sent.append(message.payload["text"])
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        deliverer = Deliverer(db_engine, send, owner="a", poll=0.05, limiter=RateLimiter())
+        task = asyncio.create_task(deliverer.run(stop))
+        while not sent or any(r.state == SENDING for r in _rows_by_key(db_engine).values()):
+            await asyncio.sleep(0.05)
+        stop.set()
+        await task
+
+    asyncio.run(main())
+    rows = _rows_by_key(db_engine)
+    assert len(sent) == 1, "the group gets one message now"
+    waiting = [r for r in rows.values() if r.state == PENDING]
+    assert len(waiting) == 2
+    assert all(r.attempts == 0 and r.due_at > past + timedelta(days=1) for r in waiting), "put back, not a failed attempt"
+
+
+def _rows_by_key(engine) -> dict[str, Outbox]:
+    with session_scope(engine) as s:
+        return {r.idempotency_key: r for r in s.scalars(select(Outbox))}
