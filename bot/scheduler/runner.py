@@ -8,9 +8,9 @@ LINE and web rows are resent with their retry key, Telegram rows are marked fail
 "outcome unknown". Killing one scheduler loses nothing; the others take its rows over
 after the lease.
 
-Coordination (every `LEASE_TTL`/3, in each scheduler):
-- a heartbeat row in `scheduler_nodes`: the number of live schedulers divides the
-  rate limits between them;
+Coordination (every 2 s, in each scheduler):
+- a heartbeat row in `scheduler_nodes` (lapses after 6 s): the number of live schedulers
+  divides the rate limits between them;
 - the "followups" lease: its holder runs the recurring jobs of `bot.scheduler.recurring`
   (APScheduler 3 with the SQLAlchemy job store in the database, e.g. the 08:00 daily
   digest with `coalesce=True` and a few hours of `misfire_grace_time`). When the holder
@@ -48,6 +48,7 @@ from storage.db import is_sqlite
 logger = logging.getLogger(__name__)
 
 LEASE_TTL = timedelta(seconds=30)
+NODE_EVERY = timedelta(seconds=2)  # heartbeat of a live scheduler (its row lapses after 3 beats)
 
 
 class LeaseLost(RuntimeError):
@@ -121,15 +122,19 @@ async def run_scheduler(
             logger.error("another scheduler holds the lease on this database; exiting")
             return 3
         await asyncio.to_thread(recover_in_flight, engine)
-    await asyncio.to_thread(nodes.heartbeat, engine, owner, lease_ttl)
+    await asyncio.to_thread(nodes.heartbeat, engine, owner, 3 * NODE_EVERY)
     limiter = limiter or RateLimiter(schedulers=await asyncio.to_thread(nodes.live_count, engine))
     jobs = _RecurringJobs(engine, timezone, install)
     lost = asyncio.Event()
 
+    # the live count is re-read often, so that survivors take a dead scheduler's share of
+    # the rate limits within seconds; the lease is renewed well within its TTL
+    every = min(lease_ttl.total_seconds() / 3, NODE_EVERY.total_seconds())
+
     async def coordinate() -> None:
         while not stop.is_set():
             try:
-                await asyncio.to_thread(nodes.heartbeat, engine, owner, lease_ttl)
+                await asyncio.to_thread(nodes.heartbeat, engine, owner, timedelta(seconds=3 * every))
                 limiter.share(await asyncio.to_thread(nodes.live_count, engine))
                 leader = await asyncio.to_thread(try_acquire, engine, owner, lease_ttl)
             except Exception:  # noqa: BLE001 - a database hiccup: try again next round
@@ -147,7 +152,7 @@ async def run_scheduler(
                     stop.set()
                     return
             try:
-                await asyncio.wait_for(stop.wait(), timeout=lease_ttl.total_seconds() / 3)
+                await asyncio.wait_for(stop.wait(), timeout=every)
             except TimeoutError:
                 pass
 
