@@ -159,15 +159,29 @@ def _claim(s: Session, owner: str, now: datetime, limit: int, quiet: QuietHours 
 
 
 def extend_claims(engine: Engine, owner: str, now: datetime | None = None, ttl: timedelta = CLAIM_TTL) -> int:
-    """The holder's heartbeat: its rows in flight stay its own for another `ttl`."""
+    """The holder's heartbeat: its rows in flight stay its own for another `ttl`.
+
+    Rows locked right now (their outcome is being recorded) are skipped, not waited for:
+    the heartbeat never blocks, nor deadlocks with, the recording transaction.
+    """
     now = now or utcnow()
+    mine = (
+        select(Outbox.id)
+        .where(Outbox.state == SENDING, Outbox.claimed_by == owner)
+        .with_for_update(skip_locked=True)
+        .cte("mine")
+        .prefix_with("MATERIALIZED")
+    )
     with session_scope(engine) as s:
-        return s.execute(
-            update(Outbox)
-            .where(Outbox.state == SENDING, Outbox.claimed_by == owner)
-            .values(claim_expires_at=now + ttl)
-            .execution_options(synchronize_session=False)
-        ).rowcount or 0
+        return len(
+            s.execute(  # RETURNING counts the rows: SQLite reports no rowcount for a statement starting with WITH
+                update(Outbox)
+                .where(Outbox.id.in_(select(mine.c.id)), Outbox.state == SENDING, Outbox.claimed_by == owner)
+                .values(claim_expires_at=now + ttl)
+                .returning(Outbox.id)
+                .execution_options(synchronize_session=False)
+            ).all()
+        )
 
 
 def _settle_in_flight(engine: Engine, condition: Any, reason: str) -> tuple[int, int]:

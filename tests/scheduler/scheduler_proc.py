@@ -69,6 +69,9 @@ async def main(db_url: str, api_url: str, claim_ttl: timedelta, tick_log: str | 
 
 
 if __name__ == "__main__":
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("DATABASE_URL", sys.argv[1])  # the recurring jobs open the configured database
     ttl = timedelta(seconds=float(sys.argv[3])) if len(sys.argv) > 3 else CLAIM_TTL
     sys.exit(asyncio.run(main(sys.argv[1], sys.argv[2], ttl, sys.argv[4] if len(sys.argv) > 4 else None)))
