@@ -7,6 +7,8 @@ SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, insert, select, update
@@ -53,4 +55,41 @@ def release(engine: Engine, owner: str, name: str = LEASE_NAME) -> None:
             update(SchedulerLease)
             .where(SchedulerLease.name == name, SchedulerLease.owner == owner)
             .values(expires_at=datetime(1970, 1, 1, tzinfo=utcnow().tzinfo))
+        )
+
+
+def is_dead_local_owner(owner: str) -> bool:
+    """Whether `owner` ("host:pid:tag", see runner.instance_name) was a process on this
+    machine that no longer exists. Anything else (another machine, a live pid, a name
+    of another shape) counts as possibly alive."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname()[:40] or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # a live process of another user
+    return False
+
+
+def take_over_from_dead(engine: Engine, owner: str, ttl: timedelta, now: datetime | None = None, name: str = LEASE_NAME) -> bool:
+    """Take the lease at once when its holder was a process on this machine that has died
+    (a crashed scheduler restarted by its supervisor need not wait for the TTL)."""
+    current = holder(engine, name)
+    if current is None or current.owner == owner or not is_dead_local_owner(current.owner):
+        return False
+    now = now or utcnow()
+    with session_scope(engine) as s:
+        return bool(
+            s.execute(
+                update(SchedulerLease)
+                .where(SchedulerLease.name == name, SchedulerLease.owner == current.owner)
+                .values(owner=owner, acquired_at=now, expires_at=now + ttl)
+            ).rowcount
         )

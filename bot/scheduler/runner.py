@@ -40,7 +40,7 @@ from sqlalchemy import Engine
 
 from bot.scheduler import nodes, recurring
 from bot.scheduler.delivery import CLAIM_TTL, Deliverer, Sender, recover_in_flight
-from bot.scheduler.lease import release, try_acquire
+from bot.scheduler.lease import release, take_over_from_dead, try_acquire
 from bot.scheduler.quiet_hours import QuietHours
 from bot.scheduler.rate_limits import RateLimiter
 from storage.db import is_sqlite
@@ -60,7 +60,11 @@ def instance_name() -> str:
 
 
 async def wait_for_lease(engine: Engine, owner: str, *, wait: bool, poll: float = 2.0, ttl: timedelta = LEASE_TTL) -> bool:
+    """Take the lease, waiting while a live scheduler holds it (a dead one on this machine is taken over at once)."""
     while not await asyncio.to_thread(try_acquire, engine, owner, ttl):
+        if await asyncio.to_thread(take_over_from_dead, engine, owner, ttl):
+            logger.warning("took the scheduler lease over from a scheduler on this machine that stopped without releasing it")
+            return True
         if not wait:
             return False
         await asyncio.sleep(poll)

@@ -10,7 +10,9 @@ import pytest
 
 from bot.scheduler import nodes, recurring
 from bot.scheduler.rate_limits import CHANNEL_RATES, TELEGRAM_GROUP_SPACING, RateLimiter
+from storage.db import session_scope
 from storage.models.base import utcnow
+from storage.models.scheduler import SchedulerLease
 
 
 class FakeClock:
@@ -114,3 +116,27 @@ def test_several_schedulers_need_postgresql(monkeypatch: pytest.MonkeyPatch, tmp
     schedulers = [s for s in build_services(settings, 5005, 3) if s.name.startswith("scheduler")]
     assert [s.name for s in schedulers] == ["scheduler-1", "scheduler-2", "scheduler-3"]
     assert all(s.command[-2:] == ["scheduler", "run"] for s in schedulers)
+
+
+def test_a_dead_local_holder_of_the_lease_is_taken_over_at_once(db_engine) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from bot.scheduler.lease import holder, is_dead_local_owner, take_over_from_dead, try_acquire
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead = f"{socket.gethostname()[:40]}:{gone.stdout.strip()}:abc123"
+    alive = f"{socket.gethostname()[:40]}:{os.getppid()}:abc123"
+    assert is_dead_local_owner(dead)
+    assert not is_dead_local_owner(alive)
+    assert not is_dead_local_owner("another-machine:1:abc123")
+    ttl = timedelta(seconds=30)
+    assert try_acquire(db_engine, alive, ttl)
+    assert not take_over_from_dead(db_engine, "me", ttl), "a live holder keeps it"
+    with session_scope(db_engine) as s:
+        s.get(SchedulerLease, "followups").owner = dead
+    assert not try_acquire(db_engine, "me", ttl)
+    assert take_over_from_dead(db_engine, "me", ttl)
+    assert holder(db_engine).owner == "me"
