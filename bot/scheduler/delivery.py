@@ -231,6 +231,23 @@ def reclaim_expired(engine: Engine, now: datetime | None = None) -> int:
     return resend + unknown
 
 
+def reclaim_from_dead_local(engine: Engine, owner: str) -> int:
+    """Settle at once the claims of schedulers that ran on this machine and have died (a
+    process that no longer exists cannot be sending); others wait for their claims' lease."""
+    from bot.scheduler.lease import is_dead_local_owner
+
+    with session_scope(engine) as s:
+        holders = set(s.scalars(select(Outbox.claimed_by).where(Outbox.state == SENDING, Outbox.claimed_by != owner).distinct()))
+    dead = sorted(h for h in holders if h and is_dead_local_owner(h))
+    if not dead:
+        return 0
+    resend, unknown = _settle_in_flight(engine, Outbox.claimed_by.in_(dead), "after its scheduler stopped")
+    if resend or unknown:
+        logger.warning("took over %d claims of a stopped scheduler on this machine (%d resent with their retry key, %d marked unknown)",
+                       resend + unknown, resend, unknown)
+    return resend + unknown
+
+
 def _drop_stale(engine: Engine, now: datetime) -> int:
     with session_scope(engine) as s:
         ids = list(
@@ -418,6 +435,7 @@ class Deliverer:
     def _chores(self) -> None:
         now = utcnow()
         reclaim_expired(self.engine, now)
+        reclaim_from_dead_local(self.engine, self.owner)
         stale, postponed = housekeeping(self.engine, now, self.quiet)
         self.stats.stale += stale
         self.stats.postponed += postponed

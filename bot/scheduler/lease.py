@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, insert, select, update
@@ -58,16 +59,27 @@ def release(engine: Engine, owner: str, name: str = LEASE_NAME) -> None:
         )
 
 
+def _pid_namespace() -> int:
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return 0
+
+
+def instance_name() -> str:
+    """A scheduler's name: "host:pid-namespace:pid:tag" (unique, and tells whether it runs here)."""
+    return f"{socket.gethostname()[:32]}:{_pid_namespace()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
 def is_dead_local_owner(owner: str) -> bool:
-    """Whether `owner` ("host:pid:tag", see runner.instance_name) was a process on this
-    machine that no longer exists. Anything else (another machine, a live pid, a name
-    of another shape) counts as possibly alive."""
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname()[:40] or not pid_text.isdigit():
+    """Whether `owner` (see `instance_name`) was a process on this machine, in this PID
+    namespace, that no longer exists. Anything else (another machine or container, a live
+    pid, a name of another shape) counts as possibly alive."""
+    parts = owner.rsplit(":", 3)
+    if len(parts) != 4 or not parts[1].isdigit() or not parts[2].isdigit():
         return False
-    pid = int(pid_text)
-    if pid == os.getpid():
+    host, namespace, pid = parts[0], int(parts[1]), int(parts[2])
+    if host != socket.gethostname()[:32] or namespace != _pid_namespace() or namespace == 0 or pid == os.getpid():
         return False
     try:
         os.kill(pid, 0)

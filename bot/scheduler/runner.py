@@ -27,9 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -40,7 +37,7 @@ from sqlalchemy import Engine
 
 from bot.scheduler import nodes, recurring
 from bot.scheduler.delivery import CLAIM_TTL, Deliverer, Sender, recover_in_flight
-from bot.scheduler.lease import release, take_over_from_dead, try_acquire
+from bot.scheduler.lease import instance_name, release, take_over_from_dead, try_acquire
 from bot.scheduler.quiet_hours import QuietHours
 from bot.scheduler.rate_limits import RateLimiter
 from storage.db import is_sqlite
@@ -53,10 +50,6 @@ NODE_EVERY = timedelta(seconds=2)  # heartbeat of a live scheduler (its row laps
 
 class LeaseLost(RuntimeError):
     pass
-
-
-def instance_name() -> str:
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 async def wait_for_lease(engine: Engine, owner: str, *, wait: bool, poll: float = 2.0, ttl: timedelta = LEASE_TTL) -> bool:

@@ -186,3 +186,24 @@ def test_a_row_whose_rate_limit_slot_is_far_away_is_put_back_not_held(db_engine)
 def _rows_by_key(engine) -> dict[str, Outbox]:
     with session_scope(engine) as s:
         return {r.idempotency_key: r for r in s.scalars(select(Outbox))}
+
+
+def test_claims_of_a_dead_scheduler_on_this_machine_are_taken_over_at_once(db_engine) -> None:
+    import subprocess
+    import sys
+
+    from bot.scheduler.delivery import reclaim_from_dead_local
+    from bot.scheduler.lease import instance_name
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    host, namespace, _, _ = instance_name().rsplit(":", 3)
+    dead = f"{host}:{namespace}:{gone.stdout.strip()}:dead00"
+    _queue(db_engine, 1, channel="line", prefix="U")
+    _queue(db_engine, 1, channel="telegram", prefix="-")
+    _queue(db_engine, 1, channel="line", prefix="remote")
+    claim_due(db_engine, dead, NOON_BKK, 2, ttl=TTL)
+    claim_due(db_engine, "another-machine:1:2:abc", NOON_BKK, 1, ttl=TTL)
+    assert reclaim_from_dead_local(db_engine, "me") == 2, "before the lease expires"
+    rows = _rows(db_engine)
+    assert rows["U0"].state == PENDING and rows["-0"].state == FAILED
+    assert rows["remote0"].state == SENDING, "a scheduler elsewhere keeps its claims until their lease expires"

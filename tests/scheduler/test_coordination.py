@@ -120,18 +120,20 @@ def test_several_schedulers_need_postgresql(monkeypatch: pytest.MonkeyPatch, tmp
 
 def test_a_dead_local_holder_of_the_lease_is_taken_over_at_once(db_engine) -> None:
     import os
-    import socket
     import subprocess
     import sys
 
-    from bot.scheduler.lease import holder, is_dead_local_owner, take_over_from_dead, try_acquire
+    from bot.scheduler.lease import holder, instance_name, is_dead_local_owner, take_over_from_dead, try_acquire
 
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
-    dead = f"{socket.gethostname()[:40]}:{gone.stdout.strip()}:abc123"
-    alive = f"{socket.gethostname()[:40]}:{os.getppid()}:abc123"
+    host, namespace, _, _ = instance_name().rsplit(":", 3)
+    dead = f"{host}:{namespace}:{gone.stdout.strip()}:abc123"
+    alive = f"{host}:{namespace}:{os.getppid()}:abc123"
     assert is_dead_local_owner(dead)
     assert not is_dead_local_owner(alive)
-    assert not is_dead_local_owner("another-machine:1:abc123")
+    assert not is_dead_local_owner(f"another-machine:{namespace}:{gone.stdout.strip()}:abc123")
+    assert not is_dead_local_owner(f"{host}:1:{gone.stdout.strip()}:abc123"), "another container's PID namespace"
+    assert not is_dead_local_owner("old-style-name")
     ttl = timedelta(seconds=30)
     assert try_acquire(db_engine, alive, ttl)
     assert not take_over_from_dead(db_engine, "me", ttl), "a live holder keeps it"
