@@ -2,6 +2,10 @@
 
 usage: python scheduler_proc.py DATABASE_URL FAKE_API_URL [CLAIM_TTL_SECONDS [TICK_LOG]]
 
+With SCHEDULER_ELSEWHERE=1 the scheduler names itself as if it ran on another machine,
+so that the others take its rows over only when their claims' lease expires (the path
+taken when a machine dies), not at once as for a dead process on this machine.
+
 With TICK_LOG, a recurring job runs every second besides the real ones: each run
 claims its period (the whole second) like the real jobs do and, when it got it, appends
 "<period> <scheduler>" to TICK_LOG, so that a test can see that each period ran once.
@@ -64,7 +68,8 @@ async def main(db_url: str, api_url: str, claim_ttl: timedelta, tick_log: str | 
                 raise DeliveryError(f"HTTP {status}")
 
         install = partial(install_with_tick, tick_log) if tick_log else recurring.install
-        return await run_scheduler(engine, send, quiet=None, wait=True, stop=stop, interval=0.2,
+        owner = f"elsewhere-{os.getpid()}:0:{os.getpid()}:test" if os.environ.get("SCHEDULER_ELSEWHERE") == "1" else None
+        return await run_scheduler(engine, send, quiet=None, wait=True, stop=stop, interval=0.2, owner=owner,
                                    lease_ttl=timedelta(seconds=3), claim_ttl=claim_ttl, install=install)
 
 

@@ -46,8 +46,8 @@ def _url(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=False)
 
 
-def _start(engine: Engine, api: FakePushApi, *extra: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), DATABASE_URL=_url(engine))
+def _start(engine: Engine, api: FakePushApi, *extra: str, elsewhere: bool = False) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), DATABASE_URL=_url(engine), SCHEDULER_ELSEWHERE="1" if elsewhere else "0")
     return subprocess.Popen([sys.executable, str(PROC), _url(engine), api.url, CLAIM_TTL, *extra], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -81,12 +81,13 @@ def _queue(engine: Engine, total: int, channel: str) -> None:
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("kill_after", [5, 150])
-def test_two_schedulers_one_sigkilled_line(pg_engine: Engine, kill_after: int) -> None:
+@pytest.mark.parametrize(("kill_after", "elsewhere"), [(5, False), (150, False), (150, True)],
+                         ids=["early", "midway", "midway-after-lease"])
+def test_two_schedulers_one_sigkilled_line(pg_engine: Engine, kill_after: int, elsewhere: bool) -> None:
     total = 400
     _queue(pg_engine, total, "line")
     with FakePushApi(delay=0.01) as api:
-        first, second = _start(pg_engine, api), _start(pg_engine, api)
+        first, second = _start(pg_engine, api, elsewhere=elsewhere), _start(pg_engine, api)
         try:
             _wait(lambda: api.requests >= kill_after)
             first.send_signal(signal.SIGKILL)
@@ -106,7 +107,7 @@ def test_two_schedulers_one_sigkilled_telegram_never_twice(pg_engine: Engine) ->
     total = 80
     _queue(pg_engine, total, "telegram")
     with FakePushApi(delay=0.05) as api:
-        first, second = _start(pg_engine, api), _start(pg_engine, api)
+        first, second = _start(pg_engine, api, elsewhere=True), _start(pg_engine, api)  # taken over after the lease
         try:
             _wait(lambda: api.requests >= 10)
             first.send_signal(signal.SIGKILL)
