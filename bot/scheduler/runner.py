@@ -130,14 +130,16 @@ async def run_scheduler(
 
     async def coordinate() -> None:
         while not stop.is_set():
+            leader: bool | None = None
             try:
                 await asyncio.to_thread(nodes.heartbeat, engine, owner, timedelta(seconds=3 * every))
                 limiter.share(await asyncio.to_thread(nodes.live_count, engine))
                 leader = await asyncio.to_thread(try_acquire, engine, owner, lease_ttl)
-            except Exception:  # noqa: BLE001 - a database hiccup: try again next round
+            except Exception:  # noqa: BLE001 - a database hiccup: try again next round (the lease outlives a few)
                 logger.exception("scheduler coordination failed; retrying")
-                leader = False
-            if leader:
+            if leader is None:
+                pass
+            elif leader:
                 jobs.start()
             else:
                 if jobs.scheduler is not None:
@@ -162,9 +164,12 @@ async def run_scheduler(
         stop.set()
         await asyncio.gather(coordinator, return_exceptions=True)
         jobs.stop()
-        if not lost.is_set():
-            await asyncio.to_thread(release, engine, owner)
-        await asyncio.to_thread(nodes.leave, engine, owner)
+        try:
+            if not lost.is_set():
+                await asyncio.to_thread(release, engine, owner)
+            await asyncio.to_thread(nodes.leave, engine, owner)
+        except Exception:  # noqa: BLE001 - the lease and the heartbeat row lapse by themselves
+            logger.exception("could not release the lease on the way out")
     stats = deliverer.stats
     logger.info("scheduler %s stopped: sent %d, retried %d, failed %d, postponed %d, stale %d",
                 owner, stats.sent, stats.retried, stats.failed, stats.postponed, stats.stale)
