@@ -55,11 +55,12 @@ class InboundMessage:
 class DeliveryError(Exception):
     """A failed send. `permanent` errors are not retried (4xx other than 429)."""
 
-    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None, unknown: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
         self.retry_after = retry_after
+        self.unknown = unknown  # the platform may or may not have delivered it (the send was cut off)
 
 
 @runtime_checkable

@@ -79,7 +79,7 @@ def internal_keys(settings: Settings) -> dict[str, str]:
     return {purpose: internal_auth.derive(secret, purpose) for purpose in purposes}
 
 
-def build_services(settings: Settings, rasa_port: int) -> list[Service]:
+def build_services(settings: Settings, rasa_port: int, schedulers: int = 1) -> list[Service]:
     app_bin = Path(sys.executable).parent
     endpoints = settings.var_dir / "endpoints.yml"
     endpoints.write_text(rasa_endpoints_yaml(settings), encoding="utf-8")
@@ -119,8 +119,21 @@ def build_services(settings: Settings, rasa_port: int) -> list[Service]:
     import importlib.util
 
     if importlib.util.find_spec("bot.commands.scheduler") is not None:
-        services.append(Service("scheduler", [str(app_bin / "bot"), "scheduler", "run"], None))
+        for n in range(1, schedulers + 1):
+            name = "scheduler" if schedulers == 1 else f"scheduler-{n}"
+            services.append(Service(name, [str(app_bin / "bot"), "scheduler", "run"], None))
     return services
+
+
+def check_schedulers(settings: Settings, schedulers: int) -> None:
+    """Several schedulers need PostgreSQL: SQLite has a single writer (one scheduler per database)."""
+    from storage.db import is_sqlite
+
+    if schedulers > 1 and is_sqlite(settings.database_url):
+        raise click.ClickException(
+            f"--schedulers {schedulers} needs PostgreSQL (set DATABASE_URL=postgresql://...): "
+            "SQLite has a single writer, so one scheduler delivers for a SQLite database."
+        )
 
 
 def _start(service: Service, log_dir: Path) -> None:
@@ -176,9 +189,12 @@ def _tail(path: Path | None, lines: int = 15) -> str:
 @click.command(name="run")
 @click.option("--rasa-port", default=5005, show_default=True, help="Port of the Rasa server.")
 @click.option("--timeout", default=300, show_default=True, help="Seconds to wait for all services to be healthy.")
-def cli(rasa_port: int, timeout: int) -> None:
-    """Start Rasa, the action server, the gateway (and scheduler) on 127.0.0.1."""
+@click.option("--schedulers", default=1, show_default=True, type=click.IntRange(0, 32),
+              help="Follow-up schedulers to start (more than one needs PostgreSQL; 0: none, e.g. they run elsewhere).")
+def cli(rasa_port: int, timeout: int, schedulers: int) -> None:
+    """Start Rasa, the action server, the gateway (and schedulers) on 127.0.0.1."""
     settings = get_settings()
+    check_schedulers(settings, schedulers)
     if not (ENGINE_BIN / "rasa").exists():
         raise click.ClickException("the engine runtime (.venv-rasa) is missing: run `make run` or `make engine`.")
     if not MODEL.exists():
@@ -201,7 +217,7 @@ def cli(rasa_port: int, timeout: int) -> None:
     ensure_corpus_at_startup(get_engine(), echo=click.echo)  # the shipped law corpus, once per archive sha256, before "ready"
 
     try:
-        services = build_services(settings, rasa_port)
+        services = build_services(settings, rasa_port, schedulers)
     except internal_auth.MissingSecret as exc:
         raise click.ClickException(str(exc)) from None
     stopping = False

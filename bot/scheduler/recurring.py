@@ -2,16 +2,28 @@
 
 Job callables are module-level functions referenced by import path, so the job
 store holds no pickled closures; ids are fixed, so re-installing replaces them.
+
+With several schedulers, only the one holding the "followups" lease runs the job
+store (`bot.scheduler.runner`): a job store cannot be shared by two running
+schedulers. Each job also claims its period first (`claim_period`: a row in
+`scheduler_job_runs` keyed by job and period), so that even during a hand-over
+between two schedulers a job runs once per period, never once per scheduler.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.base import BaseScheduler
 
 logger = logging.getLogger(__name__)
+
+# The scheduler instance running jobs in this process (recorded with each run).
+_owner = "scheduler"
+# Runs older than this are forgotten (the periods here are days and hours).
+KEEP_RUNS = timedelta(days=30)
 
 DIGEST_HOUR = 8
 # A digest missed while the system was down is still worth sending until late morning.
@@ -22,10 +34,42 @@ NLU_PURGE_EVERY = timedelta(hours=1)
 RETENTION_PURGE_EVERY = timedelta(hours=1)
 
 
+def set_owner(owner: str) -> None:
+    global _owner
+    _owner = owner
+
+
+def claim_period(job_id: str, period: str) -> bool:
+    """Record that `job_id` runs for `period`; False when it already ran (or runs) elsewhere."""
+    from sqlalchemy import delete, insert
+    from sqlalchemy.exc import IntegrityError
+
+    from storage.db import get_engine, session_scope
+    from storage.models.base import utcnow
+    from storage.models.scheduler import SchedulerJobRun
+
+    now = utcnow()
+    try:
+        with session_scope(get_engine()) as session:
+            session.execute(insert(SchedulerJobRun).values(job_id=job_id, period=period, owner=_owner[:64], started_at=now))
+    except IntegrityError:
+        logger.info("%s for %s already ran; skipped", job_id, period)
+        return False
+    with session_scope(get_engine()) as session:
+        session.execute(delete(SchedulerJobRun).where(SchedulerJobRun.job_id == job_id, SchedulerJobRun.started_at < now - KEEP_RUNS))
+    return True
+
+
 def daily_digest() -> None:
     """Queue today's digest for every group (skipped where there is nothing to say)."""
+    from common.settings import get_settings
     from storage.db import get_engine, session_scope
     from storage.digest import queue_daily_digests
+    from storage.models.base import utcnow
+
+    today = utcnow().astimezone(ZoneInfo(get_settings().timezone)).date()
+    if not claim_period("daily-digest", today.isoformat()):
+        return
 
     with session_scope(get_engine()) as session:
         count = queue_daily_digests(session)
@@ -36,8 +80,11 @@ def purge_nlu_captures() -> None:
     """Enforce the retention period of captured NLU messages."""
     from common.settings import get_settings
     from storage.db import get_engine, session_scope
+    from storage.models.base import utcnow
     from storage.nlu_capture import purge_expired
 
+    if not claim_period("nlu-capture-purge", utcnow().strftime("%Y-%m-%dT%H")):
+        return
     with session_scope(get_engine()) as session:
         count = purge_expired(session, get_settings().nlu_capture_retention_days)
     if count:
@@ -48,13 +95,15 @@ def purge_retention() -> None:
     """Enforce the retention periods of every table (storage.retention) and of Rasa's tracker (engine/privacy.py)."""
     import asyncio
 
-    from common.settings import get_settings
     from common import clock
+    from common.settings import get_settings
     from connectors.rasa_client import RasaClient
     from storage.db import get_engine, session_scope
     from storage.retention import Retention, purge
 
     now, policy = clock.now(), Retention.from_env()
+    if not claim_period("retention-purge", now.strftime("%Y-%m-%dT%H")):
+        return  # another scheduler did this hour's purge
     with session_scope(get_engine()) as session:
         purged = purge(session, now, policy)
     logger.info("retention: %s", purged.as_dict())

@@ -19,6 +19,8 @@ from storage.models.outbox import FAILED, SENT, Outbox
 from storage.outbox import enqueue
 from tests.scheduler.fake_push_api import FakePushApi
 
+pytestmark = pytest.mark.multiprocess
+
 ROOT = Path(__file__).resolve().parents[2]
 PROC = Path(__file__).with_name("scheduler_proc.py")
 pytestmark = [pytest.mark.kill, pytest.mark.multiprocess]
