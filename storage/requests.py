@@ -346,7 +346,8 @@ def update_request_status(
         cancel_pending(session, cause_type="request", cause_id=str(request.id), kinds=("satisfaction_check",))
     if status == COMPLETED:
         text += "\nขอบคุณที่ใช้บริการครับ ให้คะแนนความพึงพอใจได้ที่ปุ่มด้านล่าง"
-        buttons = rating_buttons(request.code)
+        text += "\nหากเรื่องยังไม่ได้รับการแก้ไขจริง กดปุ่ม \"ยังไม่เสร็จจริง\" ได้ภายใน 14 วันครับ"  # issue #24: reopen
+        buttons = rating_buttons(request.code) + [reopen_button(request.code)]
         due = now + satisfaction_after()
         _notify_citizen(
             session, request, "satisfaction_check",
@@ -413,3 +414,64 @@ def rating_summary(session: Session, agency: str | None = None) -> list[tuple[st
     if agency:
         stmt = stmt.where(ServiceRating.agency == agency)
     return [(a, s, int(n), round(float(avg), 2)) for a, s, n, avg in session.execute(stmt)]
+
+
+# --- closure quality: "ยังไม่เสร็จจริง" (open government, issue #24) ----------------
+
+REOPEN_WITHIN = timedelta(days=14)
+
+
+class ReopenTooLate(Exception):
+    """More than 14 days have passed since the request was completed."""
+
+
+def reopen_request(session: Session, citizen_key: str, request_id: int | None, reason: str = "", now: datetime | None = None) -> ServiceRequest:
+    """The citizen says a completed request is not actually fixed: it goes back to the agency.
+
+    Allowed within 14 days of completion; the agency's groups are told, the request is
+    "in progress" again and counts in the reopened figures (storage/stats.py).
+    """
+    now = now or utcnow()
+    if request_id is None:
+        request = session.scalar(
+            select(ServiceRequest).where(ServiceRequest.citizen_key == citizen_key, ServiceRequest.status == COMPLETED)
+            .order_by(ServiceRequest.closed_at.desc(), ServiceRequest.id.desc()).limit(1)
+        )
+        if request is None:
+            raise RequestNotFound("latest completed")
+    else:
+        request = _own(session, citizen_key, request_id)
+    if request.status != COMPLETED:
+        raise NotCompleted(request.status)
+    if request.closed_at is not None and now - request.closed_at > REOPEN_WITHIN:
+        raise ReopenTooLate(request.code)
+    request.status = IN_PROGRESS
+    request.closed_at = None
+    request.updated_at = now
+    reason = (reason or "").strip()[:300]
+    _history(session, request, "reopened", "citizen", reason)
+    request.history[-1].at = now
+    session.flush()
+    cancel_pending(session, cause_type="request", cause_id=str(request.id), kinds=("satisfaction_check",))
+    text = (f"🔁 ผู้ยื่นแจ้งว่าคำร้อง {request.code} ({request.service}) ยังไม่เสร็จจริง เรื่องกลับมาอยู่ในสถานะกำลังดำเนินการ "
+            f"กรุณาตรวจสอบและดำเนินการต่อด้วยครับ" + (f"\nเหตุผลจากผู้ยื่น: {reason}" if reason else ""))
+    payload = _request_card(request, "🔁 คำร้องที่ถูกเปิดอีกครั้ง")
+    payload["alt_text"] = text
+    step = len(request.history)
+    for chat_id in agency_chats(session, request.agency):
+        enqueue(
+            session, kind="request_reopened", channel="telegram", recipient=chat_id, text=text, custom=cards(text, [payload]),
+            idempotency_key=f"request:{request.id}:reopened:{step}:{chat_id}", cause=("request", str(request.id)), urgent=True,
+        )
+    _notify_citizen(
+        session, request, "request_status",
+        f"รับทราบครับ ได้แจ้ง {request.agency} ว่าคำร้อง {request.code} ({request.service}) ยังไม่เสร็จจริงแล้ว "
+        f"เรื่องกลับมาอยู่ในสถานะ \"กำลังดำเนินการ\" ระบบจะแจ้งให้ทราบเมื่อมีความคืบหน้าครับ",
+        f"request:{request.id}:status:{step}", stale_at=now + timedelta(days=7),
+    )
+    return request
+
+
+def reopen_button(code: str) -> dict[str, str]:
+    """The "ยังไม่เสร็จจริง" button on a completion notice."""
+    return button("ยังไม่เสร็จจริง", '/reopen_request{"request_id": "%s"}' % code)
