@@ -21,6 +21,7 @@ from storage.models.channels import ChannelUser, InboundEvent, WebMessage
 from storage.models.outbox import PENDING, SENDING, Outbox
 from storage.models.services import Handoff, RequestHistory, ServiceRating, ServiceRequest
 from storage.nlu_capture import count_captures, erase_captures, pseudonym_for
+from storage.obstacles import erase_reports
 from storage.requests import STATUS_THAI, Citizen
 
 
@@ -132,6 +133,7 @@ def erase(session: Session, citizen: Citizen, conversation: str) -> Erased:
     if citizen.channel == "web":
         session.execute(delete(WebMessage).where(WebMessage.chat_id == citizen.reply_to))
     erase_captures(session, pseudonym_for(citizen.key))
+    erase_reports(session, citizen.key)  # their obstacle reports (issue #24)
     session.execute(delete(ChannelUser).where(ChannelUser.channel == citizen.channel, ChannelUser.user_id == citizen.reply_to))
     session.flush()
     return Erased(requests=len(ids), messages=messages, notices=notices, handoffs=handoffs)
