@@ -29,7 +29,7 @@ from storage.laws.search import search_laws
 from storage.models.laws import Law, LawSection
 from storage.obstacles import law_report_counts, public_count
 from storage.service_laws import services_for_law
-from storage.stats import CSV_FIELDS, DEMO, K, LICENCE, OTHER_AGENCY, OTHER_SERVICE, REAL, Figures, Published, published
+from storage.stats import CSV_FIELDS, DEMO, K, LICENCE, OTHER_AGENCY, OTHER_SERVICE, REAL, Figures, Published, default_dataset, published
 
 STATIC = Path(__file__).resolve().parent / "static" / "public"
 CSS = (STATIC / "public.css").read_text(encoding="utf-8")
@@ -86,7 +86,7 @@ def weekly_chart(pub: Published) -> str:
     weeks = pub.weeks[-16:]
     if not weeks:
         return '<p class="muted">ยังไม่มีข้อมูลรายสัปดาห์ที่เผยแพร่ได้</p>'
-    width, height, left, bottom, top = 720, 260, 44, 40, 16
+    width, height, left, bottom, top = 520, 240, 40, 34, 14
     top_value = max(w.received for w in weeks) or 1
     step = (width - left - 10) / len(weeks)
     bar = max(4.0, step * 0.36)
@@ -96,15 +96,16 @@ def weekly_chart(pub: Published) -> str:
         value = top_value * i / 4
         y = top + plot - plot * i / 4
         parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - 6}" y2="{y:.1f}" stroke="#d9e2ec"/>'
-                     f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">{value:,.0f}</text>')
+                     f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="12" text-anchor="end">{value:,.0f}</text>')
     for i, w in enumerate(weeks):
         x = left + i * step + step * 0.12
         for j, (value, colour, what) in enumerate(((w.received, "#1d4e89", "รับเรื่อง"), (w.resolved, "#2f8f5b", "เสร็จสิ้น"))):
             h = plot * value / top_value
             parts.append(f'<rect x="{x + j * bar:.1f}" y="{top + plot - h:.1f}" width="{bar:.1f}" height="{h:.1f}" fill="{colour}">'
                          f'<title>สัปดาห์ {thai_date(w.week_start)}: {what} {value:,}</title></rect>')
-        label = f"{w.week_start.day} {MONTHS_ABBR[w.week_start.month - 1]}"
-        parts.append(f'<text x="{x + bar:.1f}" y="{height - bottom + 16}" font-size="11" text-anchor="middle">{label}</text>')
+        if len(weeks) <= 8 or i % 2 == (len(weeks) - 1) % 2:  # every other label when crowded; always the latest week
+            label = f"{w.week_start.day} {MONTHS_ABBR[w.week_start.month - 1]}"
+            parts.append(f'<text x="{x + bar:.1f}" y="{height - bottom + 16}" font-size="12" text-anchor="middle">{label}</text>')
     parts.append("</svg>")
     legend = ('<div class="legend"><span><i class="sw" style="background:#1d4e89"></i>รับเรื่อง</span>'
               '<span><i class="sw" style="background:#2f8f5b"></i>เสร็จสิ้น</span></div>')
@@ -115,24 +116,23 @@ def agency_chart(pub: Published) -> str:
     rows = pub.agencies[:15]
     if not rows:
         return '<p class="muted">ยังไม่มีหน่วยงานที่มีคำร้องมากพอจะเผยแพร่</p>'
-    width, row_h, label_w = 720, 34, 250
-    height = row_h * len(rows) + 10
+    width, row_h, label_w = 480, 46, 0
+    height = row_h * len(rows) + 6
     top_value = max(a.figures.received for a in rows) or 1
     parts = [f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="คำร้องต่อหน่วยงาน แยกตามสถานะ">']
     for i, a in enumerate(rows):
         f = a.figures
-        y = 6 + i * row_h
-        scale = (width - label_w - 120) / top_value
+        y = 18 + i * row_h
+        scale = (width - 170) / top_value
         x = float(label_w)
-        name = a.agency if len(a.agency) <= 30 else a.agency[:29] + "…"
-        parts.append(f'<text x="{label_w - 8}" y="{y + 17}" font-size="13" text-anchor="end">{escape(name)}</text>')
+        parts.append(f'<text x="0" y="{y}" font-size="14">{escape(a.agency)}</text>')
         for value, colour, what in ((f.resolved, "#2f8f5b", "เสร็จสิ้น"), (f.open, "#7b8794", "กำลังดำเนินการ"),
                                     (f.rejected + f.cancelled, "#b7791f", "ไม่สามารถดำเนินการได้หรือยกเลิก")):
             w = value * scale
             if w > 0:
-                parts.append(f'<rect x="{x:.1f}" y="{y + 4}" width="{w:.1f}" height="18" fill="{colour}"><title>{escape(a.agency)}: {what} {value:,}</title></rect>')
+                parts.append(f'<rect x="{x:.1f}" y="{y + 5}" width="{w:.1f}" height="16" fill="{colour}"><title>{escape(a.agency)}: {what} {value:,}</title></rect>')
             x += w
-        parts.append(f'<text x="{x + 6:.1f}" y="{y + 17}" font-size="12">{f.received:,} เรื่อง · เสร็จ {num(f.resolved_pct, "%")}</text>')
+        parts.append(f'<text x="{x + 6:.1f}" y="{y + 18}" font-size="13">{f.received:,} เรื่อง · เสร็จ {num(f.resolved_pct, "%")}</text>')
     parts.append("</svg>")
     legend = ('<div class="legend"><span><i class="sw" style="background:#2f8f5b"></i>เสร็จสิ้น</span>'
               '<span><i class="sw" style="background:#7b8794"></i>กำลังดำเนินการ</span>'
@@ -145,18 +145,17 @@ def speed_chart(pub: Published) -> str:
     if not rows:
         return '<p class="muted">ยังไม่มีหน่วยงานที่ปิดเรื่องมากพอจะคำนวณเวลาได้</p>'
     rows.sort(key=lambda a: a.figures.median_close_hours or 0)
-    width, row_h, label_w = 720, 30, 250
-    height = row_h * len(rows) + 10
+    width, row_h = 480, 44
+    height = row_h * len(rows) + 6
     top_value = max(a.figures.median_close_hours or 0 for a in rows) or 1
     parts = [f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="เวลาปิดเรื่อง (มัธยฐาน) ต่อหน่วยงาน">']
     for i, a in enumerate(rows):
-        y = 6 + i * row_h
+        y = 18 + i * row_h
         hours = a.figures.median_close_hours or 0
-        w = (width - label_w - 110) * hours / top_value
-        name = a.agency if len(a.agency) <= 30 else a.agency[:29] + "…"
-        parts.append(f'<text x="{label_w - 8}" y="{y + 15}" font-size="13" text-anchor="end">{escape(name)}</text>'
-                     f'<rect x="{label_w}" y="{y + 3}" width="{max(w, 2):.1f}" height="16" fill="#1d4e89"/>'
-                     f'<text x="{label_w + max(w, 2) + 6:.1f}" y="{y + 15}" font-size="12">{duration(hours)}</text>')
+        w = (width - 90) * hours / top_value
+        parts.append(f'<text x="0" y="{y}" font-size="14">{escape(a.agency)}</text>'
+                     f'<rect x="0" y="{y + 5}" width="{max(w, 2):.1f}" height="15" fill="#1d4e89"/>'
+                     f'<text x="{max(w, 2) + 6:.1f}" y="{y + 17}" font-size="13">{duration(hours)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -234,8 +233,8 @@ def stats_body(pub: Published, agency: str | None) -> str:
 <button type="submit">แสดง</button></form>
 <div class="tiles" id="tiles">{"".join(f'<div class="tile"><div class="v">{escape(v)}</div><div class="k">{k}</div></div>' for v, k in tiles)}</div>
 <h2>แนวโน้มรายสัปดาห์</h2><div class="card" id="weekly">{weekly_chart(pub)}</div>
-<h2>คำร้องต่อหน่วยงาน</h2><div class="card" id="agencies">{agency_chart(pub)}</div>
-<h2>เวลาปิดเรื่องต่อหน่วยงาน (มัธยฐาน)</h2><div class="card" id="speed">{speed_chart(pub)}</div>
+<div class="charts"><div><h2>คำร้องต่อหน่วยงาน</h2><div class="card" id="agencies">{agency_chart(pub)}</div></div>
+<div><h2>เวลาปิดเรื่องต่อหน่วยงาน (มัธยฐาน)</h2><div class="card" id="speed">{speed_chart(pub)}</div></div></div>
 <h2>รายละเอียดตามหน่วยงานและบริการ</h2><div class="card">{table}</div>
 {withheld}
 <h2>นิยามและข้อมูลเปิด</h2>
@@ -303,7 +302,7 @@ def _catalog(engine: Engine, q: str, group: str, law_type: str, decade: int | No
         groups = Counter(g for row in laws for g in (row.groups or []))
         types = Counter(row.law_type for row in laws if row.law_type)
         decades = Counter(_decade(row.year_be) for row in laws if row.year_be)
-        counts = law_report_counts(s)
+        counts = law_report_counts(s, demo=default_dataset(s) == DEMO)
         results: list[dict[str, Any]] = []
         total = 0
         if q:
@@ -391,7 +390,8 @@ def _law(engine: Engine, law_id: int, q: str, section_page: int) -> dict[str, An
             hits = [(sec.number, sec.snippet) for sec in hit.sections] if hit else []
         return {"title": law.title, "type": law.law_type, "year": law.year_be, "agency": law.agency, "summary": law.summary,
                 "url": law.url, "groups": law.groups or [], "aliases": law.aliases or [], "total": total, "sections": sections,
-                "hits": hits, "services": services_for_law(s, law), "reports": law_report_counts(s).get(law_id, 0)}
+                "hits": hits, "services": services_for_law(s, law), "demo": default_dataset(s) == DEMO,
+                "reports": law_report_counts(s, demo=default_dataset(s) == DEMO).get(law_id, 0)}
 
 
 async def law_page(request: Request) -> Response:
@@ -417,7 +417,7 @@ async def law_page(request: Request) -> Response:
     hits_html = f'<h2>มาตราที่ตรงกับ “{escape(q)}”</h2><div class="card">{hits}</div>' if hits else ""
     sections = "".join(f'<div class="section" id="s{escape(n)}"><b>มาตรา {escape(n)}</b> {escape(text)}</div>' for n, text in data["sections"])
     if not sections:
-        sections = '<p class="muted">ยังไม่มีข้อความมาตราของกฎหมายฉบับนี้ในระบบ อ่านได้จากฉบับทางการ</p>'
+        sections = '<p class="muted">ยังไม่มีข้อความมาตราของกฎหมายฉบับนี้ในระบบ</p>'
     pages = (data["total"] + SECTIONS_PER_PAGE - 1) // SECTIONS_PER_PAGE
     pager = ""
     if pages > 1:
@@ -432,7 +432,7 @@ async def law_page(request: Request) -> Response:
 <p>{official}</p>
 <p class="muted">ชื่อที่ใช้เรียก: {escape(", ".join(data["aliases"][:8])) or "—"} · หมวดหมู่: {escape(", ".join(data["groups"])) or "—"}</p></div>
 <h2>บริการที่อาศัยกฎหมายฉบับนี้</h2><div class="card">{services_html}</div>
-<h2>เสียงจากประชาชน</h2><div class="card" id="obstacles"><p>รายงานว่ากฎหมายนี้เป็นอุปสรรคต่อการรับบริการ: <b>{public_count(reports)}</b></p>
+<h2>เสียงจากประชาชน</h2><div class="card" id="obstacles"><p>รายงานว่ากฎหมายนี้เป็นอุปสรรคต่อการรับบริการ: <b>{public_count(reports)}</b>{" (ข้อมูลสาธิต)" if data["demo"] else ""}</p>
 <p class="muted">หากกฎหมายหรือขั้นตอนนี้ทำให้การติดต่อราชการยุ่งยาก แจ้งได้ในแชตของผู้ช่วย โดยพิมพ์ “กฎหมายนี้เป็นอุปสรรค” ตามด้วยเหตุผล
 ความเห็นจะถูกปิดบังข้อมูลส่วนตัวและส่งต่อให้หน่วยงานที่ทบทวนกฎหมาย (รัฐธรรมนูญ มาตรา 77)</p></div>
 {hits_html}

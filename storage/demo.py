@@ -46,12 +46,12 @@ BUSY = [
 ]
 # Requests that land at the wrong agency first and are passed on.
 FORWARDS = {"ไฟถนนดับ": "การไฟฟ้าส่วนภูมิภาค", "น้ำประปาไม่ไหล": "องค์กรปกครองส่วนท้องถิ่น", "ถนนชำรุด": "กรมทางหลวง"}
-DEMO_OBSTACLES = [
-    ("จดทะเบียนโอนที่ดิน", "step", "ต้องไปสำนักงานที่ดินด้วยตนเองหลายรอบ ทั้งที่ข้อมูลโฉนดมีอยู่ในระบบแล้ว"),
-    ("จดทะเบียนโอนที่ดิน", "step", "ต้องใช้สำเนาทะเบียนบ้านและบัตรประชาชน ทั้งที่หน่วยงานรัฐดึงข้อมูลเองได้"),
-    ("ใบอนุญาตก่อสร้าง", "law", "ขั้นตอนขออนุญาตก่อสร้างบ้านหลังเล็กใช้เวลานานเกินไป ต้องใช้เอกสารซ้ำซ้อน"),
-    ("ใบอนุญาตขายสุรา", "law", "ร้านอาหารเล็ก ๆ ต้องต่อใบอนุญาตทุกปีและไปยื่นเองที่สำนักงาน"),
-    ("ใบอนุญาตทำงานคนต่างด้าว", "law", "นายจ้างรายย่อยต้องยื่นเอกสารจำนวนมาก ติดต่อ 0812345678 ได้"),
+DEMO_OBSTACLES = [  # (service, law | step, reason, how many reports)
+    ("ใบอนุญาตก่อสร้าง", "law", "ขั้นตอนขออนุญาตก่อสร้างบ้านหลังเล็กใช้เวลานานเกินไป ต้องใช้เอกสารซ้ำซ้อน", 7),
+    ("จดทะเบียนโอนที่ดิน", "step", "ต้องไปสำนักงานที่ดินด้วยตนเองหลายรอบ ทั้งที่ข้อมูลโฉนดมีอยู่ในระบบแล้ว", 4),
+    ("จดทะเบียนโอนที่ดิน", "step", "ต้องใช้สำเนาทะเบียนบ้านและบัตรประชาชน ทั้งที่หน่วยงานรัฐดึงข้อมูลเองได้", 2),
+    ("ใบอนุญาตขายสุรา", "law", "ร้านอาหารเล็ก ๆ ต้องต่อใบอนุญาตทุกปีและไปยื่นเองที่สำนักงาน", 5),
+    ("ใบอนุญาตทำงานคนต่างด้าว", "law", "นายจ้างรายย่อยต้องยื่นเอกสารจำนวนมาก ติดต่อ 0812345678 ได้", 3),
 ]
 
 
@@ -84,11 +84,11 @@ def seed(session: Session, *, count: int = 400, weeks: int = 8, rng_seed: int = 
         _one(session, rng, service, created, now)
         made += 1
     obstacles = 0
-    for i in range(3):
-        for name, kind, reason in DEMO_OBSTACLES:
+    for name, kind, reason, times in DEMO_OBSTACLES:
+        for i in range(times):
             refs = laws_for_service(session, name)
             law = session.get(Law, refs[0].law_id) if refs and kind == LAW else None
-            report_obstacle(session, service=name, kind=kind, law=law, reason=reason, reporter=f"demo-{i}-{obstacles}",
+            report_obstacle(session, service=name, kind=kind, law=law, reason=reason, reporter=f"demo-{obstacles}",
                             channel="web", demo=True, now=now - timedelta(days=rng.randint(1, 40)))
             obstacles += 1
     session.flush()

@@ -21,7 +21,7 @@ def test_seed_is_demo_only_and_remove_leaves_real_requests(db_engine) -> None:  
         fixture(s)
         real_before = s.scalar(select(func.count()).select_from(ServiceRequest)) - 7  # the fixture has 7 demo requests
         made = demo.seed(s, count=300, weeks=6, now=START)
-    assert made.requests == 300 and made.obstacles == 15
+    assert made.requests == 300 and made.obstacles == 21
     with session_scope(db_engine) as s:
         real = published(s, dataset=REAL, now=START)
         shown = published(s, dataset=DEMO, now=START)
