@@ -103,7 +103,8 @@ class ActionSearchLaw(Action):
                 lines.append("ยังไม่มีข้อความมาตราของกฎหมายฉบับนี้ในระบบ อ่านฉบับเต็มได้จากลิงก์ด้านล่างครับ")
             url = law.url or ""
             item = card(law.title, subtitle=f"{law.law_type} พ.ศ. {law.year_be}" if law.year_be else law.law_type,
-                        lines=lines, link={"label": "อ่านฉบับเต็ม", "url": url} if url.startswith("http") else None)
+                        lines=lines, link={"label": "อ่านฉบับเต็ม", "url": url} if url.startswith("http") else None,
+                        buttons=[button("กฎหมายนี้เป็นอุปสรรค", '/report_obstacle{"law_topic": "%s"}' % law.title)])  # issue #24
             dispatcher.utter_message(response="utter_law_sections", json_message=cards(law.title, [item]))
         return []
 

@@ -25,7 +25,9 @@ from storage.models.laws import Law
 from storage.models.opengov import ObstacleReport
 from storage.nlu_capture import mask_personal_data
 from storage.pseudonyms import pseudonym, pseudonym_for, pseudonym_secret
+from storage.laws.search import search_laws
 from storage.service_laws import mapping, services_for_law
+from storage.services import find_services
 from storage.stats import K
 
 LAW, STEP = "law", "step"
@@ -60,6 +62,36 @@ def report_obstacle(
     session.add(row)
     session.flush()
     return row
+
+
+def add_reason(report: ObstacleReport, reason: str) -> None:
+    """The reason typed after a button press completes the report it belongs to (masked)."""
+    report.reason = mask_personal_data(" ".join((reason or "").split())[:MAX_REASON]).text
+
+
+def resolve_target(session: Session, name: str) -> tuple[Law | None, str]:
+    """The law or the service a person named: a catalog service by its name or alias first, else the best law hit."""
+    name = " ".join((name or "").split())
+    if not name:
+        return None, ""
+    match = find_services(session, entity=name)
+    if match.how in ("exact", "alias") and match.services:
+        return None, match.services[0].name
+    hits = search_laws(session, name, limit=1)
+    if hits:
+        return session.get(Law, hits[0].law_id), ""
+    return None, ""
+
+
+def split_command(text: str) -> tuple[str, str]:
+    """`<law or service> : <reason>` or `<service> <reason>` -> (target, reason)."""
+    text = " ".join((text or "").split())
+    for mark in (":", "|", " เพราะ"):
+        if mark in text:
+            head, _, rest = text.partition(mark)
+            return head.strip(), rest.strip()
+    head, _, rest = text.partition(" ")
+    return head, rest
 
 
 def erase_reports(session: Session, person_key: str, var_dir: Path | None = None) -> int:

@@ -463,13 +463,7 @@ def reopen_request(session: Session, citizen_key: str, request_id: int | None, r
             session, kind="request_reopened", channel="telegram", recipient=chat_id, text=text, custom=cards(text, [payload]),
             idempotency_key=f"request:{request.id}:reopened:{step}:{chat_id}", cause=("request", str(request.id)), urgent=True,
         )
-    _notify_citizen(
-        session, request, "request_status",
-        f"รับทราบครับ ได้แจ้ง {request.agency} ว่าคำร้อง {request.code} ({request.service}) ยังไม่เสร็จจริงแล้ว "
-        f"เรื่องกลับมาอยู่ในสถานะ \"กำลังดำเนินการ\" ระบบจะแจ้งให้ทราบเมื่อมีความคืบหน้าครับ",
-        f"request:{request.id}:status:{step}", stale_at=now + timedelta(days=7),
-    )
-    return request
+    return request  # the citizen is answered in the chat (actions/reopen.py)
 
 
 def reopen_button(code: str) -> dict[str, str]:
