@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections import Counter
 from datetime import date
 from html import escape
@@ -36,6 +37,7 @@ CSS = (STATIC / "public.css").read_text(encoding="utf-8")
 SECTIONS_PER_PAGE = 100
 LAWS_PER_PAGE = 50
 CACHE = "public, max-age=300"
+FIGURES_TTL = 60.0  # seconds; a /stats page load never recomputes more than once a minute
 
 
 # --- formatting -------------------------------------------------------------
@@ -181,6 +183,23 @@ def _published(engine: Engine, dataset: str | None, since: date | None) -> Publi
         return published(s, dataset=dataset, since=since)
 
 
+async def _figures(request: Request) -> Published:
+    """The published figures, computed at most once a minute per (data set, window) and shared by every reader."""
+    state = request.app.state.gateway
+    cache: dict[tuple[str | None, date | None], tuple[float, Published]] | None = getattr(request.app.state, "public_figures", None)
+    if cache is None:
+        cache = request.app.state.public_figures = {}
+    key = (_dataset(request), _since(request))
+    hit = cache.get(key)
+    if hit is not None and time.monotonic() - hit[0] < FIGURES_TTL:
+        return hit[1]
+    pub = await db(state.engine, _published, state.engine, *key)
+    if len(cache) > 256:
+        cache.clear()
+    cache[key] = (time.monotonic(), pub)
+    return pub
+
+
 def _figure_cells(f: Figures) -> str:
     return (f"<td>{f.received:,}</td><td>{f.open:,}</td><td>{f.resolved:,}</td><td>{num(f.resolved_pct, '%')}</td>"
             f"<td>{f.rejected + f.cancelled:,}</td><td>{duration(f.median_first_response_hours)}</td>"
@@ -252,8 +271,7 @@ def stats_body(pub: Published, agency: str | None) -> str:
 
 
 async def stats_page(request: Request) -> Response:
-    state = request.app.state.gateway
-    pub = await db(state.engine, _published, state.engine, _dataset(request), _since(request))
+    pub = await _figures(request)
     agency = request.query_params.get("agency", "").strip() or None
     return html(page("สถิติการให้บริการของหน่วยงานรัฐ", stats_body(pub, agency),
                      description="จำนวนคำร้อง อัตราการแก้ไข เวลาตอบ และความพึงพอใจ ต่อหน่วยงานและบริการ"))
@@ -267,8 +285,7 @@ def open_data_rows(pub: Published) -> list[dict[str, Any]]:
 
 
 async def open_data_csv(request: Request) -> Response:
-    state = request.app.state.gateway
-    pub = await db(state.engine, _published, state.engine, _dataset(request), _since(request))
+    pub = await _figures(request)
     out = io.StringIO()
     out.write(f"# licence: {LICENCE}; dataset: {pub.dataset}; k: {K}; schema: docs/open-data.md\n")
     writer = csv.DictWriter(out, fieldnames=["dataset", *CSV_FIELDS], lineterminator="\n")
@@ -281,8 +298,7 @@ async def open_data_csv(request: Request) -> Response:
 
 
 async def open_data_json(request: Request) -> Response:
-    state = request.app.state.gateway
-    pub = await db(state.engine, _published, state.engine, _dataset(request), _since(request))
+    pub = await _figures(request)
     body = {"licence": LICENCE, "dataset": pub.dataset, "k": K, "period": "week",
             "since": pub.since.isoformat() if pub.since else None, "generated_at": pub.until.isoformat(),
             "schema": "docs/open-data.md", "fields": CSV_FIELDS, "rows": open_data_rows(pub)}
