@@ -84,8 +84,8 @@ def html(text: str, status: int = 200) -> HTMLResponse:
 # --- charts (inline SVG) ----------------------------------------------------
 
 
-def weekly_chart(pub: Published) -> str:
-    weeks = pub.weeks[-16:]
+def weekly_chart(pub: Published, agency: str | None = None) -> str:
+    weeks = pub.weeks_of(agency)[-16:]
     if not weeks:
         return '<p class="muted">ยังไม่มีข้อมูลรายสัปดาห์ที่เผยแพร่ได้</p>'
     width, height, left, bottom, top = 520, 240, 40, 34, 14
@@ -251,7 +251,7 @@ def stats_body(pub: Published, agency: str | None) -> str:
 <label>ตั้งแต่วันที่<input type="date" name="since" value="{since_value}"></label>{data_field}
 <button type="submit">แสดง</button></form>
 <div class="tiles" id="tiles">{"".join(f'<div class="tile"><div class="v">{escape(v)}</div><div class="k">{k}</div></div>' for v, k in tiles)}</div>
-<h2>แนวโน้มรายสัปดาห์</h2><div class="card" id="weekly">{weekly_chart(pub)}</div>
+<h2>แนวโน้มรายสัปดาห์{f" · {escape(agency)}" if agency and shown else ""}</h2><div class="card" id="weekly">{weekly_chart(pub, agency if shown else None)}</div>
 <div class="charts"><div><h2>คำร้องต่อหน่วยงาน</h2><div class="card" id="agencies">{agency_chart(pub)}</div></div>
 <div><h2>เวลาปิดเรื่องต่อหน่วยงาน (มัธยฐาน)</h2><div class="card" id="speed">{speed_chart(pub)}</div></div></div>
 <h2>รายละเอียดตามหน่วยงานและบริการ</h2><div class="card">{table}</div>

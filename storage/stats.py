@@ -279,6 +279,19 @@ class Published:
     def agency(self, name: str) -> AgencyRow | None:
         return next((a for a in self.agencies if a.agency == name), None)
 
+    def weeks_of(self, agency: str | None) -> list[WeekRow]:
+        """The weekly trend of one agency (sums of its published cells), or of everything."""
+        if agency is None:
+            return self.weeks
+        rows: dict[date, WeekRow] = {}
+        for c in self.cells:
+            if c.agency == agency:
+                row = rows.setdefault(c.week_start, WeekRow(c.week_start, 0, 0, 0))
+                row.received += c.figures.received
+                row.resolved += c.figures.resolved
+                row.open += c.figures.open
+        return [rows[w] for w in sorted(rows)]
+
     def as_json(self, agency: str | None = None) -> dict[str, Any]:
         agencies = [a for a in self.agencies if agency is None or a.agency == agency]
         return {
@@ -286,7 +299,7 @@ class Published:
             "since": self.since.isoformat() if self.since else None, "until": self.until.isoformat(),
             "totals": self.totals.as_json() if agency is None else (agencies[0].figures.as_json() if agencies else None),
             "agencies": [a.as_json() for a in agencies],
-            "weeks": [w.as_json() for w in self.weeks] if agency is None else [],
+            "weeks": [w.as_json() for w in self.weeks_of(agency)],
             "some_requests_withheld": self.unpublished,
         }
 

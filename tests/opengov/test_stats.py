@@ -66,6 +66,7 @@ def test_cells_agencies_and_forwarding(db_engine) -> None:  # type: ignore[no-un
 def test_weeks_and_cells_are_the_published_grid(db_engine) -> None:  # type: ignore[no-untyped-def]
     pub = _pub(db_engine, dataset=REAL)
     assert [(w.week_start.isoformat(), w.received, w.resolved, w.open) for w in pub.weeks] == [("2026-11-09", 16, 10, 4), ("2026-11-16", 5, 2, 3)]
+    assert [(w.week_start.isoformat(), w.received, w.resolved, w.open) for w in pub.weeks_of(LAND)] == [("2026-11-09", 11, 5, 4)]
     assert [(c.week_start.isoformat(), c.agency, c.service, c.figures.received) for c in pub.cells] == [
         ("2026-11-09", LAND, TRANSFER, 6), ("2026-11-09", LAND, OTHER_SERVICE, 5), ("2026-11-09", REVENUE, INCOME, 5),
         ("2026-11-16", OTHER_AGENCY, OTHER_SERVICE, 5)]
