@@ -29,10 +29,20 @@ class LawRef:
 
 
 @lru_cache(maxsize=1)
+def _raw() -> dict[str, list[dict[str, object]]]:
+    return yaml.safe_load(SEED.read_text(encoding="utf-8")) or {}
+
+
+@lru_cache(maxsize=1)
 def mapping() -> dict[str, tuple[tuple[str, tuple[str, ...]], ...]]:
     """service name -> ((law title, sections), ...) as curated."""
-    raw = yaml.safe_load(SEED.read_text(encoding="utf-8")) or {}
-    return {service: tuple((e["law"], tuple(str(s) for s in e.get("sections") or ())) for e in entries) for service, entries in raw.items()}
+    return {service: tuple((str(e["law"]), tuple(str(s) for s in e.get("sections") or ())) for e in entries)  # type: ignore[union-attr]
+            for service, entries in _raw().items()}
+
+
+def corpus_only() -> set[str]:
+    """Titles that only the imported corpus holds (not the curated seed)."""
+    return {str(e["law"]) for entries in _raw().values() for e in entries if e.get("corpus")}
 
 
 def _laws_by_key(session: Session, titles: set[str]) -> dict[str, Law]:
