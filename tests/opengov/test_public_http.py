@@ -82,3 +82,18 @@ def test_laws_search_browse_and_law_page(client) -> None:  # type: ignore[no-unt
     assert "0812345670" not in law
     assert c.get("/laws/999999").status_code == 404
     assert c.get("/laws/abc").status_code == 404
+
+
+def test_a_fresh_system_shows_empty_pages_politely(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings(tmp_path, rasa_url="http://127.0.0.1:9")
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    with ServerThread(create_app(settings, engine=engine, channels={})) as server, httpx.Client(base_url=server.url, timeout=30) as c:
+        body = c.get("/stats").text
+        assert "ยังไม่มีข้อมูลรายสัปดาห์ที่เผยแพร่ได้" in body and "ยังไม่มีหน่วยงานที่มีคำร้องมากพอจะเผยแพร่" in body
+        lines = c.get("/open-data/requests.csv").text.splitlines()
+        assert len(lines) == 2 and lines[1].startswith("dataset,week_start")
+        assert c.get("/open-data/requests.json").json()["rows"] == []
+        assert c.get("/stats", params={"since": "not-a-date", "agency": "<script>"}).status_code == 200
+        assert "<script>" not in c.get("/laws", params={"q": "<script>alert(1)</script>"}).text.split("<main>")[1]
+    engine.dispose()
