@@ -84,8 +84,15 @@ def html(text: str, status: int = 200) -> HTMLResponse:
 # --- charts (inline SVG) ----------------------------------------------------
 
 
-def weekly_chart(pub: Published, agency: str | None = None) -> str:
-    weeks = pub.weeks_of(agency)[-16:]
+class _Row:
+    """A chart row: a name (agency or service) and its figures."""
+
+    def __init__(self, agency: str, figures: Figures) -> None:
+        self.agency, self.figures = agency, figures
+
+
+def weekly_chart(pub: Published, agency: str | None = None, service: str | None = None) -> str:
+    weeks = pub.weeks_of(agency, service)[-16:]
     if not weeks:
         return '<p class="muted">ยังไม่มีข้อมูลรายสัปดาห์ที่เผยแพร่ได้</p>'
     width, height, left, bottom, top = 520, 240, 40, 34, 14
@@ -114,10 +121,10 @@ def weekly_chart(pub: Published, agency: str | None = None) -> str:
     return legend + "".join(parts)
 
 
-def agency_chart(pub: Published) -> str:
-    rows = pub.agencies[:15]
+def agency_chart(items: list[tuple[str, Figures]]) -> str:
+    rows = [_Row(name, f) for name, f in items[:15]]
     if not rows:
-        return '<p class="muted">ยังไม่มีหน่วยงานที่มีคำร้องมากพอจะเผยแพร่</p>'
+        return '<p class="muted">ยังไม่มีหน่วยงานหรือบริการที่มีคำร้องมากพอจะเผยแพร่</p>'
     width, row_h, label_w = 480, 46, 0
     height = row_h * len(rows) + 6
     top_value = max(a.figures.received for a in rows) or 1
@@ -142,8 +149,8 @@ def agency_chart(pub: Published) -> str:
     return legend + "".join(parts)
 
 
-def speed_chart(pub: Published) -> str:
-    rows = [a for a in pub.agencies if a.figures.median_close_hours is not None][:15]
+def speed_chart(items: list[tuple[str, Figures]]) -> str:
+    rows = [_Row(name, f) for name, f in items if f.median_close_hours is not None][:15]
     if not rows:
         return '<p class="muted">ยังไม่มีหน่วยงานที่ปิดเรื่องมากพอจะคำนวณเวลาได้</p>'
     rows.sort(key=lambda a: a.figures.median_close_hours or 0)
@@ -207,11 +214,24 @@ def _figure_cells(f: Figures) -> str:
             f"<td>{num(f.oldest_open_days)}</td>")
 
 
-def stats_body(pub: Published, agency: str | None) -> str:
+def stats_body(pub: Published, agency: str | None, service: str | None = None) -> str:
     t = pub.totals
     shown = [a for a in pub.agencies if not agency or a.agency == agency]
     if agency and shown:
         t = shown[0].figures
+        service = None
+    services = sorted({s.service for a in pub.agencies for s in a.services if s.service != OTHER_SERVICE})
+    if service and service in services:
+        t = pub.services[service]
+        by_agency = [(a.agency, s.figures) for a in pub.agencies for s in a.services if s.service == service]
+        chart_rows, chart_title = by_agency, f"หน่วยงานที่ให้บริการ {escape(service)}"
+        shown = [a for a in shown if any(s.service == service for s in a.services)]
+    elif agency and shown:
+        chart_rows, chart_title = [(s.service, s.figures) for s in shown[0].services], f"คำร้องแยกตามบริการ · {escape(agency)}"
+    else:
+        service = None
+        chart_rows, chart_title = [(a.agency, a.figures) for a in pub.agencies], "คำร้องต่อหน่วยงาน"
+    service_options = "".join(f'<option value="{escape(x)}"{" selected" if x == service else ""}>{escape(x)}</option>' for x in services)
     banner = ""
     if pub.dataset == DEMO:
         banner = ('<div class="banner" id="demo-banner"><b>ข้อมูลสาธิต</b> ตัวเลขในหน้านี้สร้างขึ้นเพื่อสาธิตระบบ '
@@ -231,7 +251,8 @@ def stats_body(pub: Published, agency: str | None) -> str:
         forwarded = f' <span class="muted">(ส่งต่อให้หน่วยงานอื่น {a.forwarded:,} เรื่อง)</span>' if a.forwarded else ""
         rows.append(f'<tr class="agency"><td>{escape(a.agency)}{forwarded}</td>{_figure_cells(a.figures)}</tr>')
         for s in a.services:
-            rows.append(f"<tr><td>&nbsp;&nbsp;{escape(s.service)}</td>{_figure_cells(s.figures)}</tr>")
+            if service is None or s.service == service:
+                rows.append(f"<tr><td>&nbsp;&nbsp;{escape(s.service)}</td>{_figure_cells(s.figures)}</tr>")
     table = ("<table id=\"agency-table\"><thead><tr><th>หน่วยงาน / บริการ</th><th>รับ</th><th>ค้าง</th><th>เสร็จ</th><th>เสร็จ %</th>"
              "<th>ไม่ดำเนินการ/ยกเลิก</th><th>ตอบครั้งแรก</th><th>ปิดเรื่อง</th><th>ยังไม่เสร็จจริง</th><th>คะแนน</th>"
              "<th>ค้างนานสุด (วัน)</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>") if rows else \
@@ -248,12 +269,14 @@ def stats_body(pub: Published, agency: str | None) -> str:
 {banner}
 <form class="filters" method="get" action="/stats">
 <label>หน่วยงาน<select name="agency"><option value="">ทุกหน่วยงาน</option>{options}</select></label>
+<label>บริการ<select name="service"><option value="">ทุกบริการ</option>{service_options}</select></label>
 <label>ตั้งแต่วันที่<input type="date" name="since" value="{since_value}"></label>{data_field}
 <button type="submit">แสดง</button></form>
 <div class="tiles" id="tiles">{"".join(f'<div class="tile"><div class="v">{escape(v)}</div><div class="k">{k}</div></div>' for v, k in tiles)}</div>
-<h2>แนวโน้มรายสัปดาห์{f" · {escape(agency)}" if agency and shown else ""}</h2><div class="card" id="weekly">{weekly_chart(pub, agency if shown else None)}</div>
-<div class="charts"><div><h2>คำร้องต่อหน่วยงาน</h2><div class="card" id="agencies">{agency_chart(pub)}</div></div>
-<div><h2>เวลาปิดเรื่องต่อหน่วยงาน (มัธยฐาน)</h2><div class="card" id="speed">{speed_chart(pub)}</div></div></div>
+<h2>แนวโน้มรายสัปดาห์{f" · {escape(agency)}" if agency and shown else ""}{f" · {escape(service)}" if service else ""}</h2>
+<div class="card" id="weekly">{weekly_chart(pub, agency if shown else None, service)}</div>
+<div class="charts"><div><h2>{chart_title}</h2><div class="card" id="agencies">{agency_chart(chart_rows)}</div></div>
+<div><h2>เวลาปิดเรื่อง (มัธยฐาน) เร็วไปช้า</h2><div class="card" id="speed">{speed_chart(chart_rows)}</div></div></div>
 <h2>รายละเอียดตามหน่วยงานและบริการ</h2><div class="card">{table}</div>
 {withheld}
 <h2>นิยามและข้อมูลเปิด</h2>
@@ -273,7 +296,8 @@ def stats_body(pub: Published, agency: str | None) -> str:
 async def stats_page(request: Request) -> Response:
     pub = await _figures(request)
     agency = request.query_params.get("agency", "").strip() or None
-    return html(page("สถิติการให้บริการของหน่วยงานรัฐ", stats_body(pub, agency),
+    service = request.query_params.get("service", "").strip() or None
+    return html(page("สถิติการให้บริการของหน่วยงานรัฐ", stats_body(pub, agency, service),
                      description="จำนวนคำร้อง อัตราการแก้ไข เวลาตอบ และความพึงพอใจ ต่อหน่วยงานและบริการ"))
 
 

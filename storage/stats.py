@@ -275,17 +275,18 @@ class Published:
     weeks: list[WeekRow]
     cells: list[CellRow]
     unpublished: bool  # some requests were withheld (never how many)
+    services: dict[str, Figures] = field(default_factory=dict)  # one service over every agency that publishes it
 
     def agency(self, name: str) -> AgencyRow | None:
         return next((a for a in self.agencies if a.agency == name), None)
 
-    def weeks_of(self, agency: str | None) -> list[WeekRow]:
-        """The weekly trend of one agency (sums of its published cells), or of everything."""
-        if agency is None:
+    def weeks_of(self, agency: str | None, service: str | None = None) -> list[WeekRow]:
+        """The weekly trend of one agency and/or service (sums of published cells), or of everything."""
+        if agency is None and service is None:
             return self.weeks
         rows: dict[date, WeekRow] = {}
         for c in self.cells:
-            if c.agency == agency:
+            if (agency is None or c.agency == agency) and (service is None or c.service == service):
                 row = rows.setdefault(c.week_start, WeekRow(c.week_start, 0, 0, 0))
                 row.received += c.figures.received
                 row.resolved += c.figures.resolved
@@ -336,7 +337,12 @@ def publish(facts: list[RequestFacts], *, dataset: str, since: date | None, now:
     rows.sort(key=lambda a: (a.agency == OTHER_AGENCY, -a.figures.received, a.agency))
     weeks = [WeekRow(w, len(m), sum(r.status == COMPLETED for r in m), sum(r.status in OPEN_STATUSES for r in m)) for w, m in sorted(by_week.items())]
     cells = [CellRow(w, a, s, figures(m, now)) for (w, a, s), m in sorted(by_cell.items())]
-    return Published(dataset, since, now, figures(kept, now), rows, weeks, cells, unpublished=len(kept) < len(facts))
+    by_service: dict[str, list[RequestFacts]] = defaultdict(list)
+    for (_agency, service), members in by_label.items():
+        if service != OTHER_SERVICE:
+            by_service[service].extend(members)
+    services = {service: figures(members, now) for service, members in sorted(by_service.items())}
+    return Published(dataset, since, now, figures(kept, now), rows, weeks, cells, unpublished=len(kept) < len(facts), services=services)
 
 
 def fastest_for_service(pub: Published, service: str) -> list[tuple[str, Figures]]:

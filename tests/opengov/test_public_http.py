@@ -45,6 +45,8 @@ def test_stats_page_shows_published_figures_only(client) -> None:  # type: ignor
     assert "ข้อมูลสาธิต" not in body
     assert "57.1%" in body  # resolved share of all published requests
     assert c.get("/stats?data=demo").text.count("ข้อมูลสาธิต") >= 1
+    one = c.get("/stats", params={"service": TRANSFER}).text
+    assert f"หน่วยงานที่ให้บริการ {TRANSFER}" in one and "83.3%" in one and "กรมสรรพากร" not in one.split('id="agency-table"')[1]
 
 
 def test_open_data_csv_and_json_agree(client) -> None:  # type: ignore[no-untyped-def]
@@ -90,7 +92,7 @@ def test_a_fresh_system_shows_empty_pages_politely(tmp_path) -> None:  # type: i
     upgrade(engine)
     with ServerThread(create_app(settings, engine=engine, channels={})) as server, httpx.Client(base_url=server.url, timeout=30) as c:
         body = c.get("/stats").text
-        assert "ยังไม่มีข้อมูลรายสัปดาห์ที่เผยแพร่ได้" in body and "ยังไม่มีหน่วยงานที่มีคำร้องมากพอจะเผยแพร่" in body
+        assert "ยังไม่มีข้อมูลรายสัปดาห์ที่เผยแพร่ได้" in body and "ยังไม่มีหน่วยงานหรือบริการที่มีคำร้องมากพอจะเผยแพร่" in body
         lines = c.get("/open-data/requests.csv").text.splitlines()
         assert len(lines) == 2 and lines[1].startswith("dataset,week_start")
         assert c.get("/open-data/requests.json").json()["rows"] == []

@@ -88,6 +88,12 @@ def test_stats_laws_and_a_law_page(server, browser) -> None:  # type: ignore[no-
     wait.until(ec.url_contains("agency="))
     table = browser.find_element(By.ID, "agency-table").text
     assert table.splitlines()[1].startswith("กรมที่ดิน") and "องค์กรปกครองส่วนท้องถิ่น" not in table
+    assert "คำร้องแยกตามบริการ · กรมที่ดิน" in browser.page_source
+
+    browser.get(f"{running.url}/stats?service=ไฟถนนดับ")
+    assert "หน่วยงานที่ให้บริการ ไฟถนนดับ" in browser.find_element(By.TAG_NAME, "main").text
+    assert "ไฟถนนดับ" in browser.find_element(By.ID, "agencies").text or browser.find_elements(By.CSS_SELECTOR, "#agencies svg rect")
+    _shot(browser, f"stats-service-{kind}")
 
     browser.get(f"{running.url}/laws")
     box = browser.find_element(By.ID, "q")
