@@ -352,7 +352,8 @@ def update_request_status(
         _notify_citizen(
             session, request, "satisfaction_check",
             f"🙏 คำร้อง {request.code} ({request.service}) เสร็จสิ้นไปเมื่อ {_thai(now)} คุณพอใจกับบริการของ {request.agency} แค่ไหนครับ",
-            f"request:{request.id}:satisfaction", buttons=rating_buttons(request.code), due_at=due, stale_at=due + timedelta(days=14),
+            f"request:{request.id}:satisfaction", buttons=rating_buttons(request.code) + [reopen_button(request.code)],  # issue #24
+            due_at=due, stale_at=due + timedelta(days=14),
         )
     _notify_citizen(session, request, "request_status", text, f"request:{request.id}:status:{step}", buttons=buttons,
                     stale_at=now + timedelta(days=7))
