@@ -165,7 +165,8 @@ class ActionSearchLaw(Action):
         lines = [hit.summary] if hit.summary else []
         lines += [f"มาตรา {sec.number}: {sec.snippet}" for sec in hit.sections[:2]]
         return card(hit.title, subtitle=_subtitle(hit.law_type, hit.year_be), lines=lines[:3], link=_official_link(hit.url),
-                    buttons=[button("ดูมาตราที่เกี่ยวข้อง", law_payload(hit.law_id, query))])
+                    buttons=[button("ดูมาตราที่เกี่ยวข้อง", law_payload(hit.law_id, query)),
+                             button("กฎหมายนี้เป็นอุปสรรค", "/report_obstacle" + json.dumps({"law_topic": hit.title}, ensure_ascii=False))])
 
     def _show_section(self, dispatcher: CollectingDispatcher, s: Any, lookup: SectionLookup) -> list[dict[str, Any]]:
         number = lookup.ref.number

@@ -11,7 +11,7 @@ from common.replies import button, card, cards
 from storage.services import Service
 
 
-def service_card(service: Service, agency_phone: str | None = None) -> dict[str, Any]:
+def service_card(service: Service, agency_phone: str | None = None, laws: list[str] | None = None) -> dict[str, Any]:
     fields = [("หน่วยงาน", service.agency), ("ค่าธรรมเนียม", service.fee or "-"), ("ระยะเวลา", service.duration or "-")]
     if agency_phone:
         fields.append(("โทร", agency_phone))
@@ -23,6 +23,9 @@ def service_card(service: Service, agency_phone: str | None = None) -> dict[str,
         lines.append(f"ยื่นที่: {service.where_to}")
     if service.how:
         lines.append(f"ขั้นตอน: {service.how}")
+    if laws:  # the laws the service rests on (storage/service_laws.py, issue #24)
+        lines.append("กฎหมายที่เกี่ยวข้อง:")
+        lines += [f"• {law}" for law in laws]
     action = "แจ้งเรื่องนี้" if service.kind in ("report", "complaint") else "ยื่นคำร้องผ่านแชต"
     return card(
         service.name,
@@ -30,11 +33,12 @@ def service_card(service: Service, agency_phone: str | None = None) -> dict[str,
         lines=lines,
         fields=fields,
         link={"label": "เว็บไซต์หน่วยงาน", "url": service.url} if service.url else None,
-        buttons=[button(action, '/request_service{"service": "%s"}' % service.name)],
+        buttons=[button(action, '/request_service{"service": "%s"}' % service.name),
+                 button("ขั้นตอนนี้ยุ่งยาก", '/report_obstacle{"service": "%s"}' % service.name)],
     )
 
 
-def card_message(service: Service, phone: str | None) -> dict[str, Any]:
+def card_message(service: Service, phone: str | None, laws: list[str] | None = None) -> dict[str, Any]:
     docs = ", ".join(service.documents[:4]) if service.documents else "-"
     alt = f"{service.name} ({service.agency}) เอกสาร: {docs} · ค่าธรรมเนียม: {service.fee or '-'} · ระยะเวลา: {service.duration or '-'}"
-    return cards(alt, [service_card(service, phone)])
+    return cards(alt, [service_card(service, phone, laws)])

@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import db
 from actions.service_cards import card_message
+from storage.service_laws import law_lines
 from common.replies import button
 from storage.agencies import get_agency
 from storage.services import Service, find_services
@@ -40,7 +41,7 @@ class ActionServiceInfo(Action):
             if match.single is not None:
                 service = match.single
                 agency = get_agency(s, service.agency)
-                payload = card_message(service, agency.phone if agency else None)
+                payload = card_message(service, agency.phone if agency else None, law_lines(s, service.name))
                 dispatcher.utter_message(response="utter_service_info_intro", service=service.name, json_message=payload)
                 return [SlotSet("service", service.name)]
             if match.services:

@@ -22,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 
 from common import internal_auth
 from common.settings import Settings, get_settings
-from connectors import webchat
+from connectors import public_pages, webchat
 from connectors.channel import Channel, quiet_loggers
 from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
@@ -167,6 +167,7 @@ def create_app(
     routes = [
         Route("/healthz", health),
         Route("/metrics", metrics),
+        *public_pages.routes(),  # /stats, /open-data/*, /laws: public, read-only, no personal data (issue #24)
         *extra_routes,
     ]
     if settings.local_chat_enabled:

@@ -25,6 +25,7 @@ from storage.models.outbox import PENDING, SENDING, Outbox
 from storage.models.base import utcnow
 from storage.models.services import HANDOFF_OPEN, HANDOFF_RELEASED, Handoff, RequestHistory, ServiceRating, ServiceRequest
 from storage.nlu_capture import count_captures, erase_captures, pseudonym_for
+from storage.obstacles import erase_reports
 from storage.requests import STATUS_THAI, Citizen
 
 
@@ -172,6 +173,7 @@ def erase(
     if citizen.channel == "web":
         session.execute(delete(WebMessage).where(WebMessage.chat_id == citizen.reply_to))
     erase_captures(session, pseudonym_for(citizen.key))
+    erase_reports(session, citizen.key)  # their obstacle reports (issue #24)
     session.execute(delete(ChannelUser).where(ChannelUser.channel == citizen.channel, ChannelUser.user_id == citizen.reply_to))
     session.flush()
     return Erased(requests=len(ids), messages=messages, notices=notices, handoffs=handoffs)

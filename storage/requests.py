@@ -82,6 +82,11 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+# Reopening (issue #24) is the one way out of a closed status: the citizen says a completed
+# request is not fixed, within 14 days (reopen_request, which records a "reopened" history row).
+REOPENING: dict[str, frozenset[str]] = {COMPLETED: frozenset({IN_PROGRESS})}
+
+
 class InvalidTransition(ValueError):
     """A status change the state machine does not allow (e.g. in_progress -> received)."""
 
@@ -115,10 +120,13 @@ def can_move(current: str, wanted: str) -> bool:
     return wanted in TRANSITIONS.get(current, frozenset())
 
 
-def _move(request: ServiceRequest, wanted: str) -> None:
+def _move(request: ServiceRequest, wanted: str, *, reopening: bool = False) -> None:
     """The one place a request's status changes."""
     if wanted not in TRANSITIONS:
         raise ValueError(f"unknown request status {wanted!r}")
+    if reopening and wanted in REOPENING.get(request.status, frozenset()):
+        request.status = wanted
+        return
     if not can_move(request.status, wanted):
         if request.status in CLOSED_STATUSES:
             raise RequestClosed(request.status)
@@ -136,7 +144,10 @@ def _guard_requests(session: Session, flush_context: object, instances: object) 
         state = inspect(obj)
         status = state.attrs.status.history
         if status.deleted and status.added and not can_move(status.deleted[0], status.added[0]):
-            raise InvalidTransition(status.deleted[0], status.added[0])
+            reopened = status.added[0] in REOPENING.get(status.deleted[0], frozenset()) and any(
+                isinstance(new, RequestHistory) and new.action == "reopened" and new in obj.history for new in session.new)
+            if not reopened:
+                raise InvalidTransition(status.deleted[0], status.added[0])
         agency = state.attrs.agency.history
         if agency.added and agency.deleted and agency.added[0] != agency.deleted[0]:
             with session.no_autoflush:
@@ -449,12 +460,14 @@ def update_request_status(
         cancel_pending(session, cause_type="request", cause_id=str(request.id), kinds=("satisfaction_check",))
     if status == COMPLETED:
         text += "\nขอบคุณที่ใช้บริการครับ ให้คะแนนความพึงพอใจได้ที่ปุ่มด้านล่าง"
-        buttons = rating_buttons(request.code)
+        text += "\nหากเรื่องยังไม่ได้รับการแก้ไขจริง กดปุ่ม \"ยังไม่เสร็จจริง\" ได้ภายใน 14 วันครับ"  # issue #24: reopen
+        buttons = rating_buttons(request.code) + [reopen_button(request.code)]
         due = now + satisfaction_after()
         _notify_citizen(
             session, request, "satisfaction_check",
             f"🙏 คำร้อง {request.code} ({request.service}) เสร็จสิ้นไปเมื่อ {_thai(now)} คุณพอใจกับบริการของ {request.agency} แค่ไหนครับ",
-            f"request:{request.id}:satisfaction", buttons=rating_buttons(request.code), due_at=due, stale_at=due + timedelta(days=14),
+            f"request:{request.id}:satisfaction", buttons=rating_buttons(request.code) + [reopen_button(request.code)],  # issue #24
+            due_at=due, stale_at=due + timedelta(days=14),
         )
     _notify_citizen(session, request, "request_status", text, f"request:{request.id}:status:{step}", buttons=buttons,
                     stale_at=now + timedelta(days=7))
@@ -532,3 +545,59 @@ def rating_summary(session: Session, agency: str | None = None) -> list[tuple[st
     if agency:
         stmt = stmt.where(ServiceRating.agency == agency)
     return [(a, s, int(n), round(float(avg), 2)) for a, s, n, avg in session.execute(stmt)]
+
+
+# --- closure quality: "ยังไม่เสร็จจริง" (open government, issue #24) ----------------
+
+REOPEN_WITHIN = timedelta(days=14)
+
+
+class ReopenTooLate(Exception):
+    """More than 14 days have passed since the request was completed."""
+
+
+def reopen_request(session: Session, citizen_key: str, request_id: int | None, reason: str = "", now: datetime | None = None) -> ServiceRequest:
+    """The citizen says a completed request is not actually fixed: it goes back to the agency.
+
+    Allowed within 14 days of completion; the agency's groups are told, the request is
+    "in progress" again and counts in the reopened figures (storage/stats.py).
+    """
+    now = now or utcnow()
+    if request_id is None:
+        request = session.scalar(
+            select(ServiceRequest).where(ServiceRequest.citizen_key == citizen_key, ServiceRequest.status == COMPLETED)
+            .order_by(ServiceRequest.closed_at.desc(), ServiceRequest.id.desc()).limit(1)
+        )
+        if request is None:
+            raise RequestNotFound("latest completed")
+    else:
+        request = _own(session, citizen_key, request_id)
+    if request.status != COMPLETED:
+        raise NotCompleted(request.status)
+    if request.closed_at is not None and now - request.closed_at > REOPEN_WITHIN:
+        raise ReopenTooLate(request.code)
+    reason = (reason or "").strip()[:300]
+    with session.no_autoflush:  # the move and its "reopened" row reach the flush guard together
+        _move(request, IN_PROGRESS, reopening=True)
+        request.closed_at = None
+        request.updated_at = now
+        _history(session, request, "reopened", "citizen", reason)  # the flush guard allows the reopening because of it
+    request.history[-1].at = now
+    session.flush()
+    cancel_pending(session, cause_type="request", cause_id=str(request.id), kinds=("satisfaction_check",))
+    text = (f"🔁 ผู้ยื่นแจ้งว่าคำร้อง {request.code} ({request.service}) ยังไม่เสร็จจริง เรื่องกลับมาอยู่ในสถานะกำลังดำเนินการ "
+            f"กรุณาตรวจสอบและดำเนินการต่อด้วยครับ" + (f"\nเหตุผลจากผู้ยื่น: {reason}" if reason else ""))
+    payload = _request_card(request, "🔁 คำร้องที่ถูกเปิดอีกครั้ง")
+    payload["alt_text"] = text
+    step = len(request.history)
+    for chat_id in agency_chats(session, request.agency):
+        enqueue(
+            session, kind="request_reopened", channel="telegram", recipient=chat_id, text=text, custom=cards(text, [payload]),
+            idempotency_key=f"request:{request.id}:reopened:{step}:{chat_id}", cause=("request", str(request.id)), urgent=True,
+        )
+    return request  # the citizen is answered in the chat (actions/reopen.py)
+
+
+def reopen_button(code: str) -> dict[str, str]:
+    """The "ยังไม่เสร็จจริง" button on a completion notice."""
+    return button("ยังไม่เสร็จจริง", '/reopen_request{"request_id": "%s"}' % code)

@@ -22,11 +22,12 @@ from storage.inbound import Event
 from storage.models.officials import ROLES
 from storage.officials import PermissionDenied, find_official, link_group, register_official, remove_official, require_official
 from usecases.context import CommandContext
+from usecases.obstacle_command import handle_obstacle
 from usecases.request_commands import handle_official
 
 __all__ = ["COMMANDS", "CommandContext", "answer_command", "handle", "is_admin_command"]
 
-COMMANDS = ("/register", "/unregister", "/linkgroup", "/whoami", "/requests", "/reply", "/forward", "/release", "/flag")
+COMMANDS = ("/register", "/unregister", "/linkgroup", "/whoami", "/requests", "/reply", "/forward", "/release", "/flag", "/obstacle")
 OFFICIAL_COMMANDS = ("/requests", "/reply", "/forward", "/release", "/flag")
 
 
@@ -56,6 +57,8 @@ def handle(session: Session, ctx: CommandContext, text: str) -> str:
         if official is None or not official.active:
             return f"คุณยังไม่ได้ลงทะเบียนเป็นเจ้าหน้าที่ครับ (user id: {ctx.user_id})"
         return f"คุณคือเจ้าหน้าที่ {official.agency} สิทธิ์ {official.role} (user id: {ctx.user_id})"
+    if command == "/obstacle":  # issue #24: a law or step that obstructs a service
+        return handle_obstacle(session, ctx, text.strip().split(maxsplit=1)[1] if len(parts) > 1 else "")
     if command in OFFICIAL_COMMANDS:
         return handle_official(session, ctx, command, text.strip().split(maxsplit=1)[1] if len(parts) > 1 else "")
     try:

@@ -92,3 +92,9 @@ def search(query: str, limit: int, as_json: bool) -> None:
         click.echo(f"{i}. {row['title']}{sysid}  (score {row['score']:.2f})")
         for section in row["sections"]:
             click.echo(f"     มาตรา {section['number']}: {section['snippet'][:120]}")
+
+
+# `bot laws obstacles` (issue #24, open government) lives in its own module.
+from bot.commands.obstacles import obstacles as _obstacles  # noqa: E402
+
+cli.add_command(_obstacles)

@@ -8,7 +8,7 @@ default. A missing token is 401, a wrong one 403; tokens are compared in
 constant time and never logged. Everything an admin reads is in Thai.
 
 API: GET /admin/api/meta, GET /admin/api/queue, GET /admin/api/recent,
-POST /admin/api/annotate, /admin/api/discard, /admin/api/flag.
+POST /admin/api/annotate, /admin/api/discard, /admin/api/flag; GET /admin/api/obstacles (obstacle reports, issue #24).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
 from storage.db import session_scope
 from storage.nlu_capture import purge_expired
+from storage.obstacles import ranking
 from storage.nlu_review import build_queue, counts, flag as mark, occurrence_counts, recent as latest, review_candidates
 
 if TYPE_CHECKING:
@@ -193,6 +194,19 @@ async def recent(request: Request) -> Response:
     return JSONResponse({"captures": await db(state.engine, read)})
 
 
+async def obstacles(request: Request) -> Response:
+    """Laws and services ranked by obstacle reports (issue #24; the same ranking as `bot laws obstacles`)."""
+    if (refused := await _refuse(request)) is not None:
+        return refused
+    state: GatewayState = request.app.state.gateway
+
+    def read() -> list[dict[str, Any]]:
+        with session_scope(state.engine) as s:
+            return [r.as_json() for r in ranking(s, demo=request.query_params.get("demo") == "1", limit=100)]
+
+    return JSONResponse({"ranking": await db(state.engine, read)})
+
+
 async def annotate(request: Request) -> Response:
     if (refused := await _refuse(request)) is not None:
         return refused
@@ -268,4 +282,5 @@ def routes() -> list[Route]:
         Route("/admin/api/annotate", annotate, methods=["POST"]),
         Route("/admin/api/discard", discard, methods=["POST"]),
         Route("/admin/api/flag", flag, methods=["POST"]),
+        Route("/admin/api/obstacles", obstacles, methods=["GET"]),
     ]

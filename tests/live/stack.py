@@ -332,7 +332,7 @@ class LiveStack:
                     pending.remove(service)
                     continue
                 try:
-                    if httpx.get(service.health_url, timeout=2).status_code == 200:
+                    if httpx.get(service.health_url, headers=service.health_headers, timeout=2, trust_env=False).status_code == 200:
                         pending.remove(service)
                         self.log(f"  {service.name} up after {time.monotonic() - began:.1f} s")
                 except httpx.HTTPError:
@@ -345,7 +345,8 @@ class LiveStack:
         deadline = began + self.startup_timeout
         while time.monotonic() < deadline:
             try:
-                status = httpx.get(f"{self.rasa_url}/status", timeout=5).json()
+                rasa = next(s for s in self._services if s.name == "rasa")
+                status = httpx.get(f"{self.rasa_url}/status", headers=rasa.health_headers, timeout=5, trust_env=False).json()
                 if status.get("model_file"):
                     return
             except (httpx.HTTPError, ValueError):
