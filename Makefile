@@ -20,18 +20,20 @@ help:
 	@echo "make model  - train the Rasa model if config, domain or training data changed"
 	@echo "make bench  - run all benchmarks and print their figures"
 
-$(APP_STAMP): pyproject.toml
+# Both runtimes install from hash-pinned lock files (scripts/lock.sh regenerates them).
+$(APP_STAMP): pyproject.toml requirements-app.lock
 	@py=$$(scripts/find-python.sh app) && \
 	  { [ -x $(APP_VENV)/bin/python ] && $(APP_VENV)/bin/python -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { rm -rf $(APP_VENV); "$$py" -m venv $(APP_VENV); }; }
 	$(APP_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(APP_VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	$(APP_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements-app.lock
+	$(APP_VENV)/bin/python -m pip install --quiet --no-deps -e .
 	@touch $@
 
-$(ENGINE_STAMP): requirements-rasa.txt
+$(ENGINE_STAMP): requirements-rasa.txt requirements-rasa.lock
 	@py=$$(scripts/find-python.sh engine) && \
 	  { [ -x $(ENGINE_VENV)/bin/python ] && $(ENGINE_VENV)/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' || { rm -rf $(ENGINE_VENV); "$$py" -m venv $(ENGINE_VENV); }; }
 	$(ENGINE_VENV)/bin/python -m pip install --quiet --upgrade 'pip<25' setuptools wheel
-	$(ENGINE_VENV)/bin/python -m pip install --quiet -r requirements-rasa.txt
+	$(ENGINE_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements-rasa.lock
 	@touch $@
 
 app: $(APP_STAMP)
