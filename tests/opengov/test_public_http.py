@@ -75,7 +75,7 @@ def test_laws_search_browse_and_law_page(client) -> None:  # type: ignore[no-unt
             report_obstacle(s, law=land, service=TRANSFER, reason=f"ต้องไปหลายรอบ โทร 081234567{i}", reporter=f"p{i}")
         land_id = land.id
     # The curated catalog only (no corpus here): the relevance floor is calibrated with the corpus
-    # imported, as `bot run` does, where "โฉนดที่ดิน" also finds it (tests/laws).
+    # imported, as `bot run` does, where "โฉนดที่ดิน" also finds it.
     r = c.get("/laws", params={"q": "กฎหมายที่ดิน"})
     assert r.status_code == 200 and "ประมวลกฎหมายที่ดิน" in r.text
     browse = c.get("/laws", params={"group": "ที่ดิน"}).text
