@@ -89,6 +89,10 @@ class Answerer:
                                                      message_id=message_id(event), resumed=resumed)
         finally:
             slow.cancel()
+        if (answer.nlu or {}).get("intent") == "human_handoff":
+            # The citizen may have just been handed to officials: look again before their next
+            # message instead of trusting the cached view for up to HANDOFF_REFRESH seconds.
+            self._handoffs_checked = 0.0
         return replies + normalise(answer.messages), answer.nlu
 
     def capture(self, event: Event, nlu: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -55,3 +55,33 @@ def test_messages_go_to_officials_while_handed_off(tmp_path, fake_rasa, monkeypa
         assert _say(server, "สวัสดีอีกครั้ง")[0]["text"] == "ตอบ: สวัสดีอีกครั้ง"
         assert len(rasa.received) == 2
     engine.dispose()
+
+
+def test_the_message_right_after_a_handoff_starts_reaches_the_officials(tmp_path, fake_rasa) -> None:
+    """No race: the cached view of open handoffs is looked at again as soon as a handoff may have started."""
+    rasa, rasa_server = fake_rasa
+    settings = make_settings(tmp_path, rasa_url=rasa_server.url)
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    with session_scope(engine) as s:
+        register_official(s, channel="telegram", user_id="77", agency=AGENCY)
+        link_group(s, channel="telegram", chat_id="-1009", agency=AGENCY)
+    plain = rasa.answer
+
+    def answer(body):  # type: ignore[no-untyped-def]
+        if body["message"].startswith("/human_handoff"):  # what the handoff action does, inside the turn
+            with session_scope(engine) as s:
+                start_handoff(s, Citizen("line:hand1", "web", "hand1"), "line:hand1")
+            return [{"text": "ข้อความที่คุณพิมพ์จะส่งถึงเจ้าหน้าที่โดยตรงครับ"}]
+        return plain(body)
+
+    rasa.answer = answer
+    with ServerThread(create_app(settings, engine=engine, poll_interval=0.05)) as server:
+        assert _say(server, "สวัสดี")[0]["text"] == "ตอบ: สวัสดี"  # the gateway has just looked: nobody handed off
+        assert "เจ้าหน้าที่" in _say(server, "/human_handoff")[0]["text"]
+        assert _say(server, "ไฟดับมา 3 วันแล้วค่ะ") == []  # at once, well within the refresh period
+        assert len(rasa.received) == 2
+        with session_scope(engine) as s:
+            relayed = s.scalars(select(Outbox).where(Outbox.kind == "handoff_message")).all()
+            assert len(relayed) == 1 and "ไฟดับมา 3 วันแล้วค่ะ" in relayed[0].payload["text"]
+    engine.dispose()
