@@ -379,6 +379,8 @@ class Run:
         deadline = time.monotonic() + max(timeout, 60.0)  # a first message may wait on a cold Rasa
         while True:
             state = self.stack.event_state(channel, external_id)
+            if state is None:
+                return  # the gateway stored it before acknowledging; gone now: an erasure removed the person's events
             if state in ("done", "failed"):
                 if state == "failed":
                     raise StepFailed("the gateway gave up on this message (event failed)")
