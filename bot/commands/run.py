@@ -200,6 +200,10 @@ def cli(rasa_port: int, timeout: int, schedulers: int) -> None:
     if not MODEL.exists():
         raise click.ClickException("no trained model: run `make model` (or `make run`, which trains when needed).")
     settings.var_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        internal_keys(settings)  # before any slow start-up work: production mode without its secret stops here
+    except internal_auth.MissingSecret as exc:
+        raise click.ClickException(str(exc)) from None
     log_dir = settings.var_dir / "logs"
     log_dir.mkdir(exist_ok=True)
 

@@ -86,5 +86,6 @@ def test_bot_run_refuses_production_without_the_secret(tmp_path: Path, monkeypat
     monkeypatch.setattr(run, "MODEL", tmp_path / "model.tar.gz")
     (tmp_path / "model.tar.gz").write_bytes(b"")
     monkeypatch.setattr(run, "_start", lambda *a, **k: pytest.fail("nothing may start"))
+    monkeypatch.setattr("storage.migrate.upgrade", lambda *a, **k: pytest.fail("no start-up work before the secret check"))
     result = CliRunner().invoke(run.cli, [])
     assert result.exit_code != 0 and "INTERNAL_SECRET" in result.output
