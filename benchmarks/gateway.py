@@ -252,7 +252,10 @@ async def run(args: argparse.Namespace, rasa_url: str, mode: str) -> int:
     env = dict(os.environ, BOT_ENV_FILE=str(tmp / "no.env"), BOT_VAR_DIR=str(tmp), DATABASE_URL=f"sqlite:///{tmp / 'gw.db'}",
                RASA_URL=rasa_url, LINE_CHANNEL_SECRET=SECRET, LINE_CHANNEL_ACCESS_TOKEN="bench",
                LINE_API_BASE_URL=f"http://127.0.0.1:{line_port}", TELEGRAM_BOT_TOKEN="", LOCAL_CHAT_ENABLED="true")
-    gateway = subprocess.Popen([sys.executable, "-m", "bot.cli", "gateway", "--host", "127.0.0.1", "--port", str(gateway_port)],
+    # uvicorn re-raises SIGTERM after its graceful shutdown; under --profile it becomes SystemExit so cProfile writes.
+    launch = ["-m", "bot.cli"] if not args.profile else ["-c", "import cProfile, runpy, signal, sys; signal.signal(signal.SIGTERM, lambda *_: sys.exit(0)); "
+               f"sys.argv[0] = 'bot'; cProfile.run('runpy.run_module(\"bot.cli\", run_name=\"__main__\")', {args.profile!r})"]
+    gateway = subprocess.Popen([sys.executable, *launch, "gateway", "--host", "127.0.0.1", "--port", str(gateway_port)],
                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     gateway_url = f"http://127.0.0.1:{gateway_port}"
     failures = 0
@@ -305,6 +308,7 @@ def main() -> int:
     parser.add_argument("--think-ms", type=float, default=40.0)
     parser.add_argument("--lockstep", action="store_true", help="all conversations in step, no pauses (a worst case)")
     parser.add_argument("--concurrency", default="1,20,100")
+    parser.add_argument("--profile", metavar="FILE", help="run the gateway under cProfile and write its statistics to FILE")
     parser.add_argument("--serve-fake-rasa", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_fake_rasa:

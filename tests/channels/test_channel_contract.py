@@ -66,3 +66,56 @@ def test_a_line_message_the_sdk_cannot_validate_keeps_its_event() -> None:
     event = read_event(raw)
     assert isinstance(event, MessageEvent) and event.message.type == "image" and event.reply_token == raw["replyToken"]
     assert read_event({"type": "message", "message": {"type": "text"}}) is None  # no source, no id: nothing to answer
+
+
+def _line_events() -> list[dict]:
+    import json
+    from pathlib import Path
+
+    return [raw for path in sorted((Path(__file__).parent / "payloads").glob("line_*.json"))
+            for raw in json.loads(path.read_text(encoding="utf-8"))["events"]]
+
+
+def test_the_quick_line_parser_builds_what_the_sdk_builds() -> None:
+    """Plain texts and button presses skip pydantic's second pass; the objects equal the SDK's own, field by field."""
+    from linebot.v3.webhooks import Event
+
+    from connectors.line import _plain_event
+
+    quick = 0
+    for raw in _line_events():
+        built = _plain_event(raw)
+        if built is None:
+            continue
+        quick += 1
+        full = Event.from_dict(raw)
+        assert type(built) is type(full) and type(built.source) is type(full.source)
+        assert built == full and built.to_dict() == full.to_dict()
+    assert quick >= 4  # texts from a person, a batch, a room trigger and a postback take the quick path
+
+
+@pytest.mark.parametrize("spoil", [
+    lambda e: e.update(timestamp="1700000000000"),
+    lambda e: e.update(timestamp=True),
+    lambda e: e["deliveryContext"].update(isRedelivery="no"),
+    lambda e: e["message"].update(text=42),
+    lambda e: e["message"].pop("quoteToken"),
+    lambda e: e["source"].update(type="unknown"),
+    lambda e: e["source"].update(userId=7),
+    lambda e: e.update(mode="sleeping"),
+    lambda e: e["message"].update(emojis=[{"index": 0, "length": 6, "productId": "p", "emojiId": "e"}]),
+])
+def test_a_line_event_off_the_plain_shape_is_left_to_the_sdk(spoil, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import copy
+
+    from connectors import line
+    from connectors.line import _plain_event, read_event
+
+    raw = copy.deepcopy(next(e for e in _line_events() if e["type"] == "message" and e["message"]["type"] == "text"
+                             and e["source"]["type"] == "user"))
+    assert _plain_event(raw) is not None
+    spoil(raw)
+    assert _plain_event(raw) is None
+    read = read_event(raw)
+    monkeypatch.setattr(line, "_plain_event", lambda raw: None)  # what the SDK alone makes of it
+    assert read == read_event(raw)
