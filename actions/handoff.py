@@ -10,7 +10,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import db
 from actions.identity import citizen_of, speaker_of
 from storage.agencies import get_agency
-from storage.handoff import BACK_TO_BOT, BOT_IS_BACK, active_handoff, release_handoff, start_handoff
+from common.wording.handoff import BOT_IS_BACK
+from storage.handoff import BACK_TO_BOT, active_handoff, release_handoff, start_handoff
 from storage.requests import latest_open_request, list_own_requests
 from storage.services import get_service
 

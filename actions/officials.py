@@ -42,9 +42,9 @@ from storage.officials import Actor, PermissionDenied, find_official, group_link
 from storage.reminders import create_reminder
 from storage.models.officials import Official
 from storage.outbox import cancel_pending
+from common.wording.tasks import STATUS_THAI
 from storage.tasks import (
     FOLLOW_UP_KINDS,
-    STATUS_THAI,
     TaskFilter,
     TaskNotFound,
     assign_task,

@@ -18,6 +18,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import db
+from common.wording.privacy import export_lines
+from storage.privacy import holdings
+from storage.retention import Retention
 from actions.identity import citizen_of, speaker_of
 from actions.requests import SKIP, STOP, YES
 
@@ -33,8 +36,6 @@ def _conversation(tracker: Tracker) -> str:
 
 def retention_notice() -> list[str]:
     """How long things are kept, as configured (storage.retention; docs/privacy.md), in the person's words."""
-    from storage.retention import Retention
-
     policy = Retention.from_env()
     return [
         f"ระยะเวลาที่เก็บ: ข้อความที่คุณพิมพ์ บันทึกการสนทนากับผู้ช่วย และการแจ้งเตือนที่ส่งแล้ว เก็บไว้ไม่เกิน {policy.messages_days} วัน"
@@ -58,10 +59,8 @@ class ActionPrivacyRequest(Action):
             return [SlotSet("privacy_mode", "none")]
         text = tracker.latest_message.get("text") or ""
         citizen = citizen_of(speaker)
-        from storage.privacy import export_lines
-
         with db.session() as s:
-            lines = export_lines(s, citizen, _conversation(tracker))
+            lines = export_lines(holdings(s, citizen, _conversation(tracker)), citizen.reply_to)
         if EXPORT.search(text) and not re.search(r"ลบ|delete|erase|ถอน|ทำลาย|ล้าง", text, re.IGNORECASE):
             lines += retention_notice()
             dispatcher.utter_message(response="utter_privacy_export", items="\n".join(f"• {line}" for line in lines))
@@ -101,8 +100,6 @@ class ActionEraseMyData(Action):
             return [SlotSet("erase_confirm", None), SlotSet("privacy_mode", None)]
         speaker = speaker_of(tracker)
         citizen = citizen_of(speaker)
-        from storage.privacy import holdings
-
         with db.session() as s:
             requests = len(holdings(s, citizen, _conversation(tracker)).requests)
         # Only the decision: Rasa holds this conversation until the turn ends and would write back

@@ -11,7 +11,8 @@ from actions import db
 from actions.identity import citizen_of, speaker_of
 from actions.services import latest_entity
 from common.ids import parse_request_id
-from storage.requests import STATUS_THAI, NotCompleted, ReopenTooLate, RequestNotFound, reopen_request
+from common.wording.requests import STATUS_THAI
+from storage.requests import NotCompleted, ReopenTooLate, RequestNotFound, reopen_request
 
 Events = list[dict[str, Any]]
 _TRIGGERS = ("ยังไม่เสร็จจริง", "ยังไม่เสร็จ", "ยังไม่ได้แก้", "ยังไม่ได้รับการแก้ไข")

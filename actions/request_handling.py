@@ -24,11 +24,11 @@ from actions.services import latest_entity
 from common import clock as app_clock
 from common.ids import format_request_id, parse_request_id
 from common.replies import button
+from common.wording.requests import STATUS_THAI
 from storage.agencies import CHOICE, CONFIRM, FALLBACK_DESK, Resolution, get_agency, resolve_agency
 from storage.officials import PermissionDenied, require_official
 from storage.requests import (
     OFFICIAL_STATUSES,
-    STATUS_THAI,
     InvalidTransition,
     NotYourAgency,
     RequestClosed,

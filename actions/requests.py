@@ -1,6 +1,6 @@
 """Citizens' service requests: the request form, tracking, cancelling and rating.
 
-The form (`request_form` in bot/domain/services.yml) collects the service, the
+The form (`request_form` in bot/domain/requests.yml) collects the service, the
 details, a location when the service needs one (a LINE location message or a
 typed address) and an optional contact, then asks for confirmation. Every slot is
 filled here, in Python, so that a stop word ("ยกเลิก", "ไม่เอาแล้ว") ends the form
@@ -22,9 +22,9 @@ from actions.identity import citizen_of, shared_location, speaker_of
 from actions.services import choice_buttons, latest_entity
 from common.ids import format_request_id, parse_request_id
 from common.replies import button, card, cards, location_request
+from common.wording.requests import STATUS_THAI, rating_buttons, status_lines
 from storage.models.services import COMPLETED, OPEN_STATUSES
 from storage.requests import (
-    STATUS_THAI,
     NotCompleted,
     RequestClosed,
     RequestNotFound,
@@ -34,8 +34,6 @@ from storage.requests import (
     latest_open_request,
     list_own_requests,
     rate_request,
-    rating_buttons,
-    status_lines,
 )
 from storage.requests import latest_completed_unrated
 from storage.services import find_services, get_service
@@ -300,7 +298,7 @@ def status_card(request) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         f"คำร้อง {request.code}",
         subtitle=f"{request.service} · {request.agency}",
         fields=[("สถานะ", STATUS_THAI[request.status])],
-        lines=["ความคืบหน้า:", *status_lines(request)],
+        lines=["ความคืบหน้า:", *status_lines(request.history, request.anonymised)],
         buttons=buttons,
     )
 

@@ -10,9 +10,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import db
 from actions.service_cards import card_message
-from storage.service_laws import law_lines
 from common.replies import button
+from common.wording.laws import citation
 from storage.agencies import get_agency
+from storage.service_laws import laws_for_service
 from storage.services import Service, find_services
 
 Events = list[dict[str, Any]]
@@ -41,7 +42,7 @@ class ActionServiceInfo(Action):
             if match.single is not None:
                 service = match.single
                 agency = get_agency(s, service.agency)
-                payload = card_message(service, agency.phone if agency else None, law_lines(s, service.name))
+                payload = card_message(service, agency.phone if agency else None, [citation(ref.title, ref.sections) for ref in laws_for_service(s, service.name)])
                 dispatcher.utter_message(response="utter_service_info_intro", service=service.name, json_message=payload)
                 return [SlotSet("service", service.name)]
             if match.services:

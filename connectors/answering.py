@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from connectors.dbcall import db
 from connectors.rasa_client import RasaAnswer, RasaClient
 from connectors.replies import normalise
-from storage.handoff import BOT_IS_BACK
+from common.wording.handoff import BOT_IS_BACK
 from storage.inbound import Event
 from storage.nlu_capture import capture_values
 from usecases.admin_commands import answer_command

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from common.wording.requests import forwarded_history_note
 from storage.models.base import utcnow
 from storage.models.opengov import DemoRequest, ObstacleReport
 from storage.laws.seed import ensure_seeded
@@ -112,7 +113,7 @@ def _one(session: Session, rng: random.Random, service: Service, created: dateti
             request.history.extend(history)
             return
         history.append(RequestHistory(action="forwarded", status=SUBMITTED, agency=service.agency, actor="official",
-                                      note=f"จาก {forwarded_from}", at=at))
+                                      note=forwarded_history_note(forwarded_from, ""), at=at))
     # Slow agencies answer in days, quick ones in hours; some requests are never touched.
     first = at + timedelta(hours=rng.lognormvariate(1.6, 1.0))
     if first >= now or rng.random() < 0.06:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from common import clock
-from common.thai_datetime import format_thai
+from common.wording import digest as wording
 from storage.outbox import enqueue
 
 # (session, today) -> list of (channel, chat_id) to consider
@@ -50,17 +50,8 @@ def _load_feature_modules() -> None:
 
 
 def build_digest(session: Session, channel: str, chat_id: str, today: date) -> str | None:
-    parts: list[str] = []
-    for builder in _sections:
-        section = builder(session, channel, chat_id, today)
-        if section and section[1]:
-            title, lines = section
-            parts.append(f"【{title}】\n" + "\n".join(lines))
-    if not parts:
-        return None
-
-    header = f"สรุปงานประจำวันที่ {format_thai(datetime(today.year, today.month, today.day), with_time=False)}"
-    return header + "\n\n" + "\n\n".join(parts)
+    sections = [section for builder in _sections if (section := builder(session, channel, chat_id, today))]
+    return wording.daily(today, sections)
 
 
 def queue_daily_digests(session: Session, now: datetime | None = None, tz: str = "Asia/Bangkok") -> int:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from common.wording import handoff as wording
 from storage.agencies import FALLBACK_DESK, is_staffed
 from storage.models.base import utcnow
 from storage.models.services import HANDOFF_EXPIRED, HANDOFF_OPEN, HANDOFF_RELEASED, Handoff, ServiceRequest
@@ -25,10 +26,8 @@ from storage.requests import Citizen
 
 # The citizen asks for the assistant back (ends an open handoff; says so when none is open).
 BACK_TO_BOT = re.compile(r"^\s*(/bot|/help|กลับไปคุยกับบอท|คุยกับบอท|จบการสนทนา|ขอบคุณเจ้าหน้าที่ จบ)", re.IGNORECASE)
-BOT_IS_BACK = "ผู้ช่วยอัตโนมัติกลับมาให้บริการแล้วครับ พิมพ์สิ่งที่ต้องการได้เลย"
 
 DEFAULT_AGENCY = FALLBACK_DESK  # the one-stop desk when no request tells whose matter it is, or nobody staffs it
-MAX_RELAY = 1500
 
 
 class HandoffNotFound(Exception):
@@ -66,12 +65,7 @@ def start_handoff(
     )
     session.add(handoff)
     session.flush()
-    about = f" เรื่องคำร้อง {request.code} ({request.service})" if request else ""
-    text = (
-        f"🙋 ประชาชนขอคุยกับเจ้าหน้าที่{about} [{handoff.code}]"
-        + (f"\nข้อความ: {reason[:MAX_RELAY]}" if reason else "")
-        + f"\nตอบกลับ: /reply {handoff.code} ข้อความ\nคืนการสนทนาให้บอท: /release {handoff.code}"
-    )
+    text = wording.started(handoff.code, reason, request.code if request else None, request.service if request else None)
     told = _tell_agency(session, handoff, "handoff_started", text, f"handoff:{handoff.id}:start")
     return handoff, told
 
@@ -106,7 +100,7 @@ def relay_from_citizen(session: Session, conversation: str, text: str, event_id:
     handoff.expires_at = now + handoff_timeout()
     _tell_agency(
         session, handoff, "handoff_message",
-        f"💬 ข้อความจากประชาชน [{handoff.code}]:\n{text[:MAX_RELAY]}\nตอบกลับ: /reply {handoff.code} ข้อความ",
+        wording.from_citizen(handoff.code, text),
         f"handoff:{handoff.id}:msg:{event_id}",
     )
     return True
@@ -132,7 +126,7 @@ def reply_in_handoff(session: Session, actor: Actor, handoff_id: int, message: s
     if handoff.reply_to:
         enqueue(
             session, kind="official_reply", channel=handoff.channel, recipient=handoff.reply_to,
-            text=f"💬 เจ้าหน้าที่{handoff.agency}:\n{message[:MAX_RELAY]}",
+            text=wording.from_official(handoff.agency, message),
             idempotency_key=f"handoff:{handoff.id}:reply:{key}", cause=("handoff", str(handoff.id)), urgent=True,
         )
     return handoff
@@ -150,7 +144,7 @@ def release_handoff(session: Session, actor: Actor | None, handoff_id: int, now:
     if actor is not None and handoff.reply_to:
         enqueue(
             session, kind="handoff_released", channel=handoff.channel, recipient=handoff.reply_to,
-            text="เจ้าหน้าที่ได้ดูแลเรื่องของคุณแล้วครับ ตอนนี้ผู้ช่วยอัตโนมัติกลับมาให้บริการ พิมพ์ถามได้เลยครับ",
+            text=wording.RELEASED,
             idempotency_key=f"handoff:{handoff.id}:released", cause=("handoff", str(handoff.id)), urgent=True,
         )
     return handoff

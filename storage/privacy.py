@@ -26,7 +26,7 @@ from storage.models.base import utcnow
 from storage.models.services import HANDOFF_OPEN, HANDOFF_RELEASED, Handoff, RequestHistory, ServiceRating, ServiceRequest
 from storage.nlu_capture import count_captures, erase_captures, pseudonym_for
 from storage.obstacles import erase_reports
-from storage.requests import STATUS_THAI, Citizen
+from storage.requests import Citizen
 
 
 @dataclass
@@ -59,34 +59,6 @@ def holdings(session: Session, citizen: Citizen, conversation: str) -> Holdings:
             Outbox.channel == citizen.channel, Outbox.recipient == citizen.reply_to, Outbox.state == PENDING)))),
         nlu_captures=count_captures(session, pseudonym_for(citizen.key)),
     )
-
-
-def export_lines(session: Session, citizen: Citizen, conversation: str) -> list[str]:
-    """What is held about the person, in Thai, one item a line."""
-    held = holdings(session, citizen, conversation)
-    if held.empty:
-        return ["ตอนนี้ระบบไม่มีข้อมูลส่วนบุคคลของคุณเก็บไว้ นอกจากรหัสผู้ใช้ของแอปที่ใช้ส่งข้อความถึงคุณครับ"]
-    lines = [f"รหัสผู้ใช้ในช่องทางนี้ (ใช้เพื่อตอบกลับคุณ): {citizen.reply_to}"]
-    for r in held.requests:
-        parts = [f"{r.code} {r.service} → {r.agency} · {STATUS_THAI[r.status]}"]
-        if r.details:
-            parts.append(f"รายละเอียด: {r.details[:120]}")
-        if r.location:
-            parts.append(f"สถานที่: {r.location.get('address') or ''} ({r.location.get('latitude', '-')}, {r.location.get('longitude', '-')})")
-        if r.contact:
-            parts.append(f"ช่องทางติดต่อ: {r.contact}")
-        lines.append(" | ".join(parts))
-    if held.ratings:
-        lines.append(f"คะแนนความพึงพอใจที่ให้ไว้: {held.ratings} รายการ")
-    if held.messages:
-        lines.append(f"ข้อความที่คุณส่งถึงผู้ช่วย (เก็บไว้เพื่อให้บริการและตรวจสอบย้อนหลัง): {held.messages} ข้อความ")
-    if held.handoffs:
-        lines.append(f"ประวัติการขอคุยกับเจ้าหน้าที่: {held.handoffs} ครั้ง")
-    if held.pending_notices:
-        lines.append(f"การแจ้งเตือนที่รอส่งถึงคุณ: {held.pending_notices} รายการ")
-    if held.nlu_captures:
-        lines.append(f"ข้อความที่เก็บไว้ให้ผู้ดูแลใช้ปรับปรุงความเข้าใจของผู้ช่วย (ปิดบังเลขบัตร เบอร์โทร และอีเมลแล้ว): {held.nlu_captures} ข้อความ")
-    return lines
 
 
 @dataclass(frozen=True)
@@ -179,4 +151,4 @@ def erase(
     return Erased(requests=len(ids), messages=messages, notices=notices, handoffs=handoffs)
 
 
-__all__ = ["Erased", "Holdings", "conversations_of", "erase", "export_lines", "holdings"]
+__all__ = ["Erased", "Holdings", "conversations_of", "erase", "holdings"]

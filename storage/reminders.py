@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from common.wording import tasks as wording
 from storage.models.base import utcnow
 from storage.models.officials import Reminder
 from storage.officials import Actor
@@ -31,9 +32,8 @@ def create_reminder(
     reminder = Reminder(channel=channel, chat_id=str(chat_id), target=target, text=text, due_at=due_at, created_by=actor.id)
     session.add(reminder)
     session.flush()
-    lead = "🔔 เตือนทุกคน" if target == "group" else f"🔔 เตือน{(' ' + mention) if mention else 'ความจำ'}"
     enqueue(
-        session, kind="reminder", channel=channel, recipient=str(chat_id), text=f"{lead}: {text}",
+        session, kind="reminder", channel=channel, recipient=str(chat_id), text=wording.reminder(target, mention, text),
         idempotency_key=f"reminder:{reminder.id}", due_at=due_at, stale_at=due_at + STALE_AFTER,
         cause=("reminder", str(reminder.id)),
     )

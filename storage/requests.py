@@ -20,7 +20,9 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from common.ids import format_request_id
-from common.replies import button, card, cards
+from common.replies import cards
+from common.wording import requests as wording
+from common.wording.requests import rating_buttons, reopen_button
 from storage.agencies import FALLBACK_DESK, Resolution, catalog_agency, resolve_agency, staffing, unstaffed_agencies
 from storage.models.base import utcnow
 from storage.models.services import (
@@ -42,15 +44,6 @@ from storage.models.services import (
 from storage.officials import Actor, agency_chats, coordinators
 from storage.outbox import cancel_pending, enqueue
 
-STATUS_THAI = {
-    SUBMITTED: "ส่งเรื่องแล้ว รอหน่วยงานรับเรื่อง",
-    RECEIVED: "หน่วยงานรับเรื่องแล้ว",
-    IN_PROGRESS: "กำลังดำเนินการ",
-    NEED_INFO: "หน่วยงานขอข้อมูลเพิ่มเติม",
-    COMPLETED: "ดำเนินการเสร็จสิ้น",
-    REJECTED: "ไม่สามารถดำเนินการได้",
-    CANCELLED: "ยกเลิกแล้ว",
-}
 OFFICIAL_STATUSES = (RECEIVED, IN_PROGRESS, NEED_INFO, COMPLETED, REJECTED)
 ESCALATION_KINDS = ("request_escalation",)
 CITIZEN_KINDS = ("request_status", "official_reply", "satisfaction_check")
@@ -189,22 +182,10 @@ def satisfaction_after() -> timedelta:
     return timedelta(days=float(os.environ.get("SATISFACTION_CHECK_DAYS", "3")))
 
 
-def _thai(moment: datetime) -> str:
-    """'26 พ.ย. 2569 09:30 น.' (Buddhist Era, Bangkok time)."""
-    from common.thai_datetime import MONTHS_ABBR, TZ
-
-    local = moment.astimezone(TZ)
-    return f"{local.day} {MONTHS_ABBR[local.month - 1]} {local.year + 543} {local:%H:%M} น."
-
-
 def _history(session: Session, request: ServiceRequest, action: str, actor: str, note: str = "", official_id: int | None = None) -> None:
     request.history.append(
         RequestHistory(action=action, status=request.status, agency=request.agency, note=note, actor=actor, official_id=official_id)
     )
-
-
-def rating_buttons(code: str) -> list[dict[str, str]]:
-    return [button(f"{'⭐' * n} {n}", '/rate_service{"request_id": "%s", "rating": "%d"}' % (code, n)) for n in range(5, 0, -1)]
 
 
 # --- citizens -------------------------------------------------------------
@@ -228,40 +209,17 @@ def create_request(
     return request
 
 
-def _request_card(request: ServiceRequest, heading: str) -> dict[str, Any]:
-    lines = [f"รายละเอียด: {request.details or '-'}"]
-    if request.location:
-        loc = request.location
-        where = loc.get("address") or loc.get("text") or ""
-        if "latitude" in loc:
-            where = f"{where} https://maps.google.com/?q={loc['latitude']},{loc['longitude']}".strip()
-        lines.append(f"สถานที่: {where}")
-    if request.contact:
-        lines.append(f"ติดต่อกลับ: {request.contact}")
-    return card(
-        f"{heading} {request.code}",
-        subtitle=f"{request.service} · {request.agency}",
-        lines=lines,
-        fields=[("สถานะ", STATUS_THAI[request.status]), ("ยื่นเมื่อ", _thai(request.created_at))],
-        buttons=[
-            button("รับเรื่อง", '/update_request_status{"request_id": "%s", "request_status": "received"}' % request.code),
-            button("กำลังดำเนินการ", '/update_request_status{"request_id": "%s", "request_status": "in_progress"}' % request.code),
-            button("เสร็จสิ้น", '/update_request_status{"request_id": "%s", "request_status": "completed"}' % request.code),
-        ],
-    )
-
-
 def _route(session: Session, request: ServiceRequest, service: Service | None, now: datetime, note: str | None) -> int:
     """Tell the responsible agency's groups and schedule the escalation; returns groups told."""
-    heading = "📥 คำร้องใหม่" if note is None else "📨 คำร้องที่ส่งต่อมา"
-    payload = _request_card(request, heading)
-    text = f"{heading} {request.code} ({request.service}) ถึง {request.agency}" + (f"\nหมายเหตุ: {note}" if note else "")
+    heading = wording.NEW_HEADING if note is None else wording.FORWARDED_HEADING
+    payload = wording.request_card(request, heading)
+    text = wording.routed_text(request, heading, note)
     payload["alt_text"] = text
     chats = agency_chats(session, request.agency)
     if not chats and request.agency != FALLBACK_DESK:
         # an agency with no linked group yet (filed or forwarded there): the fallback desk sees it instead
         chats = agency_chats(session, FALLBACK_DESK)
-        text += f"\n(ยังไม่มีกลุ่มของ {request.agency} ในระบบ ส่งมาที่โต๊ะกลาง {FALLBACK_DESK} เพื่อประสานต่อ)"
+        text += wording.at_fallback_desk(request.agency, FALLBACK_DESK)
         payload["alt_text"] = text
     for chat_id in chats:
         enqueue(
@@ -275,8 +233,7 @@ def _route(session: Session, request: ServiceRequest, service: Service | None, n
     for channel, recipient in targets:
         enqueue(
             session, kind="request_escalation", channel=channel, recipient=recipient,
-            text=(f"⚠️ คำร้อง {request.code} ({request.service}) ยังไม่มีเจ้าหน้าที่รับเรื่อง เกินระยะเวลาปกติ {days} วันแล้ว "
-                  f"กรุณามอบหมายผู้รับผิดชอบด้วยครับ"),
+            text=wording.escalation_text(request, days),
             idempotency_key=f"request:{request.id}:escalate:{request.agency}:{len(request.history)}:{channel}:{recipient}",
             due_at=due, stale_at=due + timedelta(days=7), cause=("request", str(request.id)), urgent=True,
         )
@@ -339,7 +296,7 @@ def cancel_request(session: Session, citizen_key: str, request_id: int | None, r
     _history(session, request, "cancelled", "citizen", reason[:300])
     session.flush()
     cancel_pending(session, cause_type="request", cause_id=str(request.id))
-    text = f"ℹ️ ผู้ยื่นยกเลิกคำร้อง {request.code} ({request.service}) แล้ว ไม่ต้องดำเนินการต่อครับ"
+    text = wording.cancelled_text(request)
     for chat_id in agency_chats(session, request.agency):
         enqueue(
             session, kind="request_cancelled", channel="telegram", recipient=chat_id, text=text,
@@ -370,25 +327,6 @@ def rate_request(session: Session, citizen_key: str, request_id: int | None, sco
     session.flush()
     cancel_pending(session, cause_type="request", cause_id=str(request.id), kinds=("satisfaction_check",))
     return request
-
-
-def status_lines(request: ServiceRequest) -> list[str]:
-    """The request's history in Thai, oldest first, with Buddhist-Era dates."""
-    lines = []
-    for row in request.history:
-        if row.action == "created":
-            what = f"ยื่นคำร้อง ส่งถึง {row.agency}"
-        elif row.action == "forwarded":
-            what = f"ส่งต่อให้ {row.agency}"
-        elif row.action == "reply":
-            what = "เจ้าหน้าที่ตอบกลับ"
-        elif row.action == "rated":
-            what = f"ให้คะแนน {row.note}"
-        else:
-            what = STATUS_THAI.get(row.status, row.status)
-        note = f" ({row.note})" if row.note and row.action not in ("rated", "created") and not request.anonymised else ""
-        lines.append(f"{_thai(row.at)} · {what}{note}")
-    return lines
 
 
 # --- officials ------------------------------------------------------------
@@ -449,23 +387,17 @@ def update_request_status(
     session.flush()
     cancel_pending(session, cause_type="request", cause_id=str(request.id), kinds=ESCALATION_KINDS)
     step = len(request.history)
-    text = f"📣 คำร้อง {request.code} ({request.service}) อัปเดตสถานะเป็น \"{STATUS_THAI[status]}\""
-    if request.status_note:
-        text += f"\nหมายเหตุจากเจ้าหน้าที่: {request.status_note}"
+    text = wording.status_notice(request, status, request.status_note)
     buttons = None
-    if status == NEED_INFO:
-        text += "\nส่งข้อมูลเพิ่มเติมถึงเจ้าหน้าที่ได้โดยพิมพ์ \"ขอคุยกับเจ้าหน้าที่\" แล้วพิมพ์ข้อมูลที่ขอต่อได้เลยครับ"
     if status in (COMPLETED, REJECTED):
         request.closed_at = now
         cancel_pending(session, cause_type="request", cause_id=str(request.id), kinds=("satisfaction_check",))
     if status == COMPLETED:
-        text += "\nขอบคุณที่ใช้บริการครับ ให้คะแนนความพึงพอใจได้ที่ปุ่มด้านล่าง"
-        text += "\nหากเรื่องยังไม่ได้รับการแก้ไขจริง กดปุ่ม \"ยังไม่เสร็จจริง\" ได้ภายใน 14 วันครับ"  # issue #24: reopen
         buttons = rating_buttons(request.code) + [reopen_button(request.code)]
         due = now + satisfaction_after()
         _notify_citizen(
             session, request, "satisfaction_check",
-            f"🙏 คำร้อง {request.code} ({request.service}) เสร็จสิ้นไปเมื่อ {_thai(now)} คุณพอใจกับบริการของ {request.agency} แค่ไหนครับ",
+            wording.satisfaction_text(request, now),
             f"request:{request.id}:satisfaction", buttons=rating_buttons(request.code) + [reopen_button(request.code)],  # issue #24
             due_at=due, stale_at=due + timedelta(days=14),
         )
@@ -503,13 +435,13 @@ def forward_request(
     _move(request, SUBMITTED)
     request.touched_at = None
     request.updated_at = now
-    _history(session, request, "forwarded", "official", f"จาก {source}" + (f": {note.strip()[:300]}" if note.strip() else ""), actor.id)
+    _history(session, request, "forwarded", "official", wording.forwarded_history_note(source, note.strip()), actor.id)
     session.flush()
     service = session.scalar(select(Service).where(Service.name == request.service))
-    _route(session, request, service, now, note=f"ส่งต่อจาก {source}" + (f" — {note.strip()}" if note.strip() else ""))
+    _route(session, request, service, now, note=wording.forwarded_route_note(source, note.strip()))
     _notify_citizen(
         session, request, "request_status",
-        f"📣 คำร้อง {request.code} ({request.service}) ถูกส่งต่อให้ {target.name} ซึ่งเป็นหน่วยงานที่รับผิดชอบเรื่องนี้ครับ",
+        wording.forwarded_notice(request, target.name),
         f"request:{request.id}:status:{len(request.history)}", stale_at=now + timedelta(days=7),
     )
     return request
@@ -527,7 +459,7 @@ def reply_to_citizen(session: Session, actor: Actor, request_id: int, message: s
     cancel_pending(session, cause_type="request", cause_id=str(request.id), kinds=ESCALATION_KINDS)
     _notify_citizen(
         session, request, "official_reply",
-        f"💬 ข้อความจากเจ้าหน้าที่ {request.agency} เรื่องคำร้อง {request.code}:\n{message[:1000]}",
+        wording.official_reply_text(request, message),
         f"request:{request.id}:reply:{key or len(request.history)}", stale_at=utcnow() + timedelta(days=7),
     )
     return request
@@ -585,9 +517,8 @@ def reopen_request(session: Session, citizen_key: str, request_id: int | None, r
     request.history[-1].at = now
     session.flush()
     cancel_pending(session, cause_type="request", cause_id=str(request.id), kinds=("satisfaction_check",))
-    text = (f"🔁 ผู้ยื่นแจ้งว่าคำร้อง {request.code} ({request.service}) ยังไม่เสร็จจริง เรื่องกลับมาอยู่ในสถานะกำลังดำเนินการ "
-            f"กรุณาตรวจสอบและดำเนินการต่อด้วยครับ" + (f"\nเหตุผลจากผู้ยื่น: {reason}" if reason else ""))
-    payload = _request_card(request, "🔁 คำร้องที่ถูกเปิดอีกครั้ง")
+    text = wording.reopened_text(request, reason)
+    payload = wording.request_card(request, wording.REOPENED_HEADING)
     payload["alt_text"] = text
     step = len(request.history)
     for chat_id in agency_chats(session, request.agency):
@@ -597,7 +528,3 @@ def reopen_request(session: Session, citizen_key: str, request_id: int | None, r
         )
     return request  # the citizen is answered in the chat (actions/reopen.py)
 
-
-def reopen_button(code: str) -> dict[str, str]:
-    """The "ยังไม่เสร็จจริง" button on a completion notice."""
-    return button("ยังไม่เสร็จจริง", '/reopen_request{"request_id": "%s"}' % code)

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from common.wording import requests as wording
 from storage.digest import register_section
 from storage.models.officials import GroupLink
 from storage.models.services import OPEN_STATUSES, SUBMITTED, ServiceRequest
-from storage.requests import STATUS_THAI
 
 TZ = ZoneInfo("Asia/Bangkok")
 
@@ -28,11 +28,7 @@ def requests_section(session: Session, channel: str, chat_id: str, today: date) 
     since = datetime.combine(today, time.min, TZ).astimezone(UTC) - timedelta(days=1)
     new = [r for r in waiting if r.created_at >= since]
     untouched = [r for r in waiting if r.status == SUBMITTED]
-    lines = [f"คำร้องที่ยังเปิดอยู่ {len(waiting)} เรื่อง (ใหม่ใน 24 ชั่วโมง {len(new)} · ยังไม่มีผู้รับเรื่อง {len(untouched)})"]
-    for r in (new + [x for x in untouched if x not in new])[:10]:
-        lines.append(f"• {r.code} {r.service} · {STATUS_THAI[r.status]}")
-    lines.append("ดูทั้งหมด: /requests")
-    return "คำร้องของประชาชน", lines
+    return wording.digest_section(len(waiting), len(new), len(untouched), (new + [x for x in untouched if x not in new])[:10])
 
 
 register_section(requests_section)

@@ -64,8 +64,3 @@ def services_for_law(session: Session, law: Law) -> list[tuple[str, tuple[str, .
             if title_key(title) == law.title_key:
                 out.append((service, sections))
     return sorted(out)
-
-
-def law_lines(session: Session, service: str) -> list[str]:
-    """The service card's lines: "<law title> มาตรา 5, 6"."""
-    return [ref.title + (f" มาตรา {', '.join(ref.sections)}" if ref.sections else "") for ref in laws_for_service(session, service)]

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from common.thai_datetime import format_thai
+from common.wording import tasks as wording
 from storage.models.base import utcnow
 from storage.models.officials import (
     BLOCKED,
@@ -33,7 +33,6 @@ from storage.officials import Actor, PermissionDenied
 from storage.outbox import cancel_pending, enqueue
 
 FOLLOW_UP_KINDS = ("task_deadline", "task_overdue")
-STATUS_THAI = {"todo": "รอดำเนินการ", "in_progress": "กำลังดำเนินการ", "blocked": "ติดปัญหา", "done": "เสร็จแล้ว"}
 
 
 class TaskNotFound(Exception):
@@ -53,11 +52,6 @@ def reminder_offsets() -> list[timedelta]:
 
 def _history(session: Session, task: Task, actor: Actor | None, action: str, detail: str) -> None:
     session.add(TaskHistory(task_id=task.id, actor_id=actor.id if actor else None, action=action, detail=detail))
-
-
-def _format_deadline(task: Task) -> str:
-    assert task.deadline is not None
-    return format_thai(task.deadline, with_time=task.deadline_has_time)
 
 
 def _recipients(session: Session, task: Task) -> list[tuple[str, str]]:
@@ -80,7 +74,6 @@ def schedule_deadline_followups(session: Session, task: Task, now: datetime | No
         return 0
     session.flush()
     stamp = task.deadline.strftime("%Y%m%d%H%M")
-    when = _format_deadline(task)
     queued = 0
     for channel, recipient in _recipients(session, task):
         for offset in reminder_offsets():
@@ -88,17 +81,16 @@ def schedule_deadline_followups(session: Session, task: Task, now: datetime | No
             if due <= now:
                 continue
             hours = int(offset.total_seconds() // 3600)
-            ahead = f"อีก {hours // 24} วัน" if hours >= 24 else (f"อีก {hours} ชั่วโมง" if hours else "อีกไม่กี่นาที")
             enqueue(
                 session, kind="task_deadline", channel=channel, recipient=recipient,
-                text=f"⏰ {ahead}จะถึงกำหนดส่งงาน {task.code} \"{task.title}\" ({when}) สถานะตอนนี้: {STATUS_THAI[task.status]}",
+                text=wording.due_soon(task, hours),
                 idempotency_key=f"task:{task.id}:{stamp}:{int(offset.total_seconds())}:{channel}:{recipient}",
                 due_at=due, stale_at=task.deadline, cause=("task", str(task.id)),
             )
             queued += 1
         enqueue(
             session, kind="task_overdue", channel=channel, recipient=recipient,
-            text=f"⚠️ งาน {task.code} \"{task.title}\" เลยกำหนดส่งแล้ว ({when}) กรุณาอัปเดตสถานะด้วยนะครับ",
+            text=wording.overdue(task),
             idempotency_key=f"task:{task.id}:{stamp}:overdue:{channel}:{recipient}",
             due_at=task.deadline + timedelta(minutes=1), stale_at=task.deadline + timedelta(days=3),
             cause=("task", str(task.id)),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +88,48 @@ def test_the_architecture_picture_is_generated_from_the_current_code() -> None:
     spec.loader.exec_module(graph)
     doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     assert f"```mermaid\n{graph.mermaid(graph.collect())}\n```" in doc, "run: python scripts/import_graph.py --write-doc"
+
+
+_THAI = re.compile("[\u0e00-\u0e7f]")
+_POLITE = re.compile("[\u0e00-\u0e7f](?:ครับ|ค่ะ)")  # a polite ending on a word: a sentence, not a particle list
+_PATTERN = re.compile(r"\(\?|\\[sdwb]|\[[^\]]*-[^\]]*\]")  # (?: \s [ก-๙]: a regular expression
+
+
+def _thai_sentences(path: Path) -> list[str]:
+    """Thai sentences a storage module builds: f-strings with Thai words, or polite Thai phrases that are not word lists.
+
+    Thai that storage reads (regular expressions, particle and stop-word lists) and stores as data
+    (agency names, statistics cells, masking placeholders) is allowed; docstrings and comments are not code.
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body
+                  and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            literal = "".join(part.value for part in node.values if isinstance(part, ast.Constant) and isinstance(part.value, str))
+            if _THAI.search(literal) and not _PATTERN.search(literal):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} f-string {literal[:40]!r}")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            text = node.value
+            if _POLITE.search(text) and "|" not in text and not _PATTERN.search(text):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} sentence {text[:40]!r}")
+    return found
+
+
+def test_storage_returns_data_not_thai_sentences() -> None:
+    """Wording belongs to the feature that says it (common/wording/<feature>.py); storage returns and stores data."""
+    found = [hit for path in sorted((ROOT / "storage").rglob("*.py")) for hit in _thai_sentences(path)]
+    assert not found, "\n".join(found)
+
+
+def test_the_sentence_check_finds_sentences() -> None:
+    sample = ROOT / "tests" / "_wording_sample.py"
+    sample.write_text('"""เอกสาร ครับ"""\nA = "ส่งเรื่องแล้วครับ รอสักครู่"\nB = f"คำร้อง {A}"\nC = r"(ครับ|ค่ะ)"\nD = "บริการอื่น ๆ"\n'
+                      'E = "ครับ ค่ะ นะ"\nF = rf"(?:มาตรา{C})"\n',
+                      encoding="utf-8")
+    try:
+        assert [hit.split(" ", 1)[1].split(" ")[0] for hit in _thai_sentences(sample)] == ["sentence", "f-string"]
+    finally:
+        sample.unlink()

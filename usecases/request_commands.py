@@ -13,13 +13,13 @@ import re
 from sqlalchemy.orm import Session
 
 from common.ids import format_request_id, parse_request_id
+from common.wording.requests import STATUS_THAI
 from storage.agencies import CHOICE, CONFIRM, FALLBACK_DESK, NONE, Resolution, get_agency, resolve_agency
 from storage.handoff import HandoffNotFound, release_handoff, reply_in_handoff
 from storage.nlu_review import flag, latest_capture_from
 from storage.officials import Actor, PermissionDenied, require_official
 from storage.pseudonyms import pseudonym_for
 from storage.requests import (
-    STATUS_THAI,
     NotYourAgency,
     RequestClosed,
     RequestNotFound,

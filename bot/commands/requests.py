@@ -22,7 +22,7 @@ def requests_list(agency: str | None, status: str | None, limit: int) -> None:
 
     from storage.db import session_scope
     from storage.models.services import ServiceRequest
-    from storage.requests import STATUS_THAI
+    from common.wording.requests import STATUS_THAI
 
     with session_scope(_engine()) as s:
         stmt = select(ServiceRequest).order_by(ServiceRequest.id.desc()).limit(limit)

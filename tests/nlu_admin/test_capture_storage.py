@@ -64,14 +64,15 @@ def test_erasure_removes_one_persons_captures_only(db_engine: Engine) -> None:
 
 
 def test_privacy_erase_and_export_cover_captures(db_engine: Engine, tmp_path) -> None:
-    from storage.privacy import erase, export_lines
+    from common.wording.privacy import export_lines
+    from storage.privacy import erase, holdings
     from storage.requests import Citizen
 
     secret = pseudonym_secret(tmp_path / "var")  # the installation's key, as the gateway makes it
     capture(db_engine, "สอบถามเบี้ยยังชีพ โทร 0812345678", "nlu_fallback", 0.3, user="U77", secret=secret)
     citizen = Citizen(key="line:U77", channel="line", reply_to="U77")
     with session_scope(db_engine) as s:
-        assert any("ปรับปรุงความเข้าใจ" in line and "1 ข้อความ" in line for line in export_lines(s, citizen, "line:U77"))
+        assert any("ปรับปรุงความเข้าใจ" in line and "1 ข้อความ" in line for line in export_lines(holdings(s, citizen, "line:U77"), citizen.reply_to))
         erase(s, citizen, "line:U77")
     with session_scope(db_engine) as s:
         assert counts(s) == {}

@@ -16,7 +16,8 @@ from storage.models.opengov import ObstacleReport
 from storage.models.services import COMPLETED
 from storage.officials import require_official
 from storage.requests import Citizen, create_request, update_request_status
-from storage.service_laws import law_lines
+from common.wording.laws import citation
+from storage.service_laws import laws_for_service
 from storage.services import get_service
 from storage.stats import REAL, published
 from tests.clock import START
@@ -65,7 +66,7 @@ def test_obstacle_from_a_service_card_then_the_reason(services_db) -> None:  # t
         from storage.laws.seed import load_seed
 
         load_seed(s)
-        assert law_lines(s, "แจ้งเกิด") == ["พระราชบัญญัติการทะเบียนราษฎร พ.ศ. 2534 มาตรา 18"]
+        assert [citation(ref.title, ref.sections) for ref in laws_for_service(s, "แจ้งเกิด")] == ["พระราชบัญญัติการทะเบียนราษฎร พ.ศ. 2534 มาตรา 18"]
     payload = '/report_obstacle{"service": "จดทะเบียนโอนที่ดิน"}'
     msgs, events = run(ActionReportObstacle(), tracker(payload, "report_obstacle", entities=[{"entity": "service", "value": TRANSFER}]))
     assert msgs[0]["response"] == "utter_obstacle_ask_reason" and events == [{"event": "slot", "timestamp": None, "name": "obstacle_target", "value": f"service:{TRANSFER}"}]

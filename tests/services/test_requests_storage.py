@@ -12,7 +12,9 @@ from storage.models.base import utcnow
 from storage.models.outbox import CANCELLED, PENDING, Outbox
 from storage.models.services import ServiceRating, ServiceRequest
 from storage.officials import link_group, register_official, require_official
-from storage.privacy import erase, export_lines, holdings
+from common.wording.privacy import export_lines
+from common.wording.requests import status_lines
+from storage.privacy import erase, holdings
 from storage.requests import (
     Citizen,
     NotCompleted,
@@ -24,7 +26,6 @@ from storage.requests import (
     get_own_request,
     rate_request,
     reply_to_citizen,
-    status_lines,
     update_request_status,
 )
 from storage.services import get_service, load_catalog
@@ -106,7 +107,8 @@ def test_only_the_responsible_agency_moves_a_request_and_the_citizen_hears(world
     assert [(n.channel, n.recipient) for n in notices] == [("line", "Ualice")]
     assert "กำลังดำเนินการ" in notices[0].payload["text"] and "ส่งช่างไฟฟ้าแล้ว" in notices[0].payload["text"]
     assert {r.state for r in _outbox(world, kind="request_escalation")} == {CANCELLED}  # touched in time
-    lines = status_lines(world.get(ServiceRequest, request.id))
+    stored = world.get(ServiceRequest, request.id)
+    lines = status_lines(stored.history, stored.anonymised)
     assert len(lines) == 2 and "กำลังดำเนินการ" in lines[1] and str(utcnow().year + 543) in lines[0]  # Buddhist Era
 
 
@@ -157,7 +159,7 @@ def test_erasure_leaves_anonymous_statistics_and_nothing_that_links(world) -> No
     rate_request(world, ALICE.key, request.id, 2, "ช้ามาก โทรหาผมที่ 0812345678")
     theirs = _file(world, BOB)
     world.commit()
-    assert any("REQ-" in line for line in export_lines(world, ALICE, "line:Ualice"))
+    assert any("REQ-" in line for line in export_lines(holdings(world, ALICE, "line:Ualice"), ALICE.reply_to))
     done = erase(world, ALICE, "line:Ualice")
     world.commit()
     assert done.requests == 1

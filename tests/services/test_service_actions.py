@@ -26,9 +26,10 @@ from storage.models.outbox import Outbox
 from storage.models.services import Handoff, ServiceRequest
 from tests.services.conftest import AGENCY_GROUP, ent, recorded, run, tracker
 
-DOMAIN = yaml.safe_load((Path(__file__).resolve().parents[2] / "bot" / "domain" / "services.yml").read_text(encoding="utf-8"))
-FORM = {"request_form": DOMAIN["forms"]["request_form"]}
-DOMAIN_DICT = {"forms": FORM, "slots": DOMAIN["slots"]}
+DOMAIN_DIR = Path(__file__).resolve().parents[2] / "bot" / "domain"
+SERVICES, REQUESTS = (yaml.safe_load((DOMAIN_DIR / name).read_text(encoding="utf-8")) for name in ("services.yml", "requests.yml"))
+FORM = {"request_form": REQUESTS["forms"]["request_form"]}
+DOMAIN_DICT = {"forms": FORM, "slots": SERVICES["slots"] | REQUESTS["slots"]}
 
 
 def validate(t) -> tuple[list[dict], dict]:  # type: ignore[no-untyped-def]
