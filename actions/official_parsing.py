@@ -6,6 +6,8 @@ import re
 from dataclasses import replace
 from typing import Any
 
+from common.thai_datetime import parse_when
+
 _COMMAND_WORDS = re.compile(
     r"^(?:/newtask(?:@\w+)?|/remind(?:@\w+)?|สร้างงาน(?:ใหม่)?|เพิ่มงาน(?:ใหม่)?|เปิดงาน(?:ใหม่)?|ตั้งงาน|new task|create task|งานใหม่)\s*[:：-]?\s*",
     re.IGNORECASE,
@@ -148,8 +150,6 @@ _DEADLINE_WORD = re.compile(r"(?:ภายใน|ก่อน|กำหนดส
 def parse_deadline(text: str, entities: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
     """A date/time in the message: the whole text first, then the `time` entity alone (its span
     mapped back onto the text). A button payload's ISO value is what the official confirmed."""
-    from common.thai_datetime import parse_when
-
     if is_payload(text):
         for value in entity_values(entities, "time"):
             if re.match(r"^\d{4}-\d{2}-\d{2}T", value):

@@ -36,7 +36,7 @@ from actions.official_parsing import (
 )
 from actions.request_handling import ActionUpdateRequestStatus
 from common.ids import format_task_id, parse_task_id
-from common.thai_datetime import format_thai
+from common.thai_datetime import format_thai, parse_when
 from storage.models.officials import Official
 from storage.officials import Actor, PermissionDenied, find_official, group_link, require_official
 from storage.reminders import create_reminder
@@ -415,8 +415,6 @@ class ActionListTasks(Action):
             agencies = entity_values(entities, "agency") or sorted(
                 {o.agency for o in _officials_of(s, speaker.channel, text) if re.search(rf"ของ\s*{re.escape(o.agency)}", text)}, key=len)[-1:]
             person = _person_named(s, speaker, text)
-            from common.thai_datetime import format_thai, parse_when
-
             due = parse_when(text)
             link = group_link(s, speaker.channel, speaker.chat_id) if speaker.in_group else None
             narrowed = scope == "mine" or agencies or person is not None
@@ -482,8 +480,6 @@ class ActionSetReminder(Action):
             if when is None:
                 dispatcher.utter_message(response="utter_reminder_needs_time")
                 return []
-            from common.thai_datetime import format_thai
-
             if when.needs_confirmation:
                 said = format_thai(when.datetime, with_time=when.has_time)
                 dispatcher.utter_message(

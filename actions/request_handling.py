@@ -11,6 +11,7 @@ about every change (storage.requests queues the notices).
 from __future__ import annotations
 
 import re
+from datetime import UTC
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -24,6 +25,7 @@ from actions.services import latest_entity
 from common import clock as app_clock
 from common.ids import format_request_id, parse_request_id
 from common.replies import button
+from common.thai_datetime import TZ, format_thai
 from common.wording.requests import STATUS_THAI
 from storage.agencies import CHOICE, CONFIRM, FALLBACK_DESK, Resolution, get_agency, resolve_agency
 from storage.officials import PermissionDenied, require_official
@@ -57,8 +59,6 @@ def status_buttons(code: str) -> list[dict[str, str]]:
 
 def _list_requests(dispatcher: CollectingDispatcher, session, actor, scope: str) -> None:  # type: ignore[no-untyped-def]
     """Answer "วันนี้มีคำร้องใหม่เข้ามามั้ย": the agency's requests, new ones or all still open."""
-    from common.thai_datetime import TZ, format_thai
-
     rows = agency_requests(session, actor, limit=200)
     if scope in ("new", "today"):
         rows = [r for r in rows if r.status == SUBMITTED]
@@ -79,10 +79,6 @@ def _list_requests(dispatcher: CollectingDispatcher, session, actor, scope: str)
 
 
 def _local(moment):  # type: ignore[no-untyped-def]
-    from datetime import UTC
-
-    from common.thai_datetime import TZ
-
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(TZ)
 
 

@@ -23,6 +23,8 @@ from typing import Any
 
 import aiohttp
 
+from common.shared_secret import HEADER, shared_secret
+
 
 class RasaUnavailable(Exception):
     """Rasa is down, slow or answered with a server error: try again later."""
@@ -97,8 +99,6 @@ class RasaClient:
         return await self._private("retention", {"before": before})
 
     async def _private(self, route: str, body: dict[str, Any]) -> Any:
-        from common.shared_secret import HEADER, shared_secret
-
         url = self._url.rsplit("/", 1)[0] + "/" + route
         headers = {"Content-Type": "application/json", HEADER: shared_secret()}
         try:

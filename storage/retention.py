@@ -38,6 +38,7 @@ from storage.models.services import (
     ServiceRating,
     ServiceRequest,
 )
+from storage import nlu_capture
 
 DEFAULT_DAYS = 90
 FINISHED_OUTBOX = (SENT, FAILED, CANCELLED)
@@ -109,8 +110,6 @@ def anonymise_requests(session: Session, ids: list[int]) -> int:
 
 def purge(session: Session, now: datetime, policy: Retention | None = None) -> Purged:
     """Apply the retention periods as of `now`."""
-    from storage.nlu_capture import purge_expired
-
     policy = policy or Retention.from_env()
     out = Purged()
     messages_cutoff = now - timedelta(days=policy.messages_days)
@@ -121,7 +120,7 @@ def purge(session: Session, now: datetime, policy: Retention | None = None) -> P
     out.callback_payloads = session.execute(delete(CallbackPayload).where(CallbackPayload.created_at < messages_cutoff)).rowcount or 0
     out.channel_users = session.execute(delete(ChannelUser).where(
         ChannelUser.following.is_(False), ChannelUser.updated_at < messages_cutoff)).rowcount or 0
-    out.nlu_captures = purge_expired(session, policy.nlu_capture_days, now=now)
+    out.nlu_captures = nlu_capture.purge_expired(session, policy.nlu_capture_days, now=now)
 
     closed_cutoff = now - timedelta(days=policy.closed_requests_days)
     out.requests_anonymised = anonymise_requests(session, list(session.scalars(select(ServiceRequest.id).where(

@@ -17,6 +17,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from storage.agencies import NONE, resolve_agency
 from storage.db import session_scope
 from storage.inbound import Event
 from storage.models.officials import ROLES
@@ -106,8 +107,6 @@ def handle(session: Session, ctx: CommandContext, text: str) -> str:
 
 def _catalog_agency(session: Session, text: str, usage: str) -> tuple[str | None, str]:
     """The catalog agency an admin named exactly (name, abbreviation, alias), or a Thai refusal with the closest names."""
-    from storage.agencies import NONE, resolve_agency
-
     found = resolve_agency(session, text)
     if found.is_exact and found.how != "fuzzy":
         return found.agency.name, ""

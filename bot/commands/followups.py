@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+# The project's imports sit inside the commands: `bot --help` imports every command module (start-up measured in bot/commands/__init__.py).
+
 import json
 
 import click

@@ -10,6 +10,8 @@ LINE_DATA_API_BASE_URL could not redirect (tests must stay on loopback).
 
 from __future__ import annotations
 
+# The project's imports sit inside the commands: `bot --help` imports every command module (start-up measured in bot/commands/__init__.py).
+
 import io
 import json
 import math

@@ -6,6 +6,8 @@ Annotations are written into `nlu_data/` as ordinary Rasa YAML; see docs/admin_g
 
 from __future__ import annotations
 
+# The project's imports sit inside the commands: `bot --help` imports every command module (start-up measured in bot/commands/__init__.py).
+
 import json
 import sys
 from pathlib import Path

@@ -8,6 +8,8 @@ process group it started, so no orphan is left behind.
 
 from __future__ import annotations
 
+# The project's imports sit inside the commands: `bot --help` imports every command module (start-up measured in bot/commands/__init__.py).
+
 import os
 import signal
 import subprocess

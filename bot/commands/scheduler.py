@@ -7,6 +7,8 @@ embedded default, a single writer) there is one scheduler per database.
 
 from __future__ import annotations
 
+# The project's imports sit inside the commands: `bot --help` imports every command module (start-up measured in bot/commands/__init__.py).
+
 import asyncio
 import logging
 import signal

@@ -12,6 +12,8 @@ be reached or refused a line.
 
 from __future__ import annotations
 
+# The project's imports sit inside the commands: `bot --help` imports every command module (start-up measured in bot/commands/__init__.py).
+
 import sys
 import time
 import uuid

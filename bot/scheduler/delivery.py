@@ -37,6 +37,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, or_, select, true, update
 from sqlalchemy.orm import Session, aliased
 
+from bot.scheduler.lease import is_dead_local_owner
 from bot.scheduler.quiet_hours import QuietHours
 from connectors.channel import DeliveryError  # the channels' contract; re-exported for the scheduler's senders
 from storage.db import session_scope
@@ -224,8 +225,6 @@ def reclaim_expired(engine: Engine, now: datetime | None = None) -> int:
 def reclaim_from_dead_local(engine: Engine, owner: str) -> int:
     """Settle at once the claims of schedulers that ran on this machine and have died (a
     process that no longer exists cannot be sending); others wait for their claims' lease."""
-    from bot.scheduler.lease import is_dead_local_owner
-
     with session_scope(engine) as s:
         holders = set(s.scalars(select(Outbox.claimed_by).where(Outbox.state == SENDING, Outbox.claimed_by != owner).distinct()))
     dead = sorted(h for h in holders if h and is_dead_local_owner(h))

@@ -12,11 +12,22 @@ between two schedulers a job runs once per period, never once per scheduler.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.base import BaseScheduler
+from sqlalchemy import delete, insert
+from sqlalchemy.exc import IntegrityError
+
+from common import clock
+from common.settings import get_settings
+from connectors.rasa_client import RasaClient
+from storage import digest, nlu_capture, retention
+from storage.db import get_engine, session_scope
+from storage.models.base import utcnow
+from storage.models.scheduler import SchedulerJobRun
 
 logger = logging.getLogger(__name__)
 
@@ -41,13 +52,6 @@ def set_owner(owner: str) -> None:
 
 def claim_period(job_id: str, period: str) -> bool:
     """Record that `job_id` runs for `period`; False when it already ran (or runs) elsewhere."""
-    from sqlalchemy import delete, insert
-    from sqlalchemy.exc import IntegrityError
-
-    from storage.db import get_engine, session_scope
-    from storage.models.base import utcnow
-    from storage.models.scheduler import SchedulerJobRun
-
     now = utcnow()
     try:
         with session_scope(get_engine()) as session:
@@ -62,50 +66,32 @@ def claim_period(job_id: str, period: str) -> bool:
 
 def daily_digest() -> None:
     """Queue today's digest for every group (skipped where there is nothing to say)."""
-    from common.settings import get_settings
-    from storage.db import get_engine, session_scope
-    from storage.digest import queue_daily_digests
-    from storage.models.base import utcnow
-
     today = utcnow().astimezone(ZoneInfo(get_settings().timezone)).date()
     if not claim_period("daily-digest", today.isoformat()):
         return
 
     with session_scope(get_engine()) as session:
-        count = queue_daily_digests(session)
+        count = digest.queue_daily_digests(session)
     logger.info("queued %d daily digest(s)", count)
 
 
 def purge_nlu_captures() -> None:
     """Enforce the retention period of captured NLU messages."""
-    from common.settings import get_settings
-    from storage.db import get_engine, session_scope
-    from storage.models.base import utcnow
-    from storage.nlu_capture import purge_expired
-
     if not claim_period("nlu-capture-purge", utcnow().strftime("%Y-%m-%dT%H")):
         return
     with session_scope(get_engine()) as session:
-        count = purge_expired(session, get_settings().nlu_capture_retention_days)
+        count = nlu_capture.purge_expired(session, get_settings().nlu_capture_retention_days)
     if count:
         logger.info("purged %d NLU capture(s) past retention", count)
 
 
 def purge_retention() -> None:
     """Enforce the retention periods of every table (storage.retention) and of Rasa's tracker (engine/privacy.py)."""
-    import asyncio
-
-    from common import clock
-    from common.settings import get_settings
-    from connectors.rasa_client import RasaClient
-    from storage.db import get_engine, session_scope
-    from storage.retention import Retention, purge
-
-    now, policy = clock.now(), Retention.from_env()
+    now, policy = clock.now(), retention.Retention.from_env()
     if not claim_period("retention-purge", now.strftime("%Y-%m-%dT%H")):
         return  # another scheduler did this hour's purge
     with session_scope(get_engine()) as session:
-        purged = purge(session, now, policy)
+        purged = retention.purge(session, now, policy)
     logger.info("retention: %s", purged.as_dict())
 
     async def tracker() -> dict[str, int]:

@@ -7,13 +7,12 @@ from contextlib import asynccontextmanager
 
 from bot.scheduler.delivery import DeliveryError, OutgoingMessage, Sender
 from common.settings import Settings
+from connectors.outbound import OutboundClients
 
 
 @asynccontextmanager
 async def build_sender(settings: Settings) -> AsyncIterator[Sender]:
     """A sender backed by the gateway's outbound clients (connectors.outbound)."""
-    from connectors.outbound import OutboundClients
-
     async with OutboundClients(settings) as clients:
 
         async def send(message: OutgoingMessage) -> None:

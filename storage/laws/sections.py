@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from storage.laws.search import GENERIC, _fts_query, _ts_query, search_laws
+from storage.laws.search import GENERIC, _expand, _fts_query, _ts_query, _vocabulary, search_laws
 from storage.laws.seed import key_sections_for
 from storage.laws.text import clean_title, normalise, terms
 from storage.models.laws import Law, LawSection
@@ -113,8 +113,6 @@ def find_section(session: Session, query: str, *, context_law_ids: list[int] | N
 def best_sections(session: Session, law_id: int, query: str, limit: int = 3) -> list[LawSection]:
     """The sections of one law that best match `query` (its first sections when nothing matches)."""
     words = [w for w in terms(query, drop_stopwords=True) if w not in GENERIC]
-    from storage.laws.search import _expand, _vocabulary
-
     if query.strip():
         words = list(dict.fromkeys(words + [w for w in _expand(query, _vocabulary(session)).words if w not in GENERIC]))
     ids: list[int] = []
