@@ -21,6 +21,7 @@ from actions import db
 from actions.identity import citizen_of, shared_location, speaker_of
 from actions.services import choice_buttons, latest_entity
 from common.ids import format_request_id, parse_request_id
+from common.numbers import parse_number
 from common.replies import button, card, cards, location_request
 from storage.models.services import COMPLETED, OPEN_STATUSES
 from storage.requests import (
@@ -372,7 +373,8 @@ def _rating(tracker: Tracker) -> int | None:
     value = str(value).translate(str.maketrans("๑๒๓๔๕", "12345"))
     if value in RATING_WORDS:
         return RATING_WORDS[value]
-    return int(value) if value.isdigit() and 1 <= int(value) <= 5 else None
+    number = parse_number(value, max_digits=1)
+    return number if number is not None and 1 <= number <= 5 else None
 
 
 def _comment(text: str) -> str | None:

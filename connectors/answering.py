@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from connectors.dbcall import db
+from connectors.payloads import as_user_text
 from connectors.rasa_client import RasaAnswer, RasaClient
 from connectors.replies import normalise
 from storage.handoff import BOT_IS_BACK
@@ -85,7 +86,8 @@ class Answerer:
         resumed = self._resumed(event)
         self._asked.add(event.id)
         try:
-            answer: RasaAnswer = await self.rasa.ask(event.conversation, event.text[: self.max_text], event.metadata,
+            text = as_user_text(event.text[: self.max_text])  # a typed "/intent{...}" is words unless a button's shape
+            answer: RasaAnswer = await self.rasa.ask(event.conversation, text, event.metadata,
                                                      message_id=message_id(event), resumed=resumed)
         finally:
             slow.cancel()

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 from typing import Any
 
@@ -33,7 +32,7 @@ from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryA
 from telegram.ext import Application
 
 from common.settings import Settings
-from connectors.body import BodyTooLarge, read_body
+from connectors.body import BodyTooLarge, load_json, read_body
 from connectors.channel import DeliveryError, InboundMessage
 from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
@@ -167,7 +166,7 @@ class TelegramChannel:
         if state.worker.overloaded:
             return JSONResponse({"error": "busy"}, status_code=503, headers={"Retry-After": "10"})  # Telegram retries
         try:
-            update = Update.de_json(json.loads(body), self.bot)
+            update = Update.de_json(load_json(body), self.bot)
         except Exception:  # noqa: BLE001 - any malformed update is the sender's problem
             return JSONResponse({"error": "malformed update"}, status_code=400)
         if update is None:
