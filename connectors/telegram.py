@@ -258,7 +258,7 @@ class TelegramChannel:
         if is_admin_command(text):
             replied = message.reply_to_message.from_user if message.reply_to_message else None
             extra["reply_to_user_id"] = str(replied.id) if replied else None
-            extra["reply_to_name"] = replied.full_name if replied else ""
+            extra["reply_to_name"] = clean_text(replied.full_name, 80)[0] if replied else ""
             return _inbound("admin_command", message.chat.id, chat_type, message.from_user, text, extra)
         return _inbound("message", message.chat.id, chat_type, message.from_user, command_to_text(text), extra)
 
