@@ -17,7 +17,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import db
+from actions import db, ratelimit
 from actions.identity import citizen_of, shared_location, speaker_of
 from actions.services import choice_buttons, latest_entity
 from common.ids import format_request_id, parse_request_id
@@ -264,6 +264,8 @@ class ActionSubmitRequest(Action):
             return _reset()
         speaker = speaker_of(tracker)
         citizen = citizen_of(speaker)
+        if ratelimit.refused(dispatcher, "requests", citizen.key, tracker.sender_id if speaker.in_group else None):
+            return _reset()
         location = tracker.get_slot("request_location")
         contact = tracker.get_slot("request_contact")
         with db.session() as s:
