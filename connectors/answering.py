@@ -25,7 +25,7 @@ from connectors.replies import normalise
 from storage.handoff import BOT_IS_BACK
 from storage.db import session_scope
 from storage.inbound import Event
-from storage.ratelimits import Limit, Verdict, hit_all
+from storage.ratelimits import Limit, Verdict, hit_once
 from storage.nlu_capture import capture_values
 from usecases.admin_commands import answer_command
 from usecases.handoff_relay import RELAY_THROTTLED, open_handoffs, relay
@@ -73,7 +73,7 @@ class Answerer:
 
     async def answer(self, event: Event, while_waiting: Callable[[Event], Awaitable[None]]) -> tuple[Replies, dict[str, Any] | None]:
         """(replies, NLU's reading of the message when Rasa parsed it); raises when Rasa cannot answer now."""
-        if event.kind in ("message", "admin_command") and event.attempts == 0 and self.limits:
+        if event.kind in ("message", "admin_command") and self.limits:
             verdict = await db(self.engine, self._count, event)
             if not verdict.allowed:  # a flood: told once per window, then the rest stays unanswered
                 self.stats["rate_limited"] = self.stats.get("rate_limited", 0) + 1
@@ -118,8 +118,8 @@ class Answerer:
         checks = [(self.limits.get("messages"), person)]
         if str(event.metadata.get("chat_type") or "private") != "private":
             checks.append((self.limits.get("group_messages"), event.conversation))
-        with session_scope(self.engine) as s:
-            return hit_all(s, checks, app_clock.now())
+        with session_scope(self.engine) as s:  # once per event, however often (and by whichever gateway) it is handled
+            return hit_once(s, f"message:{event.id}", checks, app_clock.now())
 
     def capture(self, event: Event, nlu: dict[str, Any] | None) -> dict[str, Any] | None:
         """The NLU capture row for this message, or None (capture off, a button, a command)."""

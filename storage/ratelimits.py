@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -124,3 +124,28 @@ def hit_all(session: Session, checks: list[tuple[Limit | None, str]], now: datet
     if not refused:
         return ALLOWED if not verdicts else Verdict(True, max(v.count for v in verdicts), False)
     return Verdict(False, refused[0].count, all(v.first_refusal for v in refused))
+
+
+_ONCE_TTL = 86_400  # seconds a "counted already" marker is kept
+_VERDICT_CODES = {0: ALLOWED, 1: Verdict(False, 0, True), 2: Verdict(False, 0, False)}
+
+
+def hit_once(session: Session, token: str, checks: list[tuple[Limit | None, str]], now: datetime) -> Verdict:
+    """`hit_all` once per `token` (e.g. an inbound event's id): asked again, by a retry or by another
+    gateway handling the same event, it returns the first verdict and counts nothing.
+
+    The marker is inserted first (ON CONFLICT DO NOTHING): a second, concurrent caller waits on the
+    first one's row (PostgreSQL) or on its write lock (SQLite) and then reads the first verdict.
+    """
+    if not any(limit for limit, _ in checks):
+        return ALLOWED
+    key = f"once:{hashlib.sha256(token.encode()).hexdigest()[:40]}"
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    marker = insert(RateCounter).values(key=key, window_no=0, count=-1, expires_at=int(now.timestamp()) + _ONCE_TTL)
+    if session.execute(marker.on_conflict_do_nothing(index_elements=["key", "window_no"]).returning(RateCounter.count)).first() is None:
+        code = session.scalar(select(RateCounter.count).where(RateCounter.key == key, RateCounter.window_no == 0))
+        return _VERDICT_CODES.get(code if code is not None else 0, ALLOWED)
+    verdict = hit_all(session, checks, now)
+    code = 0 if verdict.allowed else (1 if verdict.first_refusal else 2)
+    session.execute(update(RateCounter).where(RateCounter.key == key, RateCounter.window_no == 0).values(count=code))
+    return verdict

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from common.clock import now
 from storage.db import session_scope
-from storage.ratelimits import Limit, hit_all
+from storage.ratelimits import Limit, hit_once
 from storage.handoff import BACK_TO_BOT, active_handoff, open_conversations, relay_from_citizen, release_handoff
 
 Relayed = Literal["relayed", "released", "closed", "throttled", "throttled_quiet"]
@@ -41,7 +41,8 @@ def relay(engine: Engine, conversation: str, text: str, event_id: int, limits: d
             handoff = active_handoff(s, conversation)
             if handoff is None:
                 return "closed"
-            verdict = hit_all(s, [(limits.get("relays"), conversation), (limits.get("agency_relays"), f"agency:{handoff.agency}")], now())
+            verdict = hit_once(s, f"relay:{event_id}", [(limits.get("relays"), conversation),
+                                                          (limits.get("agency_relays"), f"agency:{handoff.agency}")], now())
             if not verdict.allowed:
                 return "throttled" if verdict.first_refusal else "throttled_quiet"
         return "relayed" if relay_from_citizen(s, conversation, text, event_id) else "closed"
