@@ -45,6 +45,9 @@ SLOW_DOWN = ("ขออภัยครับ ตอนนี้มีข้อ�
              "รบกวนรอประมาณหนึ่งนาทีแล้วส่งมาใหม่นะครับ ข้อความที่ส่งมาระหว่างนี้ผมจะยังไม่ได้ตอบครับ")
 
 
+UNREADABLE = "ขออภัยครับ ผมอ่านข้อความนี้ไม่ออก รบกวนพิมพ์เป็นข้อความอีกครั้งนะครับ"
+
+
 def truncated_note(limit: int) -> str:
     return f"ข้อความยาวเกินไป ผมอ่านเฉพาะ {limit:,} ตัวอักษรแรกนะครับ"
 
@@ -83,8 +86,10 @@ class Answerer:
         replies: Replies = []
         if event.metadata.get("truncated"):
             replies.append(text_reply(truncated_note(self.max_text)))
-        if event.kind != "message" or not event.text.strip():
+        if event.kind != "message":
             return replies, None
+        if not event.text.strip():  # only control or formatting characters: nothing left to read, but say so
+            return replies + [text_reply(UNREADABLE)], None
         if await self._with_officials(event):
             relayed = await db(self.engine, relay, self.engine, event.conversation, event.text[: self.max_text], event.id, self.limits)
             if relayed == "relayed":

@@ -26,7 +26,7 @@ from common.settings import Settings
 from storage.db import make_engine
 from storage.migrate import upgrade
 from tests.channels.conftest import LINE_SECRET, TG_SECRET, TG_TOKEN, make_settings
-from tests.channels.devchat import dev_headers
+from connectors.webchat import DEV_HEADER, dev_token
 from tests.channels.fakes import FakeLineApi, FakeRasa, FakeTelegramApi, ServerThread
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
@@ -51,11 +51,15 @@ class Gateway:
         return self.client.post("/webhooks/telegram", content=body, headers={"X-Telegram-Bot-Api-Secret-Token": TG_SECRET})
 
     def chat_post(self, body: bytes, developer: bool = True) -> Any:
-        headers = {"Content-Type": "application/json", **(dev_headers() if developer else {})}
+        headers = {"Content-Type": "application/json", **(self.dev_headers() if developer else {})}
         return self.client.post("/api/chat/messages", content=body, headers=headers)
 
     def chat(self, text: str, chat_id: str = "fuzz", **extra: Any) -> Any:
         return self.chat_post(json.dumps({"chat_id": chat_id, "text": text, **extra}, ensure_ascii=False).encode())
+
+    def dev_headers(self) -> dict[str, str]:
+        """The local developer token of this gateway's installation (var_dir as it was at start)."""
+        return {DEV_HEADER: dev_token(self.settings.var_dir)}
 
     def admin(self, method: str, path: str, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {ADMIN_TOKEN}", **kwargs.pop("headers", {})}
