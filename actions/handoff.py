@@ -7,7 +7,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import db
+from actions import db, ratelimit
 from actions.identity import citizen_of, speaker_of
 from storage.agencies import get_agency
 from common.wording.handoff import BOT_IS_BACK
@@ -34,6 +34,8 @@ class ActionHumanHandoff(Action):
             dispatcher.utter_message(text=BOT_IS_BACK, buttons=[{"title": "ดูเมนู", "payload": "/help"}])
             return []
         conversation = tracker.sender_id or citizen.key
+        if ratelimit.refused(dispatcher, "handoffs", citizen.key):
+            return []
         with db.session() as s:
             if active_handoff(s, conversation) is not None:
                 dispatcher.utter_message(response="utter_handoff_already")

@@ -25,6 +25,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import db
 from actions.official_parsing import entity_values
+from common.numbers import parse_number
 from common.replies import button, card, cards
 from common.thai_datetime import MONTHS_FULL
 from storage.laws.corpus import CORPUS_DATE, corpus_date
@@ -130,12 +131,12 @@ class ActionSearchLaw(Action):
         text = (tracker.latest_message.get("text") or "").strip()
         entities = tracker.latest_message.get("entities") or []
         topics = entity_values(entities, "law_topic")
-        law_ids = [v for v in entity_values(entities, "law_id") if v.isdigit()]
+        law_ids = [n for n in (parse_number(v, thai=False) for v in entity_values(entities, "law_id")) if n is not None]
         if law_ids:  # a card's button: this law, whatever the latest search was
             sections = entity_values(entities, "law_section")
-            return self._open_law(dispatcher, int(law_ids[0]), topic=" ".join(topics), section=sections[0] if sections else None)
+            return self._open_law(dispatcher, law_ids[0], topic=" ".join(topics), section=sections[0] if sections else None)
         query = text if not text.startswith("/") else " ".join(topics)
-        previous = [int(x) for x in tracker.get_slot("law_results") or [] if str(x).isdigit()]
+        previous = [n for n in (parse_number(str(x), thai=False) for x in tracker.get_slot("law_results") or []) if n is not None]
         pick = follow_up_pick(query)
         if pick is not None and previous:
             if not 1 <= pick <= len(previous):

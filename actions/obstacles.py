@@ -19,6 +19,7 @@ from sqlalchemy import select
 from actions import db
 from actions.identity import speaker_of
 from actions.services import latest_entity
+from common.numbers import parse_number
 from storage.models.base import utcnow
 from storage.models.laws import Law
 from storage.models.opengov import ObstacleReport
@@ -58,8 +59,8 @@ class ActionReportObstacle(Action):
             else:  # the report continues the last one, or is about the law just shown
                 previous = tracker.get_slot("obstacle_target") or ""
                 kind, _, value = previous.partition(":")
-                if kind == "law" and value.isdigit():
-                    law = s.get(Law, int(value))
+                if kind == "law" and parse_number(value, thai=False) is not None:
+                    law = s.get(Law, parse_number(value, thai=False))
                 elif kind == "service":
                     service = value
                 elif tracker.get_slot("law_results"):

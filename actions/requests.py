@@ -17,10 +17,11 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import db
+from actions import db, ratelimit
 from actions.identity import citizen_of, shared_location, speaker_of
 from actions.services import choice_buttons, latest_entity
 from common.ids import format_request_id, parse_request_id
+from common.numbers import parse_number
 from common.replies import button, card, cards, location_request
 from common.wording.requests import STATUS_THAI, rating_buttons, status_lines
 from storage.models.services import COMPLETED, OPEN_STATUSES
@@ -261,6 +262,8 @@ class ActionSubmitRequest(Action):
             return _reset()
         speaker = speaker_of(tracker)
         citizen = citizen_of(speaker)
+        if ratelimit.refused(dispatcher, "requests", citizen.key, tracker.sender_id if speaker.in_group else None):
+            return _reset()
         location = tracker.get_slot("request_location")
         contact = tracker.get_slot("request_contact")
         with db.session() as s:
@@ -370,7 +373,8 @@ def _rating(tracker: Tracker) -> int | None:
     value = str(value).translate(str.maketrans("๑๒๓๔๕", "12345"))
     if value in RATING_WORDS:
         return RATING_WORDS[value]
-    return int(value) if value.isdigit() and 1 <= int(value) <= 5 else None
+    number = parse_number(value, max_digits=1)
+    return number if number is not None and 1 <= number <= 5 else None
 
 
 def _comment(text: str) -> str | None:

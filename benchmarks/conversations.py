@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     if not scenarios:
         print("no scenario matches", file=sys.stderr)
         return 2
-    print(f"{len(scenarios)} scenarios; starting the live stack ...", flush=True)
+    os.environ.setdefault("RATE_LIMITS", "off")  # the stack's processes inherit it; scenarios from one actor come fast
+    print(f"{len(scenarios)} scenarios; starting the live stack (RATE_LIMITS={os.environ['RATE_LIMITS']!r}) ...", flush=True)
     database_url, drop = None, None
     if args.postgres is not None:
         if not args.postgres:

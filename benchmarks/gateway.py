@@ -251,7 +251,8 @@ async def run(args: argparse.Namespace, rasa_url: str, mode: str) -> int:
     gateway_port = free_port()
     env = dict(os.environ, BOT_ENV_FILE=str(tmp / "no.env"), BOT_VAR_DIR=str(tmp), DATABASE_URL=f"sqlite:///{tmp / 'gw.db'}",
                RASA_URL=rasa_url, LINE_CHANNEL_SECRET=SECRET, LINE_CHANNEL_ACCESS_TOKEN="bench",
-               LINE_API_BASE_URL=f"http://127.0.0.1:{line_port}", TELEGRAM_BOT_TOKEN="", LOCAL_CHAT_ENABLED="true")
+               LINE_API_BASE_URL=f"http://127.0.0.1:{line_port}", TELEGRAM_BOT_TOKEN="", LOCAL_CHAT_ENABLED="true",
+               RATE_LIMITS=os.environ.get("RATE_LIMITS", "off"))  # a benchmark floods on purpose: limits off unless asked
     # uvicorn re-raises SIGTERM after its graceful shutdown; under --profile it becomes SystemExit so cProfile writes.
     launch = ["-m", "bot.cli"] if not args.profile else ["-c", "import cProfile, runpy, signal, sys; signal.signal(signal.SIGTERM, lambda *_: sys.exit(0)); "
                f"sys.argv[0] = 'bot'; cProfile.run('runpy.run_module(\"bot.cli\", run_name=\"__main__\")', {args.profile!r})"]
@@ -269,7 +270,7 @@ async def run(args: argparse.Namespace, rasa_url: str, mode: str) -> int:
             print(f"== LINE webhooks through `bot gateway` vs straight to Rasa REST ({rasa_label}; "
                   f"{args.messages_per_conversation} messages per conversation; "
                   + ("in lockstep; " if args.lockstep else f"start spread {args.start_spread_ms:g} ms, pauses 0-{args.think_ms:g} ms; ")
-                  + f"SQLite store; {os.cpu_count()} cores)")
+                  + f"SQLite store; {os.cpu_count()} cores; RATE_LIMITS={env['RATE_LIMITS']!r})")
             for conversations in (int(x) for x in args.concurrency.split(",")):
                 cpu_before = cpu_seconds(gateway.pid)
                 g = await via_gateway(client, gateway_url, api, conversations, args.messages_per_conversation, pacing)

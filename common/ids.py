@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from common.numbers import parse_number
+
 _THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
 _REQUEST = re.compile(r"(?i)(?<![a-z])req\s*[-_]?\s*([0-9]{1,6})(?![0-9])")
 _TASK = re.compile(r"(?i)(?<![a-z])t\s*[-_]?\s*([0-9]{1,7})(?![0-9])")
@@ -36,7 +38,7 @@ def parse_task_id(text: str | None) -> int | None:
     match = _TASK.search(normalised)
     if match:
         return int(match.group(1))
-    return int(normalised) if normalised.isdigit() and len(normalised) <= 7 else None
+    return parse_number(normalised, max_digits=7)
 
 
 LINE_GROUP_CHAT_TYPES = frozenset({"group", "room"})

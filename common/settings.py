@@ -64,6 +64,7 @@ class Settings:
     quiet_hours: str
     nlu_capture_retention_days: int
     line_group_triggers: str = "บอท"  # comma-separated words that address the bot in a LINE group (besides @mentions)
+    rate_limits: str = ""  # RATE_LIMITS: "" = the defaults of storage/ratelimits.py, "off", or "messages=60/60,relays=off"
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -105,6 +106,7 @@ def load_settings() -> Settings:
         quiet_hours=_str("QUIET_HOURS", "21:00-08:00"),
         nlu_capture_retention_days=_int("NLU_CAPTURE_RETENTION_DAYS", 90),
         line_group_triggers=_str("LINE_GROUP_TRIGGERS") or "บอท",
+        rate_limits=_str("RATE_LIMITS"),
     )
 
 

@@ -39,6 +39,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from common import clock as app_clock
+from common.numbers import parse_number
 
 TZ = ZoneInfo("Asia/Bangkok")
 
@@ -73,7 +74,8 @@ NUM = rf"(?:\d{{1,2}}|{_NUM_WORD_RE})"
 
 def _num(token: str) -> int:
     token = token.strip().lower()
-    return int(token) if token.isdigit() else int(_NUMBER_WORDS[token])
+    number = parse_number(token, max_digits=4)
+    return number if number is not None else int(_NUMBER_WORDS[token])
 
 
 @dataclass(frozen=True)
@@ -225,7 +227,20 @@ def _last_day(d: date) -> date:
     return d.replace(day=calendar.monthrange(d.year, d.month)[1])
 
 
+# Dates outside these years are not read as dates at all: "0001-01-01" or "31/12/9999" is a typo
+# or a probe, and moments near datetime's own limits overflow when converted between time zones.
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 2500
+
+
+class _Unreadable(Exception):
+    """A written date that cannot be meant (year 0001 or 9999, hour 99): the text is not read at all."""
+
+
 def _safe_date(year: int, month: int, day: int) -> date | None:
+    """The date, or None when it does not exist; raises _Unreadable outside EARLIEST_YEAR..LATEST_YEAR."""
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+        raise _Unreadable
     try:
         return date(year, month, day)
     except ValueError:
@@ -255,13 +270,15 @@ def _find_dates(text: str, today: date) -> list[_Part]:
                 d = _safe_date(int(m["y"]), int(m["m"]), int(m["d"]))
                 if d is None:
                     continue
-                clock = time(int(m["hh"]), int(m["mm"])) if m["hh"] else None
+                clock = _clock(int(m["hh"]), int(m["mm"])) if m["hh"] else None
+                if m["hh"] and clock is None:
+                    raise _Unreadable  # "2026-01-01T99:00": no such time
                 parts.append(_Part(m.start(), m.end(), day=d, clock=clock))
                 continue
             if kind == "month_word":
                 month = _month_index(m["month"])
                 year = _year_from(m["year"], today)
-                first = date(year or today.year, month, 1)
+                first = _safe_date(year or today.year, month, 1) or today
                 if year is None and _last_day(first) < today:
                     first = date(today.year + 1, month, 1)
                 p = m["p"]
@@ -506,7 +523,10 @@ def parse_when(text: str, now: datetime | None = None) -> WhenResult | None:
     norm = normalise(text)
     # IDs and ratings are never dates.
     masked = re.sub(r"(?i)\b(?:req|t)\s*-?\s*\d+|\d+\s*(?:ดาว|คะแนน|%|เปอร์เซ็นต์|บาท)", lambda m: " " * len(m.group(0)), norm)
-    dates = _dedupe(_find_dates(masked, today) + _find_relative(masked, today, now))
+    try:
+        dates = _dedupe(_find_dates(masked, today) + _find_relative(masked, today, now))
+    except _Unreadable:
+        return None  # better asked again than stored as a different date
     clocks = [c for c in _dedupe(_find_clocks(masked)) if not any(_overlaps(c, d) for d in dates)]
     if not dates and not clocks:
         return None
@@ -584,7 +604,10 @@ def _confirmation_reason(part: _Part, moment: datetime, has_time: bool, now: dat
 
 
 def _two_years_after(d: date) -> date:
-    return _safe_date(d.year + 2, d.month, d.day) or date(d.year + 2, d.month, 28)
+    try:
+        return d.replace(year=d.year + 2)
+    except ValueError:  # 29 February
+        return date(d.year + 2, d.month, 28)
 
 
 THAI_WEEKDAYS_FULL = ["วันจันทร์", "วันอังคาร", "วันพุธ", "วันพฤหัสบดี", "วันศุกร์", "วันเสาร์", "วันอาทิตย์"]

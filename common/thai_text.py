@@ -20,6 +20,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
+# Bidirectional formatting characters: embeddings and overrides (U+202A-U+202E), isolates
+# (U+2066-U+2069), the left-to-right / right-to-left / Arabic letter marks (U+200E, U+200F, U+061C).
+# Thai needs none of them, and an override can make "REQ-000123 ยกเลิก" display as something else
+# in an officials' group ("Trojan Source"): the gateway drops them from what people send.
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+_BIDI = re.compile(f"[{BIDI_CONTROLS}]")
+
+
+def strip_bidi_controls(text: str) -> str:
+    """`text` without bidirectional formatting characters (BIDI_CONTROLS)."""
+    return _BIDI.sub("", text)
+
+
 THAI_DIGITS = "๐๑๒๓๔๕๖๗๘๙"
 _DIGIT_MAP = {ord(t): str(i) for i, t in enumerate(THAI_DIGITS)}
 _NIKHAHIT = "\u0e4d"

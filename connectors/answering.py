@@ -17,14 +17,18 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from common import clock as app_clock
 from connectors.dbcall import db
+from connectors.payloads import as_user_text
 from connectors.rasa_client import RasaAnswer, RasaClient
 from connectors.replies import normalise
 from common.wording.handoff import BOT_IS_BACK
+from storage.db import session_scope
 from storage.inbound import Event
+from storage.ratelimits import Limit, Verdict, hit_once
 from storage.nlu_capture import capture_values
 from usecases.admin_commands import answer_command
-from usecases.handoff_relay import open_handoffs, relay
+from usecases.handoff_relay import RELAY_THROTTLED, open_handoffs, relay
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +39,13 @@ Replies = list[dict[str, Any]]
 
 def text_reply(text: str) -> dict[str, Any]:
     return {"text": text, "buttons": [], "custom": None}
+
+
+SLOW_DOWN = ("ขออภัยครับ ตอนนี้มีข้อความเข้ามาถี่มาก ผมขอพักรับข้อความสักครู่ "
+             "รบกวนรอประมาณหนึ่งนาทีแล้วส่งมาใหม่นะครับ ข้อความที่ส่งมาระหว่างนี้ผมจะยังไม่ได้ตอบครับ")
+
+
+UNREADABLE = "ขออภัยครับ ผมอ่านข้อความนี้ไม่ออก รบกวนพิมพ์เป็นข้อความอีกครั้งนะครับ"
 
 
 def truncated_note(limit: int) -> str:
@@ -50,7 +61,7 @@ class Answerer:
     """Turns a stored event into neutral replies (and Rasa's reading of it, for NLU capture)."""
 
     def __init__(self, engine: Engine, rasa: RasaClient, *, started_at: datetime, stats: dict[str, int], max_text: int = 2000,
-                 log_text: bool = False, capture_secret: bytes | None = None) -> None:
+                 log_text: bool = False, capture_secret: bytes | None = None, limits: dict[str, Limit] | None = None) -> None:
         self.engine = engine
         self.rasa = rasa
         self.started_at = started_at
@@ -61,21 +72,31 @@ class Answerer:
         self._handoffs: set[str] = set()
         self._handoffs_checked = 0.0
         self._asked: set[int] = set()  # events sent to Rasa by this gateway and not finished yet
+        self.limits = limits or {}  # storage.ratelimits: messages per person / per group chat
 
     async def answer(self, event: Event, while_waiting: Callable[[Event], Awaitable[None]]) -> tuple[Replies, dict[str, Any] | None]:
         """(replies, NLU's reading of the message when Rasa parsed it); raises when Rasa cannot answer now."""
+        if event.kind in ("message", "admin_command") and self.limits:
+            verdict = await db(self.engine, self._count, event)
+            if not verdict.allowed:  # a flood: told once per window, then the rest stays unanswered
+                self.stats["rate_limited"] = self.stats.get("rate_limited", 0) + 1
+                return ([text_reply(SLOW_DOWN)] if verdict.first_refusal else []), None
         if event.kind == "admin_command":
             return [text_reply(await db(self.engine, answer_command, self.engine, event))], None
         replies: Replies = []
         if event.metadata.get("truncated"):
             replies.append(text_reply(truncated_note(self.max_text)))
-        if event.kind != "message" or not event.text.strip():
+        if event.kind != "message":
             return replies, None
+        if not event.text.strip():  # only control or formatting characters: nothing left to read, but say so
+            return replies + [text_reply(UNREADABLE)], None
         if await self._with_officials(event):
-            relayed = await db(self.engine, relay, self.engine, event.conversation, event.text[: self.max_text], event.id)
+            relayed = await db(self.engine, relay, self.engine, event.conversation, event.text[: self.max_text], event.id, self.limits)
             if relayed == "relayed":
                 self.stats["relayed_to_officials"] += 1
                 return replies, None
+            if relayed in ("throttled", "throttled_quiet"):
+                return replies + ([text_reply(RELAY_THROTTLED)] if relayed == "throttled" else []), None
             self._handoffs.discard(event.conversation)
             if relayed == "released":
                 return replies + [text_reply(BOT_IS_BACK)], None
@@ -85,7 +106,8 @@ class Answerer:
         resumed = self._resumed(event)
         self._asked.add(event.id)
         try:
-            answer: RasaAnswer = await self.rasa.ask(event.conversation, event.text[: self.max_text], event.metadata,
+            text = as_user_text(event.text[: self.max_text])  # a typed "/intent{...}" is words unless a button's shape
+            answer: RasaAnswer = await self.rasa.ask(event.conversation, text, event.metadata,
                                                      message_id=message_id(event), resumed=resumed)
         finally:
             slow.cancel()
@@ -94,6 +116,15 @@ class Answerer:
             # message instead of trusting the cached view for up to HANDOFF_REFRESH seconds.
             self._handoffs_checked = 0.0
         return replies + normalise(answer.messages), answer.nlu
+
+    def _count(self, event: Event) -> Verdict:
+        """Count this message against the sender's and their group chat's limits (one transaction)."""
+        person = f"{event.metadata.get('channel') or event.channel}:{event.metadata.get('user_id') or event.conversation}"
+        checks = [(self.limits.get("messages"), person)]
+        if str(event.metadata.get("chat_type") or "private") != "private":
+            checks.append((self.limits.get("group_messages"), event.conversation))
+        with session_scope(self.engine) as s:  # once per event, however often (and by whichever gateway) it is handled
+            return hit_once(s, f"message:{event.id}", checks, app_clock.now())
 
     def capture(self, event: Event, nlu: dict[str, Any] | None) -> dict[str, Any] | None:
         """The NLU capture row for this message, or None (capture off, a button, a command)."""

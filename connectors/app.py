@@ -34,6 +34,7 @@ from storage.db import get_engine
 from storage.inbound import Event, counts_by_state
 from storage.migrate import upgrade
 from storage.pseudonyms import pseudonym_secret
+from storage.ratelimits import parse_limits
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ def create_app(
                     poll_interval=poll_interval, loading_after=loading_after,
                     max_text=settings.max_message_chars, slow_after=slow_after, max_pending=max_pending,
                     log_text=settings.log_message_text, capture_secret=capture_secret,
-                    capture_retention_days=settings.nlu_capture_retention_days)
+                    capture_retention_days=settings.nlu_capture_retention_days, rate_limits=parse_limits(settings.rate_limits))
     state = GatewayState(settings=settings, engine=engine, worker=worker, channels=channels)
     holder["state"] = state
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from common.ids import sender_id
+from connectors.text import clean_text
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -49,7 +50,7 @@ class InboundMessage:
     def metadata(self) -> dict[str, Any]:
         """What travels with the message to Rasa and the actions (DESIGN.md: who spoke, where)."""
         return {"channel": self.channel, "user_id": self.user_id, "chat_id": self.chat_id, "chat_type": self.chat_type,
-                "display_name": self.display_name, **self.extra}
+                "display_name": clean_text(self.display_name, 80)[0], **self.extra}  # names reach officials' groups too
 
 
 class DeliveryError(Exception):

@@ -7,7 +7,6 @@ push when the token is used up or expired). No business logic here.
 
 from __future__ import annotations
 
-import json
 import logging
 import urllib.request
 import uuid
@@ -50,7 +49,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from common.settings import Settings
-from connectors.body import BodyTooLarge, read_body
+from connectors.body import BodyTooLarge, load_json, read_body
 from connectors.channel import DeliveryError, InboundMessage
 from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
@@ -239,7 +238,7 @@ class LineChannel:
             logger.warning("LINE webhook refused: backlog full")
             return JSONResponse({"error": "busy"}, status_code=503, headers={"Retry-After": "10"})
         try:
-            payload = json.loads(body)
+            payload = load_json(body)
             events = payload["events"]
             assert isinstance(events, list)
         except (ValueError, KeyError, AssertionError, TypeError):

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from common.numbers import INT_DIGITS, parse_number
 from common.thai_datetime import MONTHS_ABBR, TZ
 from connectors.dbcall import db
 from storage.db import session_scope
@@ -377,8 +378,8 @@ async def laws_page(request: Request) -> Response:
     group = request.query_params.get("group", "").strip()
     law_type = request.query_params.get("type", "").strip()
     raw_decade = request.query_params.get("decade", "").strip()
-    decade = int(raw_decade) if raw_decade.isdigit() else None
-    page_no = max(1, int(request.query_params.get("page", "1")) if request.query_params.get("page", "1").isdigit() else 1)
+    decade = parse_number(raw_decade, max_digits=4, thai=False)
+    page_no = max(1, parse_number(request.query_params.get("page", "1"), max_digits=6, thai=False) or 1)
     data = await db(state.engine, _catalog, state.engine, q, group, law_type, decade, page_no)
     params = {"group": group, "type": law_type, "decade": raw_decade}
     items = []
@@ -436,13 +437,10 @@ def _law(engine: Engine, law_id: int, q: str, section_page: int) -> dict[str, An
 
 async def law_page(request: Request) -> Response:
     state = request.app.state.gateway
-    try:
-        law_id = int(request.path_params["law_id"])
-    except ValueError:
-        law_id = 0
+    law_id = parse_number(request.path_params["law_id"], max_digits=INT_DIGITS, thai=False) or 0
     q = request.query_params.get("q", "").strip()[:200]
     raw = request.query_params.get("page", "1")
-    section_page = max(1, int(raw)) if raw.isdigit() else 1
+    section_page = max(1, parse_number(raw, max_digits=6, thai=False) or 1)
     data = await db(state.engine, _law, state.engine, law_id, q, section_page) if law_id else None
     if data is None:
         return html(page("ไม่พบกฎหมาย", '<h1>ไม่พบกฎหมายฉบับนี้</h1><p><a href="/laws">กลับไปค้นหากฎหมาย</a></p>'), status=404)

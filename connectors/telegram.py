@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 from typing import Any
 
@@ -33,7 +32,7 @@ from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryA
 from telegram.ext import Application
 
 from common.settings import Settings
-from connectors.body import BodyTooLarge, read_body
+from connectors.body import BodyTooLarge, load_json, read_body
 from connectors.channel import DeliveryError, InboundMessage
 from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
@@ -92,6 +91,16 @@ def _is_command(text: str) -> bool:
 def _is_reply_to_bot(message: Message, bot_id: int | None) -> bool:
     replied = message.reply_to_message
     return bool(replied and replied.from_user and bot_id is not None and replied.from_user.id == bot_id)
+
+
+GROUP_ANONYMOUS_BOT_ID = 1087968824  # Telegram's stand-in user for an anonymous group admin
+CHANNEL_BOT_ID = 136817688  # ... and for a message sent on behalf of a channel
+
+
+def _is_anonymous(message: Message) -> bool:
+    """Sent on behalf of a chat (an anonymous admin, a channel), not by a person."""
+    user = message.from_user
+    return message.sender_chat is not None or (user is not None and user.id in (GROUP_ANONYMOUS_BOT_ID, CHANNEL_BOT_ID))
 
 
 def _mentions(text: str, username: str | None) -> bool:
@@ -167,7 +176,7 @@ class TelegramChannel:
         if state.worker.overloaded:
             return JSONResponse({"error": "busy"}, status_code=503, headers={"Retry-After": "10"})  # Telegram retries
         try:
-            update = Update.de_json(json.loads(body), self.bot)
+            update = Update.de_json(load_json(body), self.bot)
         except Exception:  # noqa: BLE001 - any malformed update is the sender's problem
             return JSONResponse({"error": "malformed update"}, status_code=400)
         if update is None:
@@ -238,6 +247,8 @@ class TelegramChannel:
             kind = "message" if text else "expired_button"
             return _inbound(kind, chat.id, _chat_type(chat.type), callback.from_user, text, {"callback": True})
         message = update.message or update.edited_message
+        if message is not None and _is_anonymous(message):
+            return self._anonymous(message)
         if message is None or message.from_user is None or message.from_user.is_bot:
             return None
         chat_type = _chat_type(message.chat.type)
@@ -259,9 +270,25 @@ class TelegramChannel:
         if is_admin_command(text):
             replied = message.reply_to_message.from_user if message.reply_to_message else None
             extra["reply_to_user_id"] = str(replied.id) if replied else None
-            extra["reply_to_name"] = replied.full_name if replied else ""
+            extra["reply_to_name"] = clean_text(replied.full_name, 80)[0] if replied else ""
             return _inbound("admin_command", message.chat.id, chat_type, message.from_user, text, extra)
         return _inbound("message", message.chat.id, chat_type, message.from_user, command_to_text(text), extra)
+
+    def _anonymous(self, message: Message) -> InboundMessage | None:
+        """An anonymous admin (or a channel) addressing the bot: a command that usecases refuse with an explanation.
+
+        Telegram shows such a sender as GroupAnonymousBot with `sender_chat` set: there is no person whose
+        rights could be checked, so nothing it sends may run as anyone's command or reach Rasa as a citizen.
+        """
+        raw = message.text or ""
+        if not (_is_command(raw) or _mentions(raw, self.username) or _is_reply_to_bot(message, self.bot_id)):
+            return None  # not for the bot
+        text = raw.replace(f"@{self.username}", "").strip() if self.username else raw
+        sender = message.sender_chat
+        user = message.from_user
+        return InboundMessage(channel="telegram", kind="admin_command", chat_id=str(message.chat.id), chat_type=_chat_type(message.chat.type),
+                              user_id=str(user.id) if user else "", text=text or "/anonymous",
+                              display_name=(sender.title or "") if sender else "", extra={"anonymous_admin": True})
 
     async def _membership(self, state: GatewayState, update: Update) -> InboundMessage | None:
         change = update.my_chat_member

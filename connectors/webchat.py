@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
+import math
 import re
 import secrets
 import uuid
@@ -32,7 +32,8 @@ from starlette.responses import FileResponse, JSONResponse, Response
 
 from common import internal_auth
 from common.ids import sender_id
-from connectors.body import BodyTooLarge, read_body
+from common.numbers import BIGINT_DIGITS, parse_number
+from connectors.body import BodyTooLarge, load_json, read_body
 from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
 from connectors.text import clean_text
@@ -130,11 +131,14 @@ async def post_message(request: Request) -> Response:
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
         return _bad("body must be JSON (Content-Type: application/json)", 415)
     try:
-        data = json.loads(body or b"{}")
+        data = load_json(body or b"{}")
     except ValueError:
         return _bad("body must be JSON")
     if not isinstance(data, dict):
         return _bad("body must be a JSON object")
+    wrong = next((k for k in _STRING_FIELDS if data.get(k) is not None and not isinstance(data[k], str)), None)
+    if wrong is not None:
+        return _bad(f"{wrong} must be a string")
     developer = _is_developer(request, state)
     new_visitor = None
     if developer:
@@ -158,17 +162,18 @@ async def post_message(request: Request) -> Response:
     text, truncated = clean_text(str(data.get("text") or ""), state.settings.max_message_chars)
     metadata: dict[str, Any] = {
         "channel": channel, "user_id": user_id, "chat_id": chat_id, "chat_type": chat_type,
-        "display_name": str(data.get("display_name") or "")[:80], "via": "local_chat",
+        "display_name": clean_text(str(data.get("display_name") or ""), 80)[0], "via": "local_chat",
     }
     if truncated:
         metadata["truncated"] = True
     location = data.get("location")
     if isinstance(location, dict) and {"latitude", "longitude"} <= location.keys():
-        try:
-            metadata["location"] = {"latitude": float(location["latitude"]), "longitude": float(location["longitude"]),
-                                    "address": str(location.get("address") or "")[:300], "title": str(location.get("title") or "")[:100]}
-        except (TypeError, ValueError):
+        latitude, longitude = _coordinate(location["latitude"], 90), _coordinate(location["longitude"], 180)
+        if latitude is None or longitude is None:
             return _bad("location needs numeric latitude and longitude")
+        metadata["location"] = {"latitude": latitude, "longitude": longitude,
+                                "address": clean_text(_plain(location.get("address")), 300)[0],
+                                "title": clean_text(_plain(location.get("title")), 100)[0]}
         text = text or metadata["location"]["address"] or "ตำแหน่งที่ตั้ง"
     if not text:
         return _bad("text is empty")
@@ -194,6 +199,24 @@ async def post_message(request: Request) -> Response:
     return _with_session(answer, request, state, new_visitor)
 
 
+_STRING_FIELDS = ("text", "display_name", "message_id", "chat_id", "user_id", "channel", "chat_type")
+
+
+def _coordinate(value: object, limit: float) -> float | None:
+    """A finite number within ±limit (JSON has no NaN or infinity, and the database must not get one)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) and -limit <= number <= limit else None
+
+
+def _plain(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
 def _with_session(response: Response, request: Request, state: GatewayState, new_visitor: str | None) -> Response:
     if new_visitor is not None:
         _set_session(response, request, state, new_visitor)
@@ -208,9 +231,9 @@ async def get_messages(request: Request) -> Response:
     if refused is not None:
         return refused
     raw_after = request.query_params.get("after", "0")
-    if not raw_after.isascii() or not raw_after.isdigit() or len(raw_after) > 18:
+    after = parse_number(raw_after, max_digits=BIGINT_DIGITS, thai=False)
+    if after is None:
         return _bad("after must be a message number")
-    after = int(raw_after)
     if _is_developer(request, state):
         chat_id = request.query_params.get("chat_id", "")
         if not _ID.match(chat_id):

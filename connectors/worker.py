@@ -51,6 +51,7 @@ from storage.db import session_scope
 from storage.inbound import Event, count_open, due_conversations, finish_and_next, is_due, mark_done, mark_retry, next_open_event
 from storage.models.base import utcnow
 from storage.nlu_capture import purge_expired
+from storage.ratelimits import Limit
 from usecases.erasure import carry_out, person_of
 from usecases.erasure import interrupted as erasure_interrupted
 from usecases.erasure import requested as erasure_requested
@@ -95,6 +96,7 @@ class Worker:
         log_text: bool = False,
         capture_secret: bytes | None = None,
         capture_retention_days: int | None = None,
+        rate_limits: dict[str, Limit] | None = None,
     ) -> None:
         self.engine = engine
         self.rasa = rasa  # asked directly only to erase a person (PDPA); answers go through the answerer
@@ -105,7 +107,7 @@ class Worker:
                       "nlu_captured": 0}
         # the jobs: deciding answers, courtesy notes while people wait, capture housekeeping
         self.answerer = Answerer(engine, rasa, started_at=utcnow(), stats=self.stats, max_text=max_text, log_text=log_text,
-                                 capture_secret=capture_secret)
+                                 capture_secret=capture_secret, limits=rate_limits)
         self.courtesy = Courtesy(notify_busy=notify_busy, waiting=waiting, loading_after=loading_after, slow_after=slow_after,
                                  stats=self.stats)
         self.capture_retention_days = capture_retention_days  # None: no purge from here

@@ -22,7 +22,7 @@ from storage.db import session_scope
 from storage.inbound import Event
 from storage.models.officials import ROLES
 from storage.officials import PermissionDenied, find_official, link_group, register_official, remove_official, require_official
-from usecases.context import CommandContext
+from usecases.context import ANONYMOUS_REFUSAL, CommandContext
 from usecases.obstacle_command import handle_obstacle
 from usecases.request_commands import handle_official
 
@@ -50,8 +50,10 @@ def answer_command(engine: Engine, event: Event) -> str:
 
 def handle(session: Session, ctx: CommandContext, text: str) -> str:
     """Run one admin command; returns the Thai reply."""
+    if ctx.anonymous:
+        return ANONYMOUS_REFUSAL  # whatever the command: nobody's rights can be checked
     parts = text.strip().split()
-    command = parts[0].split("@")[0].lower()
+    command = parts[0].split("@")[0].lower() if parts else ""
     args = parts[1:]
     if command == "/whoami":
         official = find_official(session, ctx.channel, ctx.user_id)

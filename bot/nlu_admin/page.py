@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +27,9 @@ from starlette.routing import Route
 
 from bot.nlu_admin.review import REASONS_TH, annotate as write, discard as drop, group_view
 from bot.nlu_admin.training_data import DataError, ExampleConflict, NEW_INTENT_GROUP, NLU_DATA, domain_names, intent_files
+from common.numbers import BIGINT_DIGITS, parse_number
 from common.thai_datetime import format_thai
+from connectors.body import load_json
 from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
 from storage.db import session_scope
@@ -93,7 +94,7 @@ async def _json_body(request: Request) -> dict[str, Any] | None:
     if len(body) > MAX_BODY:
         return None
     try:
-        data = json.loads(body or b"{}")
+        data = load_json(body or b"{}")
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
@@ -103,7 +104,8 @@ def _ids(data: dict[str, Any]) -> list[int]:
     raw = data.get("ids")
     if not isinstance(raw, list):
         return []
-    return [int(i) for i in raw if isinstance(i, int) or (isinstance(i, str) and i.isdigit())][:10_000]
+    numbers = (parse_number(i, max_digits=BIGINT_DIGITS, thai=False) for i in raw[:10_000])
+    return [n for n in numbers if n is not None]
 
 
 def _bad(message: str, status: int = 400, **extra: Any) -> JSONResponse:

@@ -41,6 +41,12 @@ MAX_EXAMPLE = 500
 
 # Rasa's own entity markup (rasa/shared/nlu/training_data/entities_parser.py), without list forms.
 _ENTITY = re.compile(r"\[(?P<text>[^\]]+?)\](?:\((?P<entity>[^:)]+?)(?::(?P<value>[^)]+))?\)|\{(?P<dict>[^}]+?)\})")
+# Rasa's complete grammar (rasa/shared/nlu/training_data/entities_parser.py ENTITY_REGEX), list form included:
+# every annotation Rasa would find must be one this editor understands, or training fails on the file.
+_RASA_ENTITY = re.compile(
+    r"\[(?P<text>[^\]]+?)\](\((?P<entity>[^:)]+?)(?::(?P<value>[^)]+))?\)|\{(?P<dict>[^}]+?)\}|\[(?P<list>.*?)\])"
+)
+_DICT_KEYS = frozenset({"entity", "value", "role", "group"})
 _HEADER = re.compile(r"^(?P<indent>[ ]*)- (?P<kind>intent|synonym|lookup|regex):[ ]*(?P<name>\S.*?)[ ]*$")
 _TONE = re.compile("[\u0e47-\u0e4c]")
 _LEAD_VOWEL = re.compile("([\u0e40-\u0e44])([\u0e01-\u0e2e])")
@@ -97,7 +103,9 @@ def parse_example(example: str) -> tuple[str, list[Annotated]]:
         if match.group("dict") is not None:
             try:
                 spec = json.loads("{" + match.group("dict") + "}")
-            except ValueError:
+            except (ValueError, RecursionError):
+                spec = {}
+            if not isinstance(spec, dict):
                 spec = {}
             entity, value = str(spec.get("entity") or ""), spec.get("value")
         else:
@@ -157,9 +165,25 @@ def example_problems(example: str) -> list[str]:
         problems.append("too_long")
     if re.search(r"\]\(|\]\{", plain):
         problems.append("markup")
+    if any(not _rasa_reads(match) for match in _RASA_ENTITY.finditer(example)):
+        problems.append("markup")
     if any(not ENTITY_NAME.match(item.entity) for item in found):
         problems.append("entity_name")
-    return problems
+    return list(dict.fromkeys(problems))
+
+
+def _rasa_reads(match: re.Match[str]) -> bool:
+    """Whether Rasa's parser accepts this annotation the way parse_example reads it ("[x][{y}]" it does not)."""
+    if match.group("list") is not None:
+        return False  # "[text][{...}, {...}]": several entities on one span, not written by this editor
+    if match.group("dict") is None:
+        return True
+    try:
+        spec = json.loads("{" + match.group("dict") + "}")
+    except (ValueError, RecursionError):
+        return False
+    return (isinstance(spec, dict) and set(spec) <= _DICT_KEYS and isinstance(spec.get("entity"), str)
+            and all(isinstance(v, str) for v in spec.values()))
 
 
 # ---------------------------------------------------------------- files

@@ -278,12 +278,15 @@ def relevant(hit: LawHit, top_relevance: float, dialect: str = "sqlite") -> bool
     return hit.relevance >= sure_score or hit.coverage >= MIN_COVERAGE
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def search_laws(session: Session, query: str, limit: int = 10, *, floor: bool = True) -> list[LawHit]:
     """Laws ranked for `query` (empty list for an empty query, or when no law fits above the floor).
 
     `floor=False` returns the raw ranking (calibration and diagnostics).
     """
-    query = " ".join(query.split())[:500]
+    query = " ".join(_CONTROL.sub(" ", query).split())[:500]  # PostgreSQL refuses NUL in any text parameter
     if not query:
         return []
     ensure_seeded(session)
