@@ -8,6 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import db
+from actions.idempotency import once_per_message
 from actions.identity import citizen_of, speaker_of
 from storage.agencies import get_agency
 from storage.handoff import BACK_TO_BOT, BOT_IS_BACK, active_handoff, release_handoff, start_handoff
@@ -21,6 +22,7 @@ class ActionHumanHandoff(Action):
     def name(self) -> str:
         return "action_human_handoff"
 
+    @once_per_message
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         speaker = speaker_of(tracker)
         if speaker.in_group:
