@@ -82,6 +82,7 @@ class Purged:
     nlu_captures: int = 0
     requests_anonymised: int = 0
     handoffs_anonymised: int = 0
+    action_effects: int = 0  # answers kept for messages that might be asked again (storage/effects.py)
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -109,6 +110,7 @@ def anonymise_requests(session: Session, ids: list[int]) -> int:
 
 def purge(session: Session, now: datetime, policy: Retention | None = None) -> Purged:
     """Apply the retention periods as of `now`."""
+    from storage.effects import purge_effects
     from storage.nlu_capture import purge_expired
 
     policy = policy or Retention.from_env()
@@ -122,6 +124,7 @@ def purge(session: Session, now: datetime, policy: Retention | None = None) -> P
     out.channel_users = session.execute(delete(ChannelUser).where(
         ChannelUser.following.is_(False), ChannelUser.updated_at < messages_cutoff)).rowcount or 0
     out.nlu_captures = purge_expired(session, policy.nlu_capture_days, now=now)
+    out.action_effects = purge_effects(session, now=now)
 
     closed_cutoff = now - timedelta(days=policy.closed_requests_days)
     out.requests_anonymised = anonymise_requests(session, list(session.scalars(select(ServiceRequest.id).where(

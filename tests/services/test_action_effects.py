@@ -151,3 +151,15 @@ def test_answers_are_purged_after_the_retry_window_and_erased_with_the_person(ef
         assert erase_effects(s, ["line:U1"]) == 1
         assert find_effect(s, EffectKey("action_submit_request", "line:U2", "d")) is not None
         assert find_effect(s, EffectKey("action_submit_request", "line:U1", "c")) is None
+
+
+def test_pdpa_erasure_takes_the_kept_answers_too(effects_db: Engine) -> None:
+    from storage.privacy import erase
+    from storage.requests import Citizen
+
+    run(ActionSubmitRequest(), confirm("a", user="U1"))
+    run(ActionSubmitRequest(), confirm("b", user="U2"))
+    with session_scope(effects_db) as s:
+        erase(s, Citizen(key="line:U1", channel="line", reply_to="U1"), "line:U1")
+    assert count(effects_db, ActionEffect, ActionEffect.conversation == "line:U1") == 0
+    assert count(effects_db, ActionEffect, ActionEffect.conversation == "line:U2") == 1
