@@ -163,3 +163,20 @@ def test_pdpa_erasure_takes_the_kept_answers_too(effects_db: Engine) -> None:
         erase(s, Citizen(key="line:U1", channel="line", reply_to="U1"), "line:U1")
     assert count(effects_db, ActionEffect, ActionEffect.conversation == "line:U1") == 0
     assert count(effects_db, ActionEffect, ActionEffect.conversation == "line:U2") == 1
+
+
+def test_an_officials_command_asked_again_after_a_gateway_restart_reports_once(effects_db: Engine) -> None:
+    """The gateway stopped after `/obstacle` committed but before the message was done: the next gateway runs it again."""
+    from storage.inbound import store_new_event
+    from storage.models.opengov import ObstacleReport
+    from usecases.admin_commands import answer_command
+
+    event = store_new_event(effects_db, channel="telegram", external_id="cmd-7", conversation=f"telegram:{AGENCY_GROUP}",
+                            kind="admin_command", text="/obstacle ใบอนุญาตก่อสร้าง ใช้เวลาพิจารณานานเกินไป",
+                            metadata={"channel": "telegram", "chat_id": AGENCY_GROUP, "chat_type": "group", "user_id": "901",
+                                      "display_name": "ปลัด"})
+    assert event is not None
+    first = answer_command(effects_db, event)
+    again = answer_command(effects_db, event)
+    assert first.startswith("บันทึกรายงานว่า") and again == first
+    assert count(effects_db, ObstacleReport) == 1
