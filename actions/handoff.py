@@ -8,6 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import db, ratelimit
+from actions.idempotency import once_per_message
 from actions.identity import citizen_of, speaker_of
 from storage.agencies import get_agency
 from common.wording.handoff import BOT_IS_BACK
@@ -22,6 +23,7 @@ class ActionHumanHandoff(Action):
     def name(self) -> str:
         return "action_human_handoff"
 
+    @once_per_message
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         speaker = speaker_of(tracker)
         if speaker.in_group:

@@ -17,6 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions import db
+from actions.idempotency import once_per_message
 from actions.identity import speaker_of
 from actions.services import latest_entity
 from common.numbers import parse_number
@@ -42,6 +43,7 @@ class ActionReportObstacle(Action):
     def name(self) -> str:
         return "action_report_obstacle"
 
+    @once_per_message
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         speaker = speaker_of(tracker)
         if speaker.in_group:

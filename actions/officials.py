@@ -15,6 +15,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import db
+from actions.idempotency import once_per_message
 from actions.identity import Speaker, speaker_of
 from actions.official_parsing import (
     asks_for_request_list,
@@ -159,6 +160,7 @@ class ActionCreateTask(Action):
     def name(self) -> str:
         return "action_create_task"
 
+    @once_per_message
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         text = tracker.latest_message.get("text") or ""
         rerouted = _reroute(dispatcher, tracker, domain, text)
@@ -212,6 +214,7 @@ class ActionAssignTask(Action):
     def name(self) -> str:
         return "action_assign_task"
 
+    @once_per_message
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         speaker = speaker_of(tracker)
         text = tracker.latest_message.get("text") or ""
@@ -259,6 +262,7 @@ class ActionUpdateTaskStatus(Action):
     def name(self) -> str:
         return "action_update_task_status"
 
+    @once_per_message
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         text = tracker.latest_message.get("text") or ""
         rerouted = _reroute(dispatcher, tracker, domain, text)
@@ -345,6 +349,7 @@ class ActionCancelTask(Action):
     def name(self) -> str:
         return "action_cancel_task"
 
+    @once_per_message
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         speaker = speaker_of(tracker)
         text = tracker.latest_message.get("text") or ""
@@ -463,6 +468,7 @@ class ActionSetReminder(Action):
     def name(self) -> str:
         return "action_set_reminder"
 
+    @once_per_message
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         speaker = speaker_of(tracker)
         text = tracker.latest_message.get("text") or ""

@@ -8,6 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import db
+from actions.idempotency import once_per_message
 from actions.identity import citizen_of, speaker_of
 from actions.services import latest_entity
 from common.ids import parse_request_id
@@ -30,6 +31,7 @@ class ActionReopenRequest(Action):
     def name(self) -> str:
         return "action_reopen_request"
 
+    @once_per_message
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         speaker = speaker_of(tracker)
         if speaker.in_group:

@@ -19,6 +19,7 @@ from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import db
+from actions.idempotency import once_per_message
 from actions.identity import speaker_of
 from actions.official_parsing import asks_for_request_list, forward_parts, id_kinds, is_payload, request_status_in, request_update_parts
 from actions.services import latest_entity
@@ -128,6 +129,7 @@ class ActionUpdateRequestStatus(Action):
     def name(self) -> str:
         return "action_update_request_status"
 
+    @once_per_message
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         text = tracker.latest_message.get("text") or ""
         entities = tracker.latest_message.get("entities") or []

@@ -18,6 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import db, ratelimit
+from actions.idempotency import once_per_message
 from actions.identity import citizen_of, shared_location, speaker_of
 from actions.services import choice_buttons, latest_entity
 from common.ids import format_request_id, parse_request_id
@@ -254,6 +255,7 @@ class ActionSubmitRequest(Action):
     def name(self) -> str:
         return "action_submit_request"
 
+    @once_per_message
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         if tracker.get_slot("request_stopped") or tracker.get_slot("request_confirm") is not True:
             if _intent(tracker) == "human_handoff":
@@ -333,6 +335,7 @@ class ActionCancelRequest(Action):
     def name(self) -> str:
         return "action_cancel_request"
 
+    @once_per_message
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         citizen = citizen_of(speaker_of(tracker))
         request_id = _request_id(tracker)
@@ -389,6 +392,7 @@ class ActionRateService(Action):
     def name(self) -> str:
         return "action_rate_service"
 
+    @once_per_message
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         citizen = citizen_of(speaker_of(tracker))
         request_id = _request_id(tracker)

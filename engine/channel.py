@@ -20,6 +20,14 @@ that id, nothing is handled again: the bot messages that followed it are sent
 back as they were (and its parse as `nlu`). The look happens under the
 conversation's lock, so an attempt still in progress is waited for.
 
+An action server lost during a turn: when the call to the action server breaks off (the
+connection refused, reset or timed out), the action may have committed its work without
+Rasa ever hearing back. Rasa would log it and carry on without the action's events,
+saving a conversation that disagrees with storage. For a message with a `message_id`
+the turn is abandoned instead, before anything is saved, and the gateway is answered
+503: it asks again later, Rasa handles the message afresh, and the action (idempotent on
+the message id, actions/idempotency.py) answers as it did, without acting twice.
+
 Private routes for the gateway and scheduler (header `X-Gateway-Secret`, common.shared_secret):
 `POST /webhooks/gateway/erase` forgets a person in the tracker store (PDPA erasure) and
 `POST /webhooks/gateway/retention` purges old sessions (engine/privacy.py).
@@ -28,10 +36,13 @@ Private routes for the gateway and scheduler (header `X-Gateway-Secret`, common.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hmac
 import logging
 import os
 from typing import Any
+
+import aiohttp
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
@@ -74,6 +85,49 @@ def nlu_summary(parse_data: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 CHANNEL_TOKEN_ENV = "GATEWAY_CHANNEL_TOKEN"
+
+# Set while a message the gateway will ask again (it has a message_id) is handled.
+_ABANDON_ON_LOST_ACTION: contextvars.ContextVar[bool] = contextvars.ContextVar("abandon_on_lost_action", default=False)
+
+
+class ActionServerLost(BaseException):
+    """The action server broke off during an action: abandon the turn unsaved.
+
+    A BaseException so that Rasa's `except Exception` around an action run (which would
+    carry on without the action's events) lets it through, as it lets a cancellation
+    through: the conversation's lock is released and the tracker is not saved.
+    """
+
+
+class TurnAbandoned(Exception):
+    """The message was not handled (see ActionServerLost): the gateway should ask again."""
+
+
+class WatchedActionEndpoint:
+    """Rasa's action endpoint, raising ActionServerLost when a call breaks off during a gateway message."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def request(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await self.inner.request(*args, **kwargs)
+        except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
+            # (ClientConnectionError covers refused, reset and disconnected; a 4xx/5xx answer is not lost)
+            if _ABANDON_ON_LOST_ACTION.get():
+                raise ActionServerLost(type(exc).__name__) from exc
+            raise
+
+
+def watch_action_endpoint(agent: Any) -> None:
+    """Wrap the loaded processor's action endpoint once (a model reload brings a new processor)."""
+    processor = getattr(agent, "processor", None)
+    endpoint = getattr(processor, "action_endpoint", None)
+    if endpoint is not None and not isinstance(endpoint, WatchedActionEndpoint):
+        processor.action_endpoint = WatchedActionEndpoint(endpoint)
 
 
 class GatewayInput(RestInput):
@@ -150,12 +204,20 @@ class GatewayInput(RestInput):
         parse_data = await self.pre_parse(agent, message) if with_nlu else None
         if parse_data is not None:
             message.parse_data = parse_data
+        if message_id is not None and agent is not None:
+            watch_action_endpoint(agent)
+        token = _ABANDON_ON_LOST_ACTION.set(message_id is not None)
         try:
             await on_new_message(message)
+        except ActionServerLost as lost:
+            logger.error("gateway channel: the action server broke off (%s); turn abandoned, the gateway asks again", lost)
+            raise TurnAbandoned(str(lost)) from None
         except asyncio.CancelledError:
             logger.error("gateway channel: message handling timed out")
         except Exception:  # noqa: BLE001 - as the REST channel: answer with what was collected
             logger.exception("gateway channel: message handling failed")
+        finally:
+            _ABANDON_ON_LOST_ACTION.reset(token)
         if not with_nlu:
             return collector.messages
         return {"messages": collector.messages, "nlu": nlu_summary(parse_data)}
@@ -183,7 +245,10 @@ class GatewayInput(RestInput):
                     content_type="text/event-stream",
                 )
             agent = getattr(request.app.ctx, "agent", None)
-            return response.json(await self.answer(body, self.get_metadata(request), agent, on_new_message))
+            try:
+                return response.json(await self.answer(body, self.get_metadata(request), agent, on_new_message))
+            except TurnAbandoned:
+                return response.json({"error": "action server unavailable; ask again"}, status=503)
 
         @gateway.route("/erase", methods=["POST"])
         async def erase(request: Request) -> Any:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import String, cast, delete, select, update
 from sqlalchemy.orm import Session
 
+from storage.effects import erase_effects
 from storage.models.channels import ChannelUser, InboundEvent, WebMessage
 from storage.models.outbox import PENDING, SENDING, Outbox
 from storage.models.base import utcnow
@@ -146,6 +147,7 @@ def erase(
         session.execute(delete(WebMessage).where(WebMessage.chat_id == citizen.reply_to))
     erase_captures(session, pseudonym_for(citizen.key))
     erase_reports(session, citizen.key)  # their obstacle reports (issue #24)
+    erase_effects(session, every)  # answers kept in case a message is asked again (they may quote the request)
     session.execute(delete(ChannelUser).where(ChannelUser.channel == citizen.channel, ChannelUser.user_id == citizen.reply_to))
     session.flush()
     return Erased(requests=len(ids), messages=messages, notices=notices, handoffs=handoffs)

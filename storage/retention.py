@@ -38,7 +38,7 @@ from storage.models.services import (
     ServiceRating,
     ServiceRequest,
 )
-from storage import nlu_capture
+from storage import effects, nlu_capture
 
 DEFAULT_DAYS = 90
 FINISHED_OUTBOX = (SENT, FAILED, CANCELLED)
@@ -83,6 +83,7 @@ class Purged:
     nlu_captures: int = 0
     requests_anonymised: int = 0
     handoffs_anonymised: int = 0
+    action_effects: int = 0  # answers kept for messages that might be asked again (storage/effects.py)
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -121,6 +122,7 @@ def purge(session: Session, now: datetime, policy: Retention | None = None) -> P
     out.channel_users = session.execute(delete(ChannelUser).where(
         ChannelUser.following.is_(False), ChannelUser.updated_at < messages_cutoff)).rowcount or 0
     out.nlu_captures = nlu_capture.purge_expired(session, policy.nlu_capture_days, now=now)
+    out.action_effects = effects.purge_effects(session, now=now)
 
     closed_cutoff = now - timedelta(days=policy.closed_requests_days)
     out.requests_anonymised = anonymise_requests(session, list(session.scalars(select(ServiceRequest.id).where(

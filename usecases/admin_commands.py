@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from storage.agencies import NONE, resolve_agency
 from storage.db import session_scope
+from storage.effects import Effect, EffectKey, find_effect, record_effect
 from storage.inbound import Event
 from storage.models.officials import ROLES
 from storage.officials import PermissionDenied, find_official, link_group, register_official, remove_official, require_official
@@ -42,10 +43,19 @@ def answer_command(engine: Engine, event: Event) -> str:
 
     Called by the gateway worker where it would otherwise ask Rasa, so the command's effect and
     its reply are decided once per message; delivering the reply (and retrying that) runs nothing.
+    A gateway that stops after the command committed but before the message was marked done
+    leaves the message open; the next one runs it again: the answer recorded with the command's
+    effect (storage/effects.py, same transaction) is given instead, and nothing is done twice.
     """
     ctx = CommandContext.from_metadata(event.metadata, event_key=str(event.id))
+    key = EffectKey("admin_command", event.conversation, f"{event.channel}-{event.id}")
     with session_scope(engine) as session:
-        return handle(session, ctx, event.text)
+        earlier = find_effect(session, key)
+        if earlier is not None and earlier.responses:
+            return str(earlier.responses[0].get("text") or "")
+        reply = handle(session, ctx, event.text)
+        record_effect(session, key, Effect(events=[], responses=[{"text": reply}]))
+        return reply
 
 
 def handle(session: Session, ctx: CommandContext, text: str) -> str:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from storage.models.effects import ActionEffect
 from storage.models.channels import CallbackPayload, ChannelUser, InboundEvent, WebMessage
 from storage.models.nlu_capture import NluCapture
 from storage.models.outbox import Outbox
@@ -65,13 +66,17 @@ def test_each_table_keeps_its_period(session: Session) -> None:
         Handoff(conversation="line:Uy", citizen_key="line:Uy", channel="line", reply_to="Uy", agency="กรมที่ดิน", status="open",
                 created_at=OLD, expires_at=NOW + timedelta(hours=1)),
     ])
+    session.add_all([ActionEffect(action="action_submit_request", conversation="line:Ux", message_id=m, result={}, created_at=at)
+                     for m, at in (("old", NOW - timedelta(days=3)), ("recent", NOW - timedelta(hours=1)))])
     session.commit()
 
     purged = purge(session, NOW, POLICY)
     session.commit()
 
     assert purged.as_dict() == {"inbound_events": 1, "web_messages": 1, "outbox": 1, "callback_payloads": 1, "channel_users": 1,
-                                "nlu_captures": 1, "requests_anonymised": 1, "handoffs_anonymised": 1}
+                                "nlu_captures": 1, "requests_anonymised": 1, "handoffs_anonymised": 1,
+                                "action_effects": 1}
+    assert list(session.scalars(select(ActionEffect.message_id))) == ["recent"]
     assert sorted(session.scalars(select(InboundEvent.external_id))) == ["new", "open"]
     assert list(session.scalars(select(WebMessage.chat_id))) == ["w2"]
     assert sorted(session.scalars(select(Outbox.idempotency_key))) == ["o2", "o3"]
