@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session, aliased
 from bot.scheduler.quiet_hours import QuietHours
 from connectors.channel import DeliveryError  # the channels' contract; re-exported for the scheduler's senders
 from storage.db import session_scope
+from storage.installation import installation_id, salted_key
 from storage.models.base import utcnow
 from storage.models.outbox import CANCELLED, FAILED, PENDING, SENDING, SENT, Outbox
 
@@ -70,7 +71,8 @@ class OutgoingMessage:
     channel: str
     recipient: str
     payload: dict[str, Any]
-    retry_key: str  # a UUID derived from the row's idempotency key
+    retry_key: str  # a UUID derived from the row's idempotency key and the installation id
+    attempts: int = 1  # this attempt's number (claims count them): above 1, the key may have been sent before
 
 
 Sender = Callable[[OutgoingMessage], Awaitable[None]]
@@ -91,16 +93,22 @@ class DeliveryStats:
         return self.sent + self.retried + self.failed + self.postponed + self.stale
 
 
-def retry_key(idempotency_key: str) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"thai-gov-assistant:{idempotency_key}"))
+def retry_key(idempotency_key: str, salt: uuid.UUID) -> str:
+    """The platform's idempotency key (LINE's X-Line-Retry-Key) of one outbox row.
+
+    Salted with the installation id (storage.installation): a fresh database on the same LINE
+    channel numbers and names its rows the same way, and must not meet this one's keys.
+    """
+    return salted_key(salt, f"outbox:{idempotency_key}")
 
 
 def backoff_seconds(attempts: int) -> float:
     return min(3600.0, 5.0 * (3 ** max(0, attempts - 1)))
 
 
-def _message(row: Any) -> OutgoingMessage:
-    return OutgoingMessage(row.id, row.kind, row.channel, row.recipient, dict(row.payload), retry_key(row.idempotency_key))
+def _message(row: Any, salt: uuid.UUID) -> OutgoingMessage:
+    return OutgoingMessage(row.id, row.kind, row.channel, row.recipient, dict(row.payload), retry_key(row.idempotency_key, salt),
+                           row.attempts)
 
 
 def _claimable(table: Any, now: datetime, quiet: QuietHours | None):  # type: ignore[no-untyped-def]
@@ -140,12 +148,14 @@ def _claim(s: Session, owner: str, now: datetime, limit: int, quiet: QuietHours 
         update(Outbox)
         .where(Outbox.id.in_(select(due.c.id)), Outbox.state == PENDING)
         .values(state=SENDING, claimed_by=owner, claim_expires_at=now + ttl, attempts=Outbox.attempts + 1)
-        .returning(Outbox.id, Outbox.kind, Outbox.channel, Outbox.recipient, Outbox.payload, Outbox.idempotency_key, Outbox.due_at)
+        .returning(Outbox.id, Outbox.kind, Outbox.channel, Outbox.recipient, Outbox.payload, Outbox.idempotency_key, Outbox.due_at,
+                   Outbox.attempts)
         .execution_options(synchronize_session=False)
     )
     rows = s.execute(stmt).all()
     rows.sort(key=lambda r: (r.due_at, r.id))
-    return [_message(r) for r in rows]
+    salt = installation_id(s) if rows else uuid.UUID(int=0)
+    return [_message(r, salt) for r in rows]
 
 
 def extend_claims(engine: Engine, owner: str, now: datetime | None = None, ttl: timedelta = CLAIM_TTL) -> int:
