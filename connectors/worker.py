@@ -28,6 +28,14 @@ the handoff relay, Rasa) and the courtesy notes while a person waits (connectors
 - PDPA erasure: when Rasa's answer carries the erase action's decision, the person is
   erased everywhere (usecases/erasure.py) before the answer is delivered, and the
   confirming message is neither captured nor kept.
+- Delivery (docs/delivery.md): deciding an answer holds one of the `concurrency` slots,
+  sending it one of its platform's `channel_concurrency` slots, so a slow or rate-limited
+  platform holds only its own conversations. Short waits are retried at once; a longer one
+  (a 429's Retry-After, a platform down) puts the event back with its answer ("answered"),
+  so its conversation waits and nothing else does. A reply still not sent `give_up_after`
+  seconds after the message is recorded as failed (`bot followups failed-replies`, /metrics)
+  and queued for the scheduler to send later with an apology. What of an answer went out is
+  stored before each send (storage.inbound.ReplyProgress): a restart never sends a part twice.
 """
 
 from __future__ import annotations
