@@ -34,6 +34,11 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
+
+
 def _str(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
 
@@ -65,6 +70,11 @@ class Settings:
     nlu_capture_retention_days: int
     line_group_triggers: str = "บอท"  # comma-separated words that address the bot in a LINE group (besides @mentions)
     rate_limits: str = ""  # RATE_LIMITS: "" = the defaults of storage/ratelimits.py, "off", or "messages=60/60,relays=off"
+    # outbound calls to LINE and Telegram (docs/delivery.md)
+    outbound_connect_timeout: float = 3.0  # seconds to connect to the platform's API
+    outbound_read_timeout: float = 10.0  # seconds to wait for its answer
+    outbound_channel_concurrency: int = 16  # replies in flight per platform at once (a stalled platform holds no more)
+    reply_give_up_seconds: float = 900.0  # a reply not delivered this long after the message: recorded failed, sent later
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -107,6 +117,10 @@ def load_settings() -> Settings:
         nlu_capture_retention_days=_int("NLU_CAPTURE_RETENTION_DAYS", 90),
         line_group_triggers=_str("LINE_GROUP_TRIGGERS") or "บอท",
         rate_limits=_str("RATE_LIMITS"),
+        outbound_connect_timeout=_float("OUTBOUND_CONNECT_TIMEOUT", 3.0),
+        outbound_read_timeout=_float("OUTBOUND_READ_TIMEOUT", 10.0),
+        outbound_channel_concurrency=max(1, _int("OUTBOUND_CHANNEL_CONCURRENCY", 16)),
+        reply_give_up_seconds=_float("REPLY_GIVE_UP_SECONDS", 900.0),
     )
 
 

@@ -31,7 +31,7 @@ from connectors.rasa_client import RasaClient
 from connectors.telegram import TelegramChannel
 from connectors.worker import Worker
 from storage.db import get_engine
-from storage.inbound import Event, counts_by_state
+from storage.inbound import Event, count_undelivered, counts_by_state
 from storage.migrate import upgrade
 from storage.pseudonyms import pseudonym_secret
 from storage.ratelimits import parse_limits
@@ -97,6 +97,10 @@ async def metrics(request: Request) -> Response:
     lines.append("# TYPE gateway_worker_total counter")
     for name, value in sorted(state.worker.stats.items()):
         lines.append(f'gateway_worker_total{{what="{name}"}} {value}')
+    lines.append("# HELP gateway_replies_undelivered Answers that did not (failed) or may not (unknown) reach the person.")
+    lines.append("# TYPE gateway_replies_undelivered gauge")
+    for outcome, value in sorted((await db(state.engine, count_undelivered, state.engine)).items()):
+        lines.append(f'gateway_replies_undelivered{{outcome="{outcome}"}} {value}')
     lines.append("# TYPE gateway_channel_enabled gauge")
     for name in ("line", "telegram"):
         lines.append(f'gateway_channel_enabled{{channel="{name}"}} {int(name in state.channels)}')
@@ -125,6 +129,7 @@ def create_app(
     slow_after: float = 8.0,
     loading_after: float = 1.0,
     max_pending: int = 5000,
+    concurrency: int = 32,
     extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The gateway app; `extra_routes` come from the layer above (the admins' page, bot/nlu_admin/page.py)."""
@@ -148,7 +153,9 @@ def create_app(
                     poll_interval=poll_interval, loading_after=loading_after,
                     max_text=settings.max_message_chars, slow_after=slow_after, max_pending=max_pending,
                     log_text=settings.log_message_text, capture_secret=capture_secret,
-                    capture_retention_days=settings.nlu_capture_retention_days, rate_limits=parse_limits(settings.rate_limits))
+                    capture_retention_days=settings.nlu_capture_retention_days, concurrency=concurrency,
+                    channel_concurrency=settings.outbound_channel_concurrency, give_up_after=settings.reply_give_up_seconds,
+                    rate_limits=parse_limits(settings.rate_limits))
     state = GatewayState(settings=settings, engine=engine, worker=worker, channels=channels)
     holder["state"] = state
 

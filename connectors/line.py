@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+from sqlalchemy import Engine
 
 from linebot.v3 import SignatureValidator
 from linebot.v3.messaging import (
@@ -51,11 +52,13 @@ from starlette.responses import JSONResponse, Response
 from common.settings import Settings
 from connectors.body import BodyTooLarge, load_json, read_body
 from connectors.channel import DeliveryError, InboundMessage
+from connectors import progress as progress_
 from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
 from connectors.render_line import to_line_messages
 from connectors.text import clean_text
 from storage.inbound import Event, set_following, store_new_event
+from storage.installation import installation_id, salted_key
 
 logger = logging.getLogger(__name__)
 
@@ -192,9 +195,19 @@ def _addressed(text: str, triggers: list[str]) -> str | None:
     return None
 
 
-def retry_key(event_id: int, tag: str, offset: int) -> str:
-    """A stable X-Line-Retry-Key for one push of one event's reply: a retried push is accepted once."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"thai-gov-assistant:line-event:{event_id}:{tag}:{offset}"))
+def retry_key(salt: uuid.UUID, event_id: int, tag: str, offset: int) -> str:
+    """A stable X-Line-Retry-Key for one push of one event's reply: a retried push is accepted once.
+
+    Salted with the installation id (storage.installation): another database on the same LINE
+    channel numbers its events from 1 too, and must not hit this installation's keys.
+    """
+    return salted_key(salt, f"line-event:{event_id}:{tag}:{offset}")
+
+
+def request_timeout(settings: Settings) -> aiohttp.ClientTimeout:
+    """Seconds for one call to LINE's API (line-bot-sdk's default is five minutes)."""
+    connect, read = settings.outbound_connect_timeout, settings.outbound_read_timeout
+    return aiohttp.ClientTimeout(total=connect + read, connect=connect, sock_read=read)
 
 
 class LineChannel:
@@ -208,11 +221,17 @@ class LineChannel:
         self.configuration = Configuration(access_token=settings.line_channel_access_token, host=settings.line_api_base_url)
         self.api_client = api_client
         self.api: AsyncMessagingApi | None = AsyncMessagingApi(api_client) if api_client else None
-        self._sent: dict[tuple[int, str], int] = {}  # (event id, tag) -> messages already out, across delivery retries
+        self.timeout = request_timeout(settings)
+        self.engine: Engine | None = None  # where reply progress is kept (set by start(state); None: memory only)
+        self.salt = uuid.uuid4()  # replaced by the installation id when started with the gateway's store
         self.triggers = [w.strip() for w in settings.line_group_triggers.split(",") if w.strip()]
 
     async def start(self, state: object = None) -> None:
-        """Open the API client (aiohttp needs a running event loop)."""
+        """Open the API client (aiohttp needs a running event loop); with the gateway's state, use its store."""
+        engine = getattr(state, "engine", None)
+        if engine is not None:
+            self.engine = engine
+            self.salt = await db(engine, installation_id, engine)
         if self.api is None:
             self.api_client = AsyncApiClient(self.configuration)
             settle_environment(self.api_client, self.configuration.host)
@@ -325,7 +344,8 @@ class LineChannel:
 
     async def show_loading(self, user_id: str) -> None:
         try:
-            await self.api.show_loading_animation(ShowLoadingAnimationRequest(chat_id=user_id, loading_seconds=20))
+            await self.api.show_loading_animation(ShowLoadingAnimationRequest(chat_id=user_id, loading_seconds=20),
+                                                  _request_timeout=self.timeout)
         except Exception:  # noqa: BLE001 - a loading animation is a courtesy
             logger.debug("loading animation failed")
 
@@ -333,9 +353,10 @@ class LineChannel:
     async def deliver(self, event: Event, replies: list[dict[str, Any]], tag: str = "reply") -> None:
         """Answer one stored event: its replies, or the fixed text for non-message events.
 
-        The reply token carries the first 5 messages; the rest, or everything when the
-        token is used up or expired, is pushed with stable retry keys. What already went
-        out is remembered across the worker's delivery retries, so nothing is sent twice.
+        The reply token carries the first 5 messages; the rest, or everything when the token is
+        used up or expired, is pushed with retry keys salted per installation. What went out is
+        stored before each call (event.progress, connectors.progress), so a retry, in this process
+        or after a restart, resumes after the last part sent and never sends one twice.
         """
         if event.kind in ("follow", "join"):
             replies = [{"text": WELCOME, "buttons": [{"title": "ดูเมนู", "payload": "/help"}], "custom": None}]
@@ -347,40 +368,91 @@ class LineChannel:
         if not messages:
             return
         target = str(event.metadata.get("chat_id"))
-        progress_key = (event.id, tag)
-        done = self._sent.get(progress_key, 0)
-        if done == 0 and event.reply_token:
-            try:
-                await self.api.reply_message(ReplyMessageRequest(reply_token=event.reply_token, messages=messages[:MAX_PER_REQUEST]))
-                done = min(len(messages), MAX_PER_REQUEST)
-                self._sent[progress_key] = done
-            except ApiException as exc:
-                if exc.status != 400:  # 400: the token is used up or expired -> push instead
-                    raise _delivery_error(exc) from exc
-            except Exception as exc:  # noqa: BLE001 - network trouble: the worker retries
-                raise DeliveryError(f"LINE {type(exc).__name__}") from exc
-        for start in range(done, len(messages), MAX_PER_REQUEST):
-            await self.push(target, messages[start : start + MAX_PER_REQUEST], retry_key=retry_key(event.id, tag, start))
-            self._sent[progress_key] = start + MAX_PER_REQUEST
-        self._sent.pop(progress_key, None)
+        if tag != "reply":
+            await self._courtesy(event, messages, target, tag)
+            return
+        progress = event.progress
+        while progress.sent < len(messages):
+            start = progress.sent
+            end = min(len(messages), start + MAX_PER_REQUEST)
+            if event.reply_token and progress.token != "used":
+                if await self._reply_part(event, messages[start:end], end):
+                    continue
+            resend = await progress_.begin(self.engine, event, end)
+            await self.push(target, messages[start:end], retry_key=retry_key(self.salt, event.id, tag, start), ours=resend)
+            progress_.confirm(event, end)
 
-    async def push(self, to: str, messages: list[Any], retry_key: str | None) -> None:
+    async def _reply_part(self, event: Event, messages: list[Any], end: int) -> bool:
+        """Send messages with the reply token; True when they are settled, False to push them instead."""
+        in_flight = await progress_.begin(self.engine, event, end, token=True)
         try:
-            await self.api.push_message(PushMessageRequest(to=to, messages=messages), x_line_retry_key=retry_key)
+            await self.api.reply_message(ReplyMessageRequest(reply_token=event.reply_token, messages=messages),
+                                         _request_timeout=self.timeout)
+        except ApiException as exc:
+            if exc.status != 400:
+                event.progress.token = None  # refused: the token is still unused
+                progress_.not_sent(event)
+                await progress_.write(self.engine, event)
+                raise _delivery_error(exc) from exc
+            # 400: the token is used up or expired
+            event.progress.token = "used"
+            if in_flight:  # an earlier call with it was cut off: it may have carried these messages
+                progress_.skip_unknown(event, end)
+                return True
+            progress_.not_sent(event)
+            return False
+        except Exception as exc:  # noqa: BLE001 - cut off (timeout, connection lost): it may have arrived
+            raise DeliveryError(f"LINE reply {type(exc).__name__}", unknown=True) from exc
+        progress_.confirm(event, end, token=True)
+        return True
+
+    async def _courtesy(self, event: Event, messages: list[Any], target: str, tag: str) -> None:
+        """A note while the person waits (tag "busy"): the reply token if unused, else a push."""
+        progress = event.progress
+        if event.reply_token and progress.token is None:
+            progress.token = "trying"
+            await progress_.write(self.engine, event)
+            try:
+                await self.api.reply_message(ReplyMessageRequest(reply_token=event.reply_token, messages=messages[:MAX_PER_REQUEST]),
+                                             _request_timeout=self.timeout)
+                progress.token = "used"
+                await progress_.write(self.engine, event)
+                messages = messages[MAX_PER_REQUEST:]
+            except ApiException as exc:
+                progress.token = "used" if exc.status == 400 else None
+                await progress_.write(self.engine, event)
+                if exc.status != 400:
+                    raise _delivery_error(exc) from exc
+            except Exception as exc:  # noqa: BLE001 - cut off: the token stays "trying" (the answer finds out)
+                raise DeliveryError(f"LINE reply {type(exc).__name__}", unknown=True) from exc
+        for start in range(0, len(messages), MAX_PER_REQUEST):
+            await self.push(target, messages[start : start + MAX_PER_REQUEST], retry_key=retry_key(self.salt, event.id, tag, start))
+
+    async def push(self, to: str, messages: list[Any], retry_key: str | None, *, ours: bool = True) -> None:
+        """Push with LINE's retry key. A 409 (the key was accepted before) counts as delivered only when
+        `ours`: this installation sent that key before; otherwise it is an error, never silence."""
+        try:
+            await self.api.push_message(PushMessageRequest(to=to, messages=messages), x_line_retry_key=retry_key,
+                                        _request_timeout=self.timeout)
         except ApiException as exc:
             if exc.status == 409:
-                return  # this retry key was already accepted: delivered once
+                if ours:
+                    return  # our earlier attempt with this key was accepted: delivered once
+                raise DeliveryError("LINE HTTP 409 for a retry key this installation had not sent", permanent=True) from exc
             raise _delivery_error(exc) from exc
-        except Exception as exc:  # noqa: BLE001 - network trouble: retried by the caller
-            raise DeliveryError(f"LINE {type(exc).__name__}") from exc
+        except Exception as exc:  # noqa: BLE001 - network trouble or a timeout: retried by the caller (same key)
+            raise DeliveryError(f"LINE push {type(exc).__name__}") from exc
 
-    async def send(self, recipient: str, payload: dict[str, Any], retry_key: str) -> None:
-        """Proactive message (scheduler): push with LINE's retry key (a UUID from the outbox row)."""
+    async def send(self, recipient: str, payload: dict[str, Any], retry_key: str, *, resend: bool = True) -> None:
+        """Proactive message (scheduler): push with LINE's retry key (a UUID from the outbox row).
+
+        `resend`: the row was attempted before, so a 409 means that attempt was accepted.
+        """
         reply = {"text": payload.get("text"), "buttons": payload.get("buttons") or [], "custom": payload.get("custom")}
         messages = to_line_messages([reply])
         for start in range(0, len(messages), MAX_PER_REQUEST):
             key = retry_key if start == 0 else str(uuid.uuid5(uuid.UUID(retry_key), str(start)))
-            await self.push(recipient, messages[start : start + MAX_PER_REQUEST], retry_key=key)
+            await self.push(recipient, messages[start : start + MAX_PER_REQUEST], retry_key=key, ours=resend)
 
 
 def settle_environment(api_client: AsyncApiClient, host: str) -> None:

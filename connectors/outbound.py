@@ -57,8 +57,12 @@ class OutboundClients:
     def supports(self, channel: str) -> bool:
         return channel == "web" or channel in self.channels or self.local_only
 
-    async def send(self, channel: str, recipient: str, payload: dict[str, Any], *, retry_key: str) -> None:
-        """Deliver one proactive message; raises DeliveryError (permanent or not) when it cannot."""
+    async def send(self, channel: str, recipient: str, payload: dict[str, Any], *, retry_key: str, resend: bool = True) -> None:
+        """Deliver one proactive message; raises DeliveryError (permanent or not) when it cannot.
+
+        `resend`: this message was attempted before under the same key (a platform's "already
+        accepted" then means delivered); a first attempt that meets one is an error, not silence.
+        """
         if channel == "web":
             await db(self.engine, push_web_message, self.engine, recipient, dict(payload, buttons=payload.get("buttons") or []), retry_key)
             return
@@ -72,4 +76,4 @@ class OutboundClients:
             raise DeliveryError(f"channel {channel} is not configured", permanent=True)
         if not await db(self.engine, is_following, self.engine, channel, recipient):
             raise DeliveryError("recipient unfollowed or the bot left the chat", permanent=True)
-        await client.send(recipient, payload, retry_key)
+        await client.send(recipient, payload, retry_key, resend=resend)

@@ -23,6 +23,7 @@ import hmac
 import logging
 from typing import Any
 
+import httpx
 from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -34,6 +35,7 @@ from telegram.ext import Application
 from common.settings import Settings
 from connectors.body import BodyTooLarge, load_json, read_body
 from connectors.channel import DeliveryError, InboundMessage
+from connectors import progress as progress_
 from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
 from connectors.render_telegram import button_payloads, to_telegram_messages
@@ -130,7 +132,10 @@ class TelegramChannel:
         self.engine = engine
         self.inbound = inbound
         # As in python-telegram-bot's custom-webhook example: no Updater; updates are handed over here.
+        # timeouts of seconds for every Bot API call (getUpdates adds its long-poll time to the read timeout)
+        connect, read = settings.outbound_connect_timeout, settings.outbound_read_timeout
         self.application = (Application.builder().token(settings.telegram_bot_token).base_url(settings.telegram_api_base_url)
+                            .connect_timeout(connect).read_timeout(read).write_timeout(read).pool_timeout(connect)
                             .updater(None).build())
         self.bot: Bot = self.application.bot
         self._poller: asyncio.Task[None] | None = None
@@ -306,6 +311,8 @@ class TelegramChannel:
         await self.bot.send_chat_action(chat_id=str(event.metadata.get("chat_id")), action=ChatAction.TYPING)
 
     async def deliver(self, event: Event, replies: list[dict[str, Any]], tag: str = "reply") -> None:
+        """Answer one stored event. Each message is recorded before it is sent (event.progress): a retry,
+        here or after a restart, goes on after the last one sent; one cut off is not sent again."""
         if event.kind == "unsupported":
             replies = [{"text": UNSUPPORTED, "buttons": [], "custom": None}]
         elif event.kind == "expired_button":
@@ -313,12 +320,33 @@ class TelegramChannel:
         elif event.kind == "join":
             replies = [{"text": WELCOME_GROUP, "buttons": [], "custom": None}]
         chat_type = str(event.metadata.get("chat_type") or "private")
-        await self._send(str(event.metadata.get("chat_id")), replies, private=chat_type == "private")
+        chat_id = str(event.metadata.get("chat_id"))
+        messages = await self._render(replies, private=chat_type == "private")
+        if tag != "reply":  # a courtesy note: no progress kept
+            for text, markup in messages:
+                await self._send_one(chat_id, text, markup)
+            return
+        progress = event.progress
+        while progress.sent < len(messages):
+            index = progress.sent
+            if progress.trying > index:  # cut off earlier: Telegram has no idempotency key, so it is not sent twice
+                progress_.skip_unknown(event, index + 1)
+                continue
+            await progress_.begin(self.engine, event, index + 1)
+            text, markup = messages[index]
+            try:
+                await self._send_one(chat_id, text, markup)
+            except DeliveryError as exc:
+                if not exc.unknown:
+                    progress_.not_sent(event)  # refused or never connected: it did not arrive
+                raise
+            progress_.confirm(event, index + 1)
 
-    async def send(self, recipient: str, payload: dict[str, Any], retry_key: str) -> None:
+    async def send(self, recipient: str, payload: dict[str, Any], retry_key: str, *, resend: bool = True) -> None:
         """Proactive message (scheduler). Telegram has no idempotency key; the outbox sends each row once."""
         reply = {"text": payload.get("text"), "buttons": payload.get("buttons") or [], "custom": payload.get("custom")}
-        await self._send(recipient, [reply], private=not recipient.startswith("-"))
+        for text, markup in await self._render([reply], private=not recipient.startswith("-")):
+            await self._send_one(recipient, text, markup)
 
     async def _short_keys(self, replies: list[dict[str, Any]]) -> dict[str, str]:
         """Stored short keys for button payloads over Telegram's 64-byte callback limit."""
@@ -327,22 +355,35 @@ class TelegramChannel:
             return {}
         return {p: await db(self.engine, short_payload, self.engine, p) for p in long}
 
-    async def _send(self, chat_id: str, replies: list[dict[str, Any]], private: bool) -> None:
+    async def _render(self, replies: list[dict[str, Any]], private: bool) -> list[tuple[str, Any]]:
         keys = await self._short_keys(replies)
-        messages = to_telegram_messages(replies, shorten=lambda p: keys.get(p, p), private=private)
-        for text, markup in messages:
-            try:
-                await self.bot.send_message(chat_id=chat_id, text=text, parse_mode=ParseMode.HTML, reply_markup=markup,
-                                            link_preview_options=NO_PREVIEW)
-            except RetryAfter as exc:
-                raise DeliveryError("Telegram 429", retry_after=_retry_after_seconds(exc)) from exc
-            except (Forbidden, BadRequest) as exc:
-                raise DeliveryError(f"Telegram {type(exc).__name__}", permanent=True) from exc
-            except NetworkError as exc:  # includes timeouts and 5xx
-                raise DeliveryError(f"Telegram {type(exc).__name__}") from exc
+        return list(to_telegram_messages(replies, shorten=lambda p: keys.get(p, p), private=private))
+
+    async def _send_one(self, chat_id: str, text: str, markup: Any) -> None:
+        try:
+            await self.bot.send_message(chat_id=chat_id, text=text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                                        link_preview_options=NO_PREVIEW)
+        except RetryAfter as exc:
+            raise DeliveryError("Telegram 429", retry_after=_retry_after_seconds(exc)) from exc
+        except (Forbidden, BadRequest) as exc:
+            raise DeliveryError(f"Telegram {type(exc).__name__}", permanent=True) from exc
+        except NetworkError as exc:  # includes timeouts and 5xx
+            raise DeliveryError(f"Telegram {type(exc).__name__}", unknown=_cut_off(exc)) from exc
 
     async def set_commands(self) -> None:
         await self.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+
+
+def _cut_off(exc: NetworkError) -> bool:
+    """Did the request reach Telegram and lose its answer (it may have been delivered)?
+
+    A refused or failed connection, or a wait for a pooled connection, never reached it; an
+    error answer (5xx) reached it and was refused; a timed-out or broken read may have arrived.
+    """
+    cause = exc.__cause__
+    if isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+        return False
+    return isinstance(cause, httpx.TransportError)
 
 
 def _chat_type(kind: str) -> str:

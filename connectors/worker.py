@@ -28,6 +28,14 @@ the handoff relay, Rasa) and the courtesy notes while a person waits (connectors
 - PDPA erasure: when Rasa's answer carries the erase action's decision, the person is
   erased everywhere (usecases/erasure.py) before the answer is delivered, and the
   confirming message is neither captured nor kept.
+- Delivery (docs/delivery.md): deciding an answer holds one of the `concurrency` slots,
+  sending it one of its platform's `channel_concurrency` slots, so a slow or rate-limited
+  platform holds only its own conversations. Short waits are retried at once; a longer one
+  (a 429's Retry-After, a platform down) puts the event back with its answer ("answered"),
+  so its conversation waits and nothing else does. A reply still not sent `give_up_after`
+  seconds after the message is recorded as failed (`bot followups failed-replies`, /metrics)
+  and queued for the scheduler to send later with an apology. What of an answer went out is
+  stored before each send (storage.inbound.ReplyProgress): a restart never sends a part twice.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -48,7 +57,19 @@ from connectors.courtesy import BUSY_TEXT, Courtesy, Notify, Waiting
 from connectors.dbcall import db
 from connectors.rasa_client import RasaClient, RasaUnavailable
 from storage.db import session_scope
-from storage.inbound import Event, count_open, due_conversations, finish_and_next, is_due, mark_done, mark_retry, next_open_event
+from storage.inbound import (
+    Event,
+    count_open,
+    defer_reply,
+    due_conversations,
+    finish_and_next,
+    finish_undelivered,
+    is_due,
+    mark_done,
+    mark_retry,
+    next_open_event,
+)
+from storage.models.channels import REPLY_FAILED, REPLY_UNKNOWN
 from storage.models.base import utcnow
 from storage.nlu_capture import purge_expired
 from storage.ratelimits import Limit
@@ -56,7 +77,7 @@ from usecases.erasure import carry_out, person_of
 from usecases.erasure import interrupted as erasure_interrupted
 from usecases.erasure import requested as erasure_requested
 
-__all__ = ["BUSY_TEXT", "Deliver", "Notify", "Waiting", "Worker", "backoff", "truncated_note"]
+__all__ = ["BUSY_TEXT", "UNDELIVERED_APOLOGY", "Deliver", "Failure", "Notify", "Waiting", "Worker", "backoff", "truncated_note"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,11 +88,28 @@ MAX_ATTEMPTS = 40  # with backoff capped at 60 s: about half an hour of outage
 TAKEN_LIMIT = 100_000  # conversations whose last taken event id is remembered
 KNOWN_LIMIT = 20_000  # conversations remembered as fully known (then forgotten and read from the store)
 CAPTURE_PURGE_EVERY = 3600.0  # seconds between purges of NLU captures past their retention
+INLINE_RETRIES = 2  # sends retried at once (no slot held while waiting) before the event goes back to the store
+INLINE_WAIT = 2.0  # seconds: a longer wait (Retry-After, backoff) is waited in the store
+NOTICE_DELAY = 60.0  # seconds before the scheduler tries a failed reply again
+NOTICE_STALE_AFTER = timedelta(hours=24)  # an answer older than this is no longer worth sending
+NOTICE_MAX_CHARS = 4500
+UNDELIVERED_APOLOGY = "ขออภัยครับ ข้อความก่อนหน้าส่งไม่สำเร็จ ขอส่งคำตอบอีกครั้งนะครับ"
 
 
 def _purge_captures(engine: Engine, retention_days: int) -> int:
     with session_scope(engine) as s:
         return purge_expired(s, retention_days)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An answer that did not (failed) or may not (unknown) reach the person; `notify`: send it later."""
+
+    outcome: str
+    reason: str
+    replies: list[dict[str, Any]] = field(default_factory=list)
+    notify: bool = False
+    retry_after: float | None = None
 
 
 def backoff(attempts: int) -> timedelta:
@@ -97,6 +135,8 @@ class Worker:
         capture_secret: bytes | None = None,
         capture_retention_days: int | None = None,
         rate_limits: dict[str, Limit] | None = None,
+        channel_concurrency: int = 16,
+        give_up_after: float = 900.0,
     ) -> None:
         self.engine = engine
         self.rasa = rasa  # asked directly only to erase a person (PDPA); answers go through the answerer
@@ -104,7 +144,11 @@ class Worker:
         self.poll_interval = poll_interval
         self.max_pending = max_pending
         self.stats = {"processed": 0, "rasa_failures": 0, "busy_notes": 0, "undelivered": 0, "relayed_to_officials": 0,
-                      "nlu_captured": 0}
+                      "nlu_captured": 0, "send_retries": 0, "sends_deferred": 0, "replies_failed": 0, "replies_unknown": 0,
+                      "replies_queued_for_later": 0}
+        self.channel_concurrency = max(1, channel_concurrency)
+        self.give_up_after = give_up_after  # seconds after the message: then the reply is recorded failed and sent later
+        self._channel_gates: dict[str, asyncio.Semaphore] = {}
         # the jobs: deciding answers, courtesy notes while people wait, capture housekeeping
         self.answerer = Answerer(engine, rasa, started_at=utcnow(), stats=self.stats, max_text=max_text, log_text=log_text,
                                  capture_secret=capture_secret, limits=rate_limits)
@@ -256,8 +300,7 @@ class Worker:
                 self._dirty.discard(conversation)  # finishing looks at the store again
                 self._taking(event)
                 try:
-                    async with self._gate:
-                        ok, event = await self._process(event)
+                    ok, event = await self._process(event)
                 except Exception as exc:  # noqa: BLE001 - e.g. the database went away: the event stays open, tried again later
                     logger.warning("event %d: not finished (%s); tried again later", event.id, type(exc).__name__)
                     ok = False
@@ -269,10 +312,37 @@ class Worker:
             self._running.pop(conversation, None)
 
     async def _process(self, event: Event) -> tuple[bool, Event | None]:
-        """(processed, the conversation's next open event) — False when the event waits for a retry."""
-        replies = event.replies  # an answer an older gateway kept ("answered"): delivered, Rasa not asked again
+        """(processed, the conversation's next open event) — False when the event waits for a retry.
+
+        Deciding the answer holds one of the worker's `concurrency` slots; sending it holds one of
+        its channel's slots only (`channel_concurrency`), so a slow or rate-limited platform holds
+        its own conversations, never everyone's.
+        """
+        replies = event.replies  # an answer kept with the event (a deferred send, or an older gateway's): delivered, Rasa not asked
         capture = None
-        if replies is None and erasure_interrupted(event.metadata):  # stopped half way through an erasure: finish it
+        if replies is None:
+            async with self._gate:
+                decided = await self._decide(event)
+            if decided is None:
+                return False, None
+            replies, capture = decided
+        # Rasa's tracker has moved on; should this gateway stop before the event is done, the next
+        # one asks again with the same message id and Rasa answers from its tracker.
+        outcome = await self._deliver_with_retries(event, replies)
+        if outcome is None:
+            return False, None  # waits in the store for its retry; the conversation waits with it
+        web, failure = outcome
+        following = await self._mark_finished(event, web, capture, failure)
+        self.stats["processed"] += 1
+        self._open = max(0, self._open - 1)
+        self._finish(event.id)
+        return True, following
+
+    async def _decide(self, event: Event) -> tuple[list[dict[str, Any]], dict[str, Any] | None] | None:
+        """(replies, NLU capture) for an event, or None when it waits for a retry (Rasa unavailable)."""
+        replies: list[dict[str, Any]] | None = None
+        capture = None
+        if erasure_interrupted(event.metadata):  # stopped half way through an erasure: finish it
             replies = await self._erase(event, [])
         if replies is None:
             try:
@@ -285,28 +355,30 @@ class Worker:
                 logger.warning("event %d: Rasa unavailable (%s); %s", event.id, exc, "will retry" if retry else "giving up")
                 if not retry:
                     self._finish(event.id)
-                return False, None
+                return None
             except Exception as exc:  # noqa: BLE001 - e.g. a 4xx from Rasa: keep the event, retry a few times, then fail
                 logger.warning("event %d: Rasa call failed (%s)", event.id, type(exc).__name__)
                 retry = await db(self.engine, mark_retry, self.engine, event.id, type(exc).__name__, backoff(event.attempts), 5, quick=True)
                 if not retry:
                     self._finish(event.id)
-                return False, None
+                return None
             if erasure_requested(replies):  # PDPA erasure confirmed: done now that the turn is over; no capture
                 replies = await self._erase(event, replies)
             else:
                 capture = self.answerer.capture(event, nlu)
-        # Rasa's tracker has moved on; should this gateway stop before the event is done, the next
-        # one asks again with the same message id and Rasa answers from its tracker.
-        web = await self._deliver_with_retries(event, replies)
-        following = await self._mark_finished(event, web, capture)
-        self.stats["processed"] += 1
-        self._open = max(0, self._open - 1)
-        self._finish(event.id)
-        return True, following
+        return replies, capture
 
-    async def _mark_finished(self, event: Event, web: list[dict[str, Any]], capture: dict[str, Any] | None) -> Event | None:
-        """Mark the event done (with its NLU capture; a capture never costs an answer); the next open event if read."""
+    async def _mark_finished(self, event: Event, web: list[dict[str, Any]], capture: dict[str, Any] | None,
+                             failure: Failure | None = None) -> Event | None:
+        """Mark the event done (with its NLU capture; a capture never costs an answer); the next open event if read.
+
+        An answer that did not (or may not) reach the person is recorded with the event, and where
+        it can be sent later, queued for the scheduler in the same transaction.
+        """
+        if failure is None and event.progress.unknown:
+            failure = Failure(REPLY_UNKNOWN, f"{event.progress.unknown} message(s) cut off; not sent again to avoid a duplicate")
+        if failure is not None:
+            return await self._mark_undelivered(event, capture, failure)
         chat_id = str(event.metadata.get("chat_id") or event.conversation)
         known = event.conversation in self._known
         following: Event | None = None  # known: memory holds the rest
@@ -326,6 +398,41 @@ class Worker:
         if not known and following is None:
             self._now_known(event.conversation)
         return following
+
+    async def _mark_undelivered(self, event: Event, capture: dict[str, Any] | None, failure: Failure) -> None:
+        notice = self._notice(event, failure) if failure.notify else None
+        try:
+            notice_id = await db(self.engine, finish_undelivered, self.engine, event.id, failure.outcome, failure.reason, notice, capture)
+        except Exception as exc:
+            if capture is None:
+                raise
+            logger.warning("event %d: NLU capture not stored (%s)", event.id, type(exc).__name__)
+            notice_id = await db(self.engine, finish_undelivered, self.engine, event.id, failure.outcome, failure.reason, notice, None)
+        self.stats["replies_failed" if failure.outcome == REPLY_FAILED else "replies_unknown"] += 1
+        if notice_id is not None:
+            self.stats["replies_queued_for_later"] += 1
+        logger.warning("event %d: reply %s (%s)%s", event.id, failure.outcome, failure.reason,
+                       f"; follow-up {notice_id} will send it later" if notice_id is not None else "")
+        self._forget(event.conversation)  # its next event is read from the store
+        return None
+
+    def _notice(self, event: Event, failure: Failure) -> dict[str, Any] | None:
+        """The outbox row that tells the person later: an apology and the answer's texts (None: nothing to send)."""
+        if event.channel not in ("line", "telegram") or not failure.replies:
+            return None
+        texts = [str(r.get("text")).strip() for r in failure.replies if r.get("text")]
+        texts += [str((r.get("custom") or {}).get("text") or "").strip() for r in failure.replies if isinstance(r.get("custom"), dict)]
+        texts = [t for t in texts if t]
+        if not texts:
+            return None
+        buttons = next((list(r["buttons"]) for r in reversed(failure.replies) if r.get("buttons")), [])
+        now = utcnow()
+        due = now + timedelta(seconds=max(NOTICE_DELAY, failure.retry_after or 0.0))
+        payload: dict[str, Any] = {"text": (UNDELIVERED_APOLOGY + "\n\n" + "\n\n".join(texts))[:NOTICE_MAX_CHARS]}
+        if buttons:
+            payload["buttons"] = buttons
+        return {"channel": event.channel, "recipient": str(event.metadata.get("chat_id") or ""), "payload": payload, "due_at": due,
+                "stale_at": due + NOTICE_STALE_AFTER}
 
     async def _erase(self, event: Event, replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Carry out a confirmed erasure (usecases/erasure.py); what to tell the person."""
@@ -350,24 +457,48 @@ class Worker:
         if purged:
             logger.info("purged %d NLU capture(s) past retention", purged)
 
-    async def _deliver_with_retries(self, event: Event, replies: list[dict[str, Any]], attempts: int = 4) -> list[dict[str, Any]]:
-        """Send the replies decided for `event`; a retry sends again and never decides again (no command runs twice)."""
-        for attempt in range(attempts):
+    async def _deliver_with_retries(self, event: Event, replies: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Failure | None] | None:
+        """Send the replies decided for `event`; a retry sends again and never decides again (no command runs twice).
+
+        (web chat replies, failure or None) once settled; None when the send waits for a retry in the
+        store. Short waits are retried here, with no slot held while waiting; longer ones (a 429's
+        Retry-After, a platform down) put the event back with its answer, so its conversation waits and
+        nothing else does. After `give_up_after` seconds since the message, the reply is recorded as
+        failed and queued for the scheduler to send later.
+        """
+        inline = 0
+        while True:
             try:
-                return await self.deliver(event, replies)
+                async with self._channel_gate(event.channel):
+                    return await self.deliver(event, replies), None
             except DeliveryError as exc:
-                if exc.permanent or attempt == attempts - 1:
-                    self.stats["undelivered"] += 1
-                    logger.warning("event %d: reply not delivered (%s)", event.id, exc.reason)
-                    return []
-                await asyncio.sleep(min(30.0, max(exc.retry_after or 0.0, 2.0**attempt)))
-            except Exception as exc:  # noqa: BLE001
-                if attempt == attempts - 1:
-                    self.stats["undelivered"] += 1
-                    logger.warning("event %d: reply not delivered (%s)", event.id, type(exc).__name__)
-                    return []
-                await asyncio.sleep(2.0**attempt)
-        return []
+                reason, permanent, wait = exc.reason, exc.permanent, exc.retry_after
+            except Exception as exc:  # noqa: BLE001 - an unexpected failure: retried, never lost
+                reason, permanent, wait = type(exc).__name__, False, None
+            if permanent:
+                self.stats["undelivered"] += 1
+                return [], Failure(REPLY_FAILED, reason, replies=replies, notify=False)
+            delay = wait if wait is not None else float(2**inline)
+            if inline < INLINE_RETRIES and delay <= INLINE_WAIT:
+                inline += 1
+                self.stats["send_retries"] += 1
+                await asyncio.sleep(delay)
+                continue
+            delay = max(delay, backoff(event.attempts).total_seconds())
+            if utcnow() + timedelta(seconds=delay) > event.received_at + timedelta(seconds=self.give_up_after):
+                self.stats["undelivered"] += 1
+                return [], Failure(REPLY_FAILED, f"{reason}; gave up after {event.attempts + 1} attempt(s)", replies=replies, notify=True,
+                                   retry_after=wait)
+            await db(self.engine, defer_reply, self.engine, event.id, replies, reason, timedelta(seconds=delay), event.progress)
+            self.stats["sends_deferred"] += 1
+            logger.info("event %d: reply not sent (%s); tried again in %.0f s", event.id, reason, delay)
+            return None
+
+    def _channel_gate(self, channel: str) -> asyncio.Semaphore:
+        gate = self._channel_gates.get(channel)
+        if gate is None:
+            gate = self._channel_gates[channel] = asyncio.Semaphore(self.channel_concurrency)
+        return gate
 
     def _finish(self, event_id: int) -> None:
         self.courtesy.finished(event_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,12 +10,17 @@ from sqlalchemy import Connection, Engine, bindparam, func, insert, select, upda
 from sqlalchemy.exc import IntegrityError
 
 from storage.db import session_scope
+from storage.models.outbox import PENDING as OUTBOX_PENDING
+from storage.models.outbox import Outbox
 from storage.models.base import utcnow
 from storage.models.channels import (
+    EVENT_ANSWERED,
     EVENT_DONE,
     EVENT_FAILED,
     EVENT_OPEN,
     EVENT_PENDING,
+    REPLY_FAILED,
+    REPLY_UNKNOWN,
     CallbackPayload,
     ChannelUser,
     InboundEvent,
@@ -23,6 +28,31 @@ from storage.models.channels import (
 )
 from storage.nlu_capture import insert_capture
 from storage.outbox import cancel_for_recipient
+
+
+@dataclass
+class ReplyProgress:
+    """What of one event's answer already went out; kept in `inbound_events.reply_progress`.
+
+    Offsets count the rendered platform messages of the answer. `sent`: delivered for sure.
+    `trying`: sends of messages [sent, trying) began and were not confirmed (a restart finds out
+    what it can: a LINE push is sent again under the same retry key, which LINE deduplicates; a
+    reply-token call or a Telegram message is not sent again and counted in `unknown`).
+    `token`: the event's LINE reply token: None unused, "trying" a call with it began, "used".
+    """
+
+    token: str | None = None
+    sent: int = 0
+    trying: int = 0
+    unknown: int = 0
+
+    @classmethod
+    def of(cls, raw: dict[str, Any] | None) -> ReplyProgress:
+        raw = raw or {}
+        return cls(raw.get("token"), int(raw.get("sent") or 0), int(raw.get("trying") or 0), int(raw.get("unknown") or 0))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"token": self.token, "sent": self.sent, "trying": self.trying, "unknown": self.unknown}
 
 
 @dataclass(frozen=True)
@@ -38,6 +68,8 @@ class Event:
     received_at: datetime
     replies: list[dict[str, Any]] | None = None  # Rasa's answer kept by an older gateway (state "answered")
     next_attempt_at: datetime | None = None
+    # shared by every copy of this event in the process (the busy note's copy too); written through to the store
+    progress: ReplyProgress = field(default_factory=ReplyProgress, compare=False)
 
 
 def is_due(event: Event, now: datetime | None = None) -> bool:
@@ -49,7 +81,8 @@ def is_due(event: Event, now: datetime | None = None) -> bool:
 _EVENTS = InboundEvent.__table__
 _INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
 _EVENT_COLUMNS = (_EVENTS.c.id, _EVENTS.c.channel, _EVENTS.c.conversation, _EVENTS.c.kind, _EVENTS.c.text, _EVENTS.c.metadata,
-                  _EVENTS.c.reply_token, _EVENTS.c.attempts, _EVENTS.c.received_at, _EVENTS.c.replies, _EVENTS.c.next_attempt_at)
+                  _EVENTS.c.reply_token, _EVENTS.c.attempts, _EVENTS.c.received_at, _EVENTS.c.replies, _EVENTS.c.next_attempt_at,
+                  _EVENTS.c.reply_progress)
 _NEXT_OPEN = (select(*_EVENT_COLUMNS).where(_EVENTS.c.conversation == bindparam("p_conversation"), _EVENTS.c.state.in_(EVENT_OPEN))
               .order_by(_EVENTS.c.id).limit(1))
 _MARK_DONE = (update(_EVENTS).where(_EVENTS.c.id == bindparam("p_id"))
@@ -117,7 +150,7 @@ def _next_open(conn: Connection, conversation: str) -> Event | None:
     if row is None:
         return None
     return Event(row[0], row[1], row[2], row[3], row[4], dict(row[5] or {}), row[6], row[7], row[8],
-                 list(row[9]) if row[9] is not None else None, row[10])
+                 list(row[9]) if row[9] is not None else None, row[10], ReplyProgress.of(row[11]))
 
 
 def count_open(engine: Engine) -> int:
@@ -168,6 +201,105 @@ def mark_retry(engine: Engine, event_id: int, error: str, delay: timedelta, max_
             return False
         row.next_attempt_at = utcnow() + delay
         return True
+
+
+_SAVE_PROGRESS = update(_EVENTS).where(_EVENTS.c.id == bindparam("p_id")).values(reply_progress=bindparam("p_progress"))
+
+
+def save_progress(engine: Engine, event_id: int, progress: ReplyProgress) -> None:
+    """Write what of an event's answer went out (before each send: see ReplyProgress)."""
+    with engine.begin() as conn:
+        conn.execute(_SAVE_PROGRESS, {"p_id": event_id, "p_progress": progress.as_dict()})
+
+
+def defer_reply(engine: Engine, event_id: int, replies: list[dict[str, Any]], error: str, delay: timedelta,
+                progress: ReplyProgress | None = None) -> None:
+    """The answer could not be sent now: keep it with the event and try again after `delay`.
+
+    The event waits as "answered" (Rasa is not asked again), and nothing of its conversation
+    overtakes it; other conversations go on.
+    """
+    with session_scope(engine) as s:
+        row = s.get(InboundEvent, event_id)
+        if row is None:
+            return
+        row.attempts += 1
+        row.last_error = error[:500]
+        row.state, row.replies = EVENT_ANSWERED, replies
+        row.next_attempt_at = utcnow() + delay
+        if progress is not None:
+            row.reply_progress = progress.as_dict()
+
+
+def finish_undelivered(
+    engine: Engine, event_id: int, outcome: str, error: str, notice: dict[str, Any] | None = None,
+    capture: dict[str, Any] | None = None,
+) -> int | None:
+    """Finish an event whose answer did not (or may not) reach the person; returns the notice's outbox row id.
+
+    `outcome` is failed or unknown; `error` says why, never what (no text, no token). `notice`
+    (channel, recipient, payload, due_at, stale_at) queues the answer for the scheduler, to tell the
+    person later; it is written in the same transaction, so a failed reply is never forgotten.
+    """
+    assert outcome in (REPLY_FAILED, REPLY_UNKNOWN)
+    now = utcnow()
+    with session_scope(engine) as s:
+        row = s.get(InboundEvent, event_id)
+        if row is None:
+            return None
+        row.state, row.processed_at, row.text, row.replies, row.last_error = EVENT_DONE, now, "", None, None
+        row.reply_outcome, row.reply_error = outcome, error[:300]
+        if capture is not None:
+            insert_capture(s.connection(), capture)
+        if notice is None:
+            return None
+        key = f"undelivered-reply:{event_id}"
+        existing = s.scalar(select(Outbox).where(Outbox.idempotency_key == key))
+        if existing is not None:
+            return existing.id
+        outbox = Outbox(kind="undelivered_reply", channel=notice["channel"], recipient=notice["recipient"], payload=notice["payload"],
+                        due_at=notice["due_at"], stale_at=notice.get("stale_at"), idempotency_key=key, cause_type="inbound_event",
+                        cause_id=str(event_id), urgent=False, state=OUTBOX_PENDING)
+        s.add(outbox)
+        s.flush()
+        return outbox.id
+
+
+@dataclass(frozen=True)
+class UndeliveredReply:
+    event_id: int
+    channel: str
+    outcome: str
+    error: str
+    received_at: datetime
+    processed_at: datetime | None
+    notice_id: int | None
+    notice_state: str | None
+
+
+def undelivered_replies(engine: Engine, limit: int = 50) -> list[UndeliveredReply]:
+    """Replies that did not (or may not) reach the person, newest first, with the notice queued for them."""
+    with session_scope(engine) as s:
+        rows = s.execute(select(InboundEvent.id, InboundEvent.channel, InboundEvent.reply_outcome, InboundEvent.reply_error,
+                                InboundEvent.received_at, InboundEvent.processed_at)
+                         .where(InboundEvent.reply_outcome.is_not(None)).order_by(InboundEvent.id.desc()).limit(limit)).all()
+        notices = {}
+        if rows:
+            notices = {int(cause): (oid, state) for oid, cause, state in s.execute(
+                select(Outbox.id, Outbox.cause_id, Outbox.state).where(
+                    Outbox.cause_type == "inbound_event", Outbox.cause_id.in_([str(r.id) for r in rows])))}
+        return [UndeliveredReply(r.id, r.channel, r.reply_outcome, r.reply_error or "", r.received_at, r.processed_at,
+                                 *(notices.get(r.id) or (None, None))) for r in rows]
+
+
+def count_undelivered(engine: Engine) -> dict[str, int]:
+    """Replies not delivered, by outcome (failed, unknown): for /metrics."""
+    with engine.connect() as conn:
+        counts = {outcome: 0 for outcome in (REPLY_FAILED, REPLY_UNKNOWN)}
+        for outcome, n in conn.execute(select(_EVENTS.c.reply_outcome, func.count()).where(_EVENTS.c.reply_outcome.is_not(None))
+                                       .group_by(_EVENTS.c.reply_outcome)):
+            counts[outcome] = n
+        return counts
 
 
 def web_messages(engine: Engine, chat_id: str, after: int = 0, event_id: int | None = None) -> list[tuple[int, dict[str, Any]]]:

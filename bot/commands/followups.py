@@ -1,4 +1,4 @@
-"""`bot followups list|cancel|retry`: inspect and steer queued follow-ups (admins)."""
+"""`bot followups list|cancel|retry|failed-replies`: inspect and steer queued follow-ups (admins)."""
 
 from __future__ import annotations
 
@@ -46,6 +46,38 @@ def list_(state: str | None, kind: str | None, limit: int, as_json: bool) -> Non
     for r in rows:
         error = f"  ({r['last_error']})" if r["last_error"] else ""
         click.echo(f"{r['id']:>6}  {r['state']:<9} {r['kind']:<16} {r['channel']:<8} due {r['due_at']}  tries {r['attempts']}{error}")
+    from storage.inbound import count_undelivered
+
+    undelivered = count_undelivered(get_engine())
+    if any(undelivered.values()):
+        click.echo(f"replies not delivered: {undelivered['failed']} failed, {undelivered['unknown']} unknown "
+                   "(see `bot followups failed-replies`)")
+
+
+@cli.command(name="failed-replies")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def failed_replies(limit: int, as_json: bool) -> None:
+    """Answers that did not (failed) or may not (unknown) reach the person, newest first.
+
+    Shows why and the follow-up that sends the answer later, if one was queued; never the text.
+    """
+    from storage.db import get_engine
+    from storage.inbound import undelivered_replies
+
+    rows = [
+        {"event": r.event_id, "channel": r.channel, "outcome": r.outcome, "reason": r.error, "received_at": r.received_at.isoformat(),
+         "finished_at": r.processed_at.isoformat() if r.processed_at else None, "followup": r.notice_id, "followup_state": r.notice_state}
+        for r in undelivered_replies(get_engine(), limit)
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("no failed replies")
+    for r in rows:
+        later = f"  follow-up {r['followup']} ({r['followup_state']})" if r["followup"] else "  not sent later"
+        click.echo(f"event {r['event']:>6}  {r['outcome']:<8} {r['channel']:<8} {r['received_at']}  {r['reason']}{later}")
 
 
 def _change(row_id: int, allowed: tuple[str, ...], new_state: str) -> None:

@@ -41,6 +41,7 @@ from bot.scheduler.lease import is_dead_local_owner
 from bot.scheduler.quiet_hours import QuietHours
 from connectors.channel import DeliveryError  # the channels' contract; re-exported for the scheduler's senders
 from storage.db import session_scope
+from storage.installation import installation_id, salted_key
 from storage.models.base import utcnow
 from storage.models.outbox import CANCELLED, FAILED, PENDING, SENDING, SENT, Outbox
 
@@ -71,7 +72,8 @@ class OutgoingMessage:
     channel: str
     recipient: str
     payload: dict[str, Any]
-    retry_key: str  # a UUID derived from the row's idempotency key
+    retry_key: str  # a UUID derived from the row's idempotency key and the installation id
+    attempts: int = 1  # this attempt's number (claims count them): above 1, the key may have been sent before
 
 
 Sender = Callable[[OutgoingMessage], Awaitable[None]]
@@ -92,21 +94,29 @@ class DeliveryStats:
         return self.sent + self.retried + self.failed + self.postponed + self.stale
 
 
-def retry_key(idempotency_key: str) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"thai-gov-assistant:{idempotency_key}"))
+def retry_key(idempotency_key: str, salt: uuid.UUID) -> str:
+    """The platform's idempotency key (LINE's X-Line-Retry-Key) of one outbox row.
+
+    Salted with the installation id (storage.installation): a fresh database on the same LINE
+    channel numbers and names its rows the same way, and must not meet this one's keys.
+    """
+    return salted_key(salt, f"outbox:{idempotency_key}")
 
 
 def backoff_seconds(attempts: int) -> float:
     return min(3600.0, 5.0 * (3 ** max(0, attempts - 1)))
 
 
-def _message(row: Any) -> OutgoingMessage:
-    return OutgoingMessage(row.id, row.kind, row.channel, row.recipient, dict(row.payload), retry_key(row.idempotency_key))
+def _message(row: Any, salt: uuid.UUID) -> OutgoingMessage:
+    return OutgoingMessage(row.id, row.kind, row.channel, row.recipient, dict(row.payload), retry_key(row.idempotency_key, salt),
+                           row.attempts)
 
 
-def _claimable(table: Any, now: datetime, quiet: QuietHours | None):  # type: ignore[no-untyped-def]
-    """Due rows that may be sent at `now`: not stale, and not held back by quiet hours."""
+def _claimable(table: Any, now: datetime, quiet: QuietHours | None, busy: frozenset[str] = frozenset()):  # type: ignore[no-untyped-def]
+    """Due rows that may be sent at `now`: not stale, not held back by quiet hours, not for a channel at its limit (`busy`)."""
     conditions = [table.state == PENDING, table.due_at <= now, or_(table.stale_at.is_(None), table.stale_at >= now)]
+    if busy:
+        conditions.append(table.channel.not_in(sorted(busy)))
     if quiet is not None and quiet.contains(now):
         conditions.append(or_(table.urgent.is_(True), table.channel.not_in(CITIZEN_CHANNELS)))
     return and_(*conditions)
@@ -120,7 +130,8 @@ def claim_due(
         return _claim(s, owner, now, limit, quiet, ttl)
 
 
-def _claim(s: Session, owner: str, now: datetime, limit: int, quiet: QuietHours | None, ttl: timedelta) -> list[OutgoingMessage]:
+def _claim(s: Session, owner: str, now: datetime, limit: int, quiet: QuietHours | None, ttl: timedelta,
+           busy: frozenset[str] = frozenset()) -> list[OutgoingMessage]:
     """PostgreSQL: rows another scheduler is claiming right now are skipped (`SKIP LOCKED`),
     not waited for. SQLite ignores `FOR UPDATE`; its single writer makes the statement atomic."""
     if limit <= 0:
@@ -130,7 +141,7 @@ def _claim(s: Session, owner: str, now: datetime, limit: int, quiet: QuietHours 
     candidate = aliased(Outbox, name="candidate")
     due = (
         select(candidate.id)
-        .where(_claimable(candidate, now, quiet))
+        .where(_claimable(candidate, now, quiet, busy))
         .order_by(candidate.due_at, candidate.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -141,12 +152,14 @@ def _claim(s: Session, owner: str, now: datetime, limit: int, quiet: QuietHours 
         update(Outbox)
         .where(Outbox.id.in_(select(due.c.id)), Outbox.state == PENDING)
         .values(state=SENDING, claimed_by=owner, claim_expires_at=now + ttl, attempts=Outbox.attempts + 1)
-        .returning(Outbox.id, Outbox.kind, Outbox.channel, Outbox.recipient, Outbox.payload, Outbox.idempotency_key, Outbox.due_at)
+        .returning(Outbox.id, Outbox.kind, Outbox.channel, Outbox.recipient, Outbox.payload, Outbox.idempotency_key, Outbox.due_at,
+                   Outbox.attempts)
         .execution_options(synchronize_session=False)
     )
     rows = s.execute(stmt).all()
     rows.sort(key=lambda r: (r.due_at, r.id))
-    return [_message(r) for r in rows]
+    salt = installation_id(s) if rows else uuid.UUID(int=0)
+    return [_message(r, salt) for r in rows]
 
 
 def extend_claims(engine: Engine, owner: str, now: datetime | None = None, ttl: timedelta = CLAIM_TTL) -> int:
@@ -390,14 +403,28 @@ class Deliverer:
         claim_ttl: timedelta = CLAIM_TTL,
         send_timeout: float | None = None,
         limiter: Any = None,
+        channel_limit: int | None = None,
     ) -> None:
         self.engine, self.send, self.owner, self.quiet = engine, send, owner, quiet
         self.concurrency, self.poll, self.claim_ttl = concurrency, poll, claim_ttl
         # a send that outlives its claim could be taken over: cut it off well before
         self.send_timeout = send_timeout if send_timeout is not None else claim_ttl.total_seconds() * 2 / 3
         self.limiter = limiter
+        # sends in flight per channel at most: a stalled platform holds no more of the pipeline
+        self.channel_limit = max(1, channel_limit if channel_limit is not None else concurrency * 3 // 4)
         self.stats = DeliveryStats()
         self._in_flight: set[asyncio.Task[Result]] = set()
+        self._channel_of: dict[asyncio.Task[Result], str] = {}
+
+    def _room(self, free: int) -> tuple[int, frozenset[str]]:
+        """(rows to claim, channels at their limit): never more than any channel's remaining room,
+        so that however the claimed rows fall, no channel exceeds `channel_limit`."""
+        counts: dict[str, int] = {}
+        for channel in self._channel_of.values():
+            counts[channel] = counts.get(channel, 0) + 1
+        busy = frozenset(c for c, n in counts.items() if n >= self.channel_limit)
+        room = min([self.channel_limit - n for c, n in counts.items() if c not in busy] + [self.channel_limit])
+        return max(0, min(free, room)), busy
 
     async def _one(self, message: OutgoingMessage) -> Result:
         if self.limiter is not None:
@@ -413,13 +440,13 @@ class Deliverer:
         except Exception:  # noqa: BLE001 - the next cycle reports database trouble
             return None
 
-    def _cycle(self, finished: list[Result], want: int) -> list[OutgoingMessage]:
-        """One transaction: record what finished, claim up to `want` more rows."""
+    def _cycle(self, finished: list[Result], want: int, busy: frozenset[str] = frozenset()) -> list[OutgoingMessage]:
+        """One transaction: record what finished, claim up to `want` more rows (none for `busy` channels)."""
         with session_scope(self.engine) as s:
             now = utcnow()
             if finished:
                 _record(s, finished, self.owner, now, self.stats)
-            return _claim(s, self.owner, now, want, self.quiet, self.claim_ttl) if want else []
+            return _claim(s, self.owner, now, want, self.quiet, self.claim_ttl, busy) if want else []
 
     def _chores(self) -> None:
         now = utcnow()
@@ -446,16 +473,19 @@ class Deliverer:
                     except Exception:  # noqa: BLE001 - a database hiccup: the next round tries again
                         logger.exception("scheduler housekeeping failed")
                 free = self.concurrency - len(self._in_flight)
-                want = free if free >= min_claim or not self._in_flight else 0
+                wanted = free if free >= min_claim or not self._in_flight else 0
+                want, busy = self._room(wanted)
                 try:
-                    claimed = await asyncio.to_thread(self._cycle, finished, want)
+                    claimed = await asyncio.to_thread(self._cycle, finished, want, busy)
                     finished = []
                 except Exception:  # noqa: BLE001 - outcomes are kept and recorded on the next try
                     logger.exception("could not record outcomes or claim rows; retrying")
                     await asyncio.wait({stopping}, timeout=1.0)
                     continue
                 for message in claimed:
-                    self._in_flight.add(asyncio.create_task(self._one(message)))
+                    task = asyncio.create_task(self._one(message))
+                    self._in_flight.add(task)
+                    self._channel_of[task] = message.channel
                 timeout: float | None = None
                 if not claimed:
                     timeout = self.poll
@@ -463,13 +493,15 @@ class Deliverer:
                         upcoming = await asyncio.to_thread(self._upcoming, utcnow())
                         if upcoming is not None:
                             timeout = min(self.poll, max(0.0, (upcoming - utcnow()).total_seconds()))
-                elif len(claimed) < want:
-                    timeout = self.poll  # everything due is in flight; look again soon
+                elif len(claimed) < want or want < wanted:
+                    timeout = self.poll  # everything due is in flight, or a channel at its limit held some back; look again soon
                 if self._in_flight:
                     await asyncio.wait(self._in_flight | {stopping}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
                     await asyncio.sleep(0.002)  # let neighbours finish too: one transaction records them all
                     done = {t for t in self._in_flight if t.done()}
                     self._in_flight -= done
+                    for task in done:
+                        self._channel_of.pop(task, None)
                     finished += [t.result() for t in done]
                 elif timeout:
                     await asyncio.wait({stopping}, timeout=timeout)

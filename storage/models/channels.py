@@ -25,6 +25,8 @@ EVENT_ANSWERED = "answered"  # written by older gateways: Rasa has answered, the
 EVENT_OPEN = (EVENT_PENDING, EVENT_ANSWERED)
 EVENT_DONE = "done"
 EVENT_FAILED = "failed"
+REPLY_FAILED = "failed"  # the answer could not be delivered (queued again for later where it can be)
+REPLY_UNKNOWN = "unknown"  # part of it may or may not have arrived (cut off); not sent again to avoid a duplicate
 
 
 class InboundEvent(Base):
@@ -36,6 +38,9 @@ class InboundEvent(Base):
         # the worker's "oldest open event of this conversation" (see migration channels_0003)
         Index("ix_inbound_events_open", "conversation", "id", sqlite_where=sql("state IN ('pending', 'answered')"),
               postgresql_where=sql("state IN ('pending', 'answered')")),
+        # replies that did not reach the person (see migration delivery_0001)
+        Index("ix_inbound_events_reply_outcome", "reply_outcome", "id", sqlite_where=sql("reply_outcome IS NOT NULL"),
+              postgresql_where=sql("reply_outcome IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -53,6 +58,25 @@ class InboundEvent(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column()
     replies: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # What of the answer already went out (storage.inbound.ReplyProgress): a restart resumes after it.
+    reply_progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Set when the answer did not (or may not) reach the person: failed | unknown; never holds its text.
+    reply_outcome: Mapped[str | None] = mapped_column(String(12))
+    reply_error: Mapped[str | None] = mapped_column(String(300))
+
+
+class Installation(Base):
+    """One row: this database's installation id, created on first use (storage.installation).
+
+    Idempotency keys sent to the platforms (LINE's X-Line-Retry-Key) are derived from it, so that
+    two databases on one LINE channel (staging and production, a reset) never share a key.
+    """
+
+    __tablename__ = "installation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    installation_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class WebMessage(Base):

@@ -134,6 +134,13 @@ class FakeLineApi:
         self.used_tokens: set[str] = set()
         self.push_failures: list[tuple[int, dict[str, str]]] = []  # (status, headers) answered to the next pushes
         self.reply_failures: list[int] = []
+        # a slow LINE: replies with a token starting "slow" and pushes to these chats wait `slow_delay`
+        # seconds (or until `release()`) before answering
+        self.slow_to: set[str] = set()
+        self.slow_delay = 30.0
+        self.slow_waiting = 0  # requests waiting right now
+        self._released = False
+        self.push_attempts: list[tuple[Any, str | None, int]] = []  # (injected clock time, retry key, status) of every push
         self.rich_menus: list[dict[str, Any]] = []
         self.rich_menu_images: list[tuple[str, str, int]] = []
         self.default_rich_menu: str | None = None
@@ -164,10 +171,28 @@ class FakeLineApi:
         self.default_rich_menu = request.path_params["menu_id"]
         return JSONResponse({})
 
+    def release(self) -> None:
+        """Let every slow request answer now."""
+        self._released = True
+
+    async def _stall(self) -> None:
+        import asyncio
+
+        self.slow_waiting += 1
+        try:
+            waited = 0.0
+            while not self._released and waited < self.slow_delay:
+                await asyncio.sleep(0.05)
+                waited += 0.05
+        finally:
+            self.slow_waiting -= 1
+
     async def reply(self, request: Request) -> JSONResponse:
         if self.reply_failures:
             return JSONResponse({"message": "failure"}, status_code=self.reply_failures.pop(0))
         body = await request.json()
+        if str(body.get("replyToken", "")).startswith("slow"):
+            await self._stall()
         if body["replyToken"] in self.used_tokens or body["replyToken"].startswith("expired"):
             return JSONResponse({"message": "Invalid reply token"}, status_code=400)
         self.used_tokens.add(body["replyToken"])
@@ -175,15 +200,22 @@ class FakeLineApi:
         return JSONResponse({"sentMessages": [{"id": str(i), "quoteToken": "q"} for i, _ in enumerate(body["messages"])]})
 
     async def push(self, request: Request) -> JSONResponse:
+        from common import clock
+
+        key = request.headers.get("x-line-retry-key")
+        body = await request.json()
+        if body.get("to") in self.slow_to:
+            await self._stall()
         if self.push_failures:
             status, headers = self.push_failures.pop(0)
+            self.push_attempts.append((clock.now(), key, status))
             return JSONResponse({"message": "failure"}, status_code=status, headers=headers)
-        key = request.headers.get("x-line-retry-key")
         if key and key in self.retry_keys:
+            self.push_attempts.append((clock.now(), key, 409))
             return JSONResponse({"message": "The retry key is already accepted"}, status_code=409)
+        self.push_attempts.append((clock.now(), key, 200))
         if key:
             self.retry_keys.add(key)
-        body = await request.json()
         self.pushes.append(body)
         return JSONResponse({"sentMessages": [{"id": "1", "quoteToken": "q"}]})
 
@@ -200,7 +232,15 @@ class FakeTelegramApi:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.updates: list[dict[str, Any]] = []
         self.failures: dict[str, list[tuple[int, dict[str, Any]]]] = {}  # method -> (HTTP status, body) answered next
+        self.hold_call: dict[str, int] = {}  # method -> number of the call (1-based) that waits until release()
+        self.fail_call: dict[str, dict[int, tuple[int, dict[str, Any]]]] = {}  # method -> {call number: (HTTP status, body)}
+        self.delivered: list[dict[str, Any]] = []  # sendMessage calls that Telegram accepted
+        self.holding = 0
+        self._released = False
         self.app = Starlette(routes=[Route("/bot{token}/{method}", self.method, methods=["POST", "GET"])])
+
+    def release(self) -> None:
+        self._released = True
 
     def sent(self, method: str = "sendMessage") -> list[dict[str, Any]]:
         return [params for name, params in self.calls if name == method]
@@ -223,6 +263,21 @@ class FakeTelegramApi:
                 except (TypeError, ValueError):
                     params[key] = value
         self.calls.append((name, params))
+        number = len(self.sent(name))
+        if number in self.fail_call.get(name, {}):
+            status, body = self.fail_call[name][number]
+            return JSONResponse(body, status_code=status)
+        if name == "sendMessage":
+            self.delivered.append(params)
+        if self.hold_call.get(name) == number:  # this call is delivered, but its answer comes late
+            import asyncio
+
+            self.holding += 1
+            for _ in range(600):
+                if self._released:
+                    break
+                await asyncio.sleep(0.05)
+            self.holding -= 1
         if self.failures.get(name):
             status, body = self.failures[name].pop(0)
             return JSONResponse(body, status_code=status)

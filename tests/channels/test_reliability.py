@@ -65,10 +65,10 @@ def test_gateway_stopped_after_rasa_answered_asks_again_as_resumed_and_rasa_does
         wait_for(lambda: len(line.replies) == 1)
     first = rasa.requests[0]
     assert first["message_id"] and first["resumed"] is False
-    # the gateway died after Rasa answered, before the event was marked done
+    # the gateway died after Rasa answered, before it sent anything (no reply progress stored)
     with session_scope(engine) as s:
         row = s.scalars(select(InboundEvent).where(InboundEvent.external_id == "01RESUME")).one()
-        row.state, row.text = "pending", "สวัสดีครับ"
+        row.state, row.text, row.reply_progress = "pending", "สวัสดีครับ", None
     with ServerThread(create_app(settings, engine=engine, poll_interval=0.05)):
         wait_for(lambda: len(rasa.requests) == 2 and line.pushes)
     again = rasa.requests[1]

@@ -138,3 +138,45 @@ def test_quiet_hours_parse(spec: str, local_hour: int, inside: bool | None) -> N
         return
     moment = datetime(2026, 11, 24, local_hour, 30, tzinfo=quiet.tz)
     assert quiet.contains(moment) is inside
+
+
+def test_a_stalled_platform_holds_only_part_of_the_schedulers_sending_slots(db_engine) -> None:
+    """LINE hangs: with 4 slots, LINE rows take at most 3, and a Telegram row due after them still goes out."""
+    import asyncio
+
+    from bot.scheduler.delivery import Deliverer
+    from common import clock
+
+    now = clock.now()
+    _queue(db_engine, 8, channel="line", due=now - timedelta(minutes=5))
+    _queue(db_engine, 1, channel="telegram", due=now - timedelta(minutes=1), recipient="-100")
+    sent: list[str] = []
+    in_flight_line: list[int] = [0]
+    peak: list[int] = [0]
+
+    async def send(message: OutgoingMessage) -> None:
+        if message.channel == "line":
+            in_flight_line[0] += 1
+            peak[0] = max(peak[0], in_flight_line[0])
+            try:
+                await asyncio.sleep(30)  # LINE stalls (cut off by the send timeout)
+            finally:
+                in_flight_line[0] -= 1
+        sent.append(message.channel)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        deliverer = Deliverer(db_engine, send, owner="a", concurrency=4, poll=0.05, send_timeout=20)
+        task = asyncio.create_task(deliverer.run(stop))
+        for _ in range(100):  # up to 5 s
+            if "telegram" in sent:
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        for t in deliverer._in_flight:
+            t.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(main())
+    assert sent == ["telegram"]  # sent while LINE was stalled
+    assert peak[0] == 3
