@@ -81,7 +81,14 @@ class Channel(Protocol):
         """Show that the bot is working on `event` (a typing or loading indicator)."""
 
     async def deliver(self, event: Event, replies: list[dict[str, Any]], tag: str = "reply") -> None:
-        """Send channel-neutral replies (connectors.replies) in answer to `event`; raises DeliveryError."""
+        """Send channel-neutral replies (connectors.replies) in answer to `event`; raises DeliveryError.
 
-    async def send(self, recipient: str, payload: dict[str, Any], retry_key: str) -> None:
-        """Send one follow-up (the scheduler's outbox row) to a conversation; raises DeliveryError."""
+        What went out is kept in `event.progress` and stored before each send (docs/delivery.md), so a
+        retry or a restart resumes after the last part sent and never sends one twice.
+        """
+
+    async def send(self, recipient: str, payload: dict[str, Any], retry_key: str, *, resend: bool = True) -> None:
+        """Send one follow-up (the scheduler's outbox row) to a conversation; raises DeliveryError.
+
+        `resend`: the row was attempted before under `retry_key` (a platform's "already accepted" is then ours).
+        """

@@ -198,6 +198,8 @@ def mark_retry(engine: Engine, event_id: int, error: str, delay: timedelta, max_
         row.last_error = error[:500]
         if row.attempts >= max_attempts:
             row.state = EVENT_FAILED
+            # the person got no answer: listed with the failed replies (bot followups failed-replies, /metrics)
+            row.reply_outcome, row.reply_error = REPLY_FAILED, f"no answer decided ({error[:200]}) after {row.attempts} attempt(s)"
             return False
         row.next_attempt_at = utcnow() + delay
         return True

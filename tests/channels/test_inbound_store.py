@@ -41,3 +41,15 @@ def test_an_event_waiting_for_its_retry_is_not_due(db_engine) -> None:
     assert due_conversations(db_engine) == []
     assert due_conversations(db_engine, now=utcnow() + timedelta(minutes=6)) == ["line:Uc"]
     assert next_open_event(db_engine, "line:Uc").attempts == 1
+
+
+def test_an_event_given_up_on_is_listed_with_the_failed_replies(db_engine) -> None:
+    from storage.inbound import count_undelivered, undelivered_replies
+
+    event = _store(db_engine, "line:Ud", "g1", "เบอร์ 0812345678")
+    assert mark_retry(db_engine, event.id, "rasa: HTTP 503", timedelta(seconds=1), 2)
+    assert not mark_retry(db_engine, event.id, "rasa: HTTP 503", timedelta(seconds=1), 2)  # attempts used up
+    assert count_undelivered(db_engine) == {"failed": 1, "unknown": 0}
+    [listed] = undelivered_replies(db_engine)
+    assert listed.event_id == event.id and listed.outcome == "failed" and "HTTP 503" in listed.error
+    assert "0812345678" not in listed.error and listed.notice_id is None

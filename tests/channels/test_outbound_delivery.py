@@ -94,10 +94,10 @@ def test_a_stalled_line_api_holds_neither_telegram_nor_other_line_conversations(
             # seconds, not the SDK's five minutes: both are answered while LINE still stalls the others
             wait_for(lambda: any(m["text"] == "ตอบ: สวัสดีครับ" for m in telegram.sent()), timeout=6)
             wait_for(lambda: any(r["replyToken"] == "tok-fast" for r in line.replies), timeout=8)
-            assert line.slow_waiting > 0 or not line.pushes  # the stalled ones are still stalled (or waiting for their retry)
             with session_scope(engine) as s:
                 waiting = s.scalars(select(InboundEvent.state).where(InboundEvent.conversation.like("line:Ustall%"))).all()
-            assert "done" not in waiting or len(waiting) == len(stalled)
+            assert len(waiting) == len(stalled) and "done" not in waiting  # the stalled ones still wait, in the store
+            assert not line_texts_to(line, "Ustall0")
             line.release()
     finally:
         line.release()
@@ -331,3 +331,30 @@ def test_telegram_parts_are_sent_once_across_a_429_and_a_stopped_gateway(tmp_pat
     assert set(delivered) == {f"ข้อความที่ {i}" for i in range(1, 8)}
     outcome, error, _ = _outcome(db_engine, "7001")
     assert outcome == "unknown" and "1 message" in error  # the one cut off is recorded, not sent again
+
+
+async def test_a_telegram_call_times_out_in_seconds_and_the_message_it_cut_off_is_not_sent_again(tmp_path, fake_telegram) -> None:
+    import asyncio
+
+    from connectors.telegram import TelegramChannel
+    from storage.inbound import Event
+
+    telegram, telegram_server = fake_telegram
+    settings = make_settings(tmp_path, telegram_bot_token=TG_TOKEN, telegram_api_base_url=f"{telegram_server.url}/bot",
+                             outbound_connect_timeout=0.5, outbound_read_timeout=0.5)
+    channel = TelegramChannel(settings, inbound=False)
+    await channel.start()
+    event = Event(1, "telegram", "telegram:444", "message", "สวัสดี", {"chat_id": "444", "chat_type": "private"}, None, 0, clock.now())
+    replies = [{"text": "ส่วนที่หนึ่ง", "buttons": [], "custom": None}, {"text": "ส่วนที่สอง", "buttons": [], "custom": None}]
+    telegram.hold_call["sendMessage"] = 1  # Telegram takes the first message but its answer never comes back in time
+    try:
+        async with asyncio.timeout(5):  # seconds, not minutes
+            with pytest.raises(DeliveryError) as caught:
+                await channel.deliver(event, replies)
+        assert caught.value.unknown and not caught.value.permanent
+        await channel.deliver(event, replies)  # the worker's retry
+    finally:
+        telegram.release()
+        await channel.aclose()
+    assert [m["text"] for m in telegram.delivered] == ["ส่วนที่หนึ่ง", "ส่วนที่สอง"]  # neither twice
+    assert event.progress.unknown == 1 and event.progress.sent == 2
