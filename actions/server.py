@@ -67,6 +67,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     key = internal_auth.service_key(settings.var_dir, internal_auth.ACTION_SERVER)
+    from actions.idempotency import HOOKS_ENV, PAUSE_ENV
+
+    if os.environ.get(HOOKS_ENV) == "1" and os.environ.get(PAUSE_ENV):
+        logger.warning("TEST HOOK ACTIVE: %s pauses after it commits (%s=1); never set this outside tests", os.environ[PAUSE_ENV], HOOKS_ENV)
     app = create_app(key)
     app.run(host=args.host, port=args.port, single_process=True, access_log=False, motd=False)
 
