@@ -25,6 +25,8 @@ overhead; lost and duplicated replies. The load generator (aiohttp, as the
 gateway's own clients) is the same for both paths.
 
 Run: `.venv/bin/python -m benchmarks.gateway [--rasa auto|fake|real] [--messages-per-conversation 40] [--lockstep]`
+`--profile FILE` runs the gateway under cProfile and writes its statistics to FILE (read them
+with `python -m pstats FILE`); the figures printed alongside are then the profiled gateway's.
 """
 
 from __future__ import annotations

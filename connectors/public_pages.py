@@ -25,11 +25,12 @@ from starlette.routing import Route
 
 from common.numbers import INT_DIGITS, parse_number
 from common.thai_datetime import MONTHS_ABBR, TZ
+from common.wording.obstacles import public_count
 from connectors.dbcall import db
 from storage.db import session_scope
 from storage.laws.search import search_laws
 from storage.models.laws import Law, LawSection
-from storage.obstacles import law_report_counts, public_count
+from storage.obstacles import law_report_counts
 from storage.service_laws import services_for_law
 from storage.stats import CSV_FIELDS, DEMO, K, LICENCE, OTHER_AGENCY, OTHER_SERVICE, REAL, Figures, Published, default_dataset, published
 
@@ -387,7 +388,7 @@ async def laws_page(request: Request) -> Response:
         meta = " · ".join(x for x in (r["type"], f"พ.ศ. {r['year']}" if r["year"] else "") if x)
         link = f"/laws/{r['id']}" + (f"?{urlencode({'q': q})}" if q else "")
         sections = "".join(f'<div class="muted">มาตรา {escape(n)}: {escape(snippet)}</div>' for n, snippet in r["sections"])
-        reports = f' · รายงานว่าเป็นอุปสรรค: {public_count(r["reports"])}' if r["reports"] else ""
+        reports = f' · รายงานว่าเป็นอุปสรรค: {public_count(r["reports"], K)}' if r["reports"] else ""
         items.append(f'<li><a class="t" href="{link}">{escape(r["title"])}</a><div class="muted">{escape(meta)}{reports}</div>'
                      f'<div>{escape(r["summary"][:220])}</div>{sections}</li>')
     if q:
@@ -470,7 +471,7 @@ async def law_page(request: Request) -> Response:
 <p>{official}</p>
 <p class="muted">ชื่อที่ใช้เรียก: {escape(", ".join(data["aliases"][:8])) or "—"} · หมวดหมู่: {escape(", ".join(data["groups"])) or "—"}</p></div>
 <h2>บริการที่อาศัยกฎหมายฉบับนี้</h2><div class="card">{services_html}</div>
-<h2>เสียงจากประชาชน</h2><div class="card" id="obstacles"><p>รายงานว่ากฎหมายนี้เป็นอุปสรรคต่อการรับบริการ: <b>{public_count(reports)}</b>{" (ข้อมูลสาธิต)" if data["demo"] else ""}</p>
+<h2>เสียงจากประชาชน</h2><div class="card" id="obstacles"><p>รายงานว่ากฎหมายนี้เป็นอุปสรรคต่อการรับบริการ: <b>{public_count(reports, K)}</b>{" (ข้อมูลสาธิต)" if data["demo"] else ""}</p>
 <p class="muted">หากกฎหมายหรือขั้นตอนนี้ทำให้การติดต่อราชการยุ่งยาก แจ้งได้ในแชตของผู้ช่วย โดยพิมพ์ “กฎหมายนี้เป็นอุปสรรค” ตามด้วยเหตุผล
 ความเห็นจะถูกปิดบังข้อมูลส่วนตัวและส่งต่อให้หน่วยงานที่ทบทวนกฎหมาย (รัฐธรรมนูญ มาตรา 77)</p></div>
 {hits_html}

@@ -28,7 +28,6 @@ from storage.pseudonyms import pseudonym, pseudonym_for, pseudonym_secret
 from storage.laws.search import search_laws
 from storage.service_laws import mapping, services_for_law
 from storage.services import find_services
-from storage.stats import K
 
 LAW, STEP = "law", "step"
 MAX_REASON = 500
@@ -113,11 +112,6 @@ def law_report_counts(session: Session, *, demo: bool = False) -> dict[int, int]
     rows = session.execute(select(ObstacleReport.law_id, func.count()).where(ObstacleReport.law_id.is_not(None), ObstacleReport.demo.is_(demo))
                            .group_by(ObstacleReport.law_id))
     return {law_id: n for law_id, n in rows}
-
-
-def public_count(n: int) -> str:
-    """A count of reports as shown to the public: small counts are not told exactly (k = 5)."""
-    return "ยังไม่มี" if n == 0 else ("น้อยกว่า 5" if n < K else f"{n:,}")
 
 
 @dataclass
