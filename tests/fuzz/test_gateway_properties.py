@@ -21,7 +21,7 @@ from common.thai_text import BIDI_CONTROLS
 from tests.fuzz.harness import Gateway, gateway, line_body, telegram_body
 
 pytestmark = pytest.mark.timeout(900)
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 _ids = itertools.count(1)
