@@ -1,19 +1,26 @@
 """The admins' page in the gateway: review captured messages and annotate them into `nlu_data/`.
 
 `GET /admin` serves a plain HTML page (bot/nlu_admin/static/admin.html); its script
-calls the JSON API below with `Authorization: Bearer <ADMIN_TOKEN>` (the admin
-types the token once; the page keeps it in the tab's sessionStorage). While
-ADMIN_TOKEN is empty everything here answers 404: the page is never open by
-default. A missing token is 401, a wrong one 403; tokens are compared in
-constant time and never logged. Everything an admin reads is in Thai.
+calls the JSON API below with `Authorization: Bearer <token>` (the admin types the
+token once; the page keeps it in the tab's sessionStorage). Each admin has their own
+token (`bot admin add NAME`, stored as a SHA-256 digest; issue #25); the old shared
+ADMIN_TOKEN still signs in, as the admin "shared-token". While there is no admin and
+ADMIN_TOKEN is empty everything here answers 404: the page is never open by default.
+A missing token is 401, a wrong or revoked one 403; tokens are compared in constant
+time and never logged. Every change of nlu_data/ and every deploy records who did it.
+Everything an admin reads is in Thai.
 
 API: GET /admin/api/meta, GET /admin/api/queue, GET /admin/api/recent,
-POST /admin/api/annotate, /admin/api/discard, /admin/api/flag; GET /admin/api/obstacles (obstacle reports, issue #24).
+POST /admin/api/annotate, /admin/api/discard, /admin/api/flag; GET /admin/api/obstacles (obstacle reports, issue #24);
+issue #25: GET /admin/api/whoami, GET|POST /admin/api/jobs, GET /admin/api/jobs/{id}, GET /admin/api/models,
+GET /admin/api/chart/{name}.svg, POST /admin/api/deploy, /admin/api/rollback, GET /admin/api/history,
+GET /admin/api/changes, GET /admin/api/changes.patch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -27,10 +34,12 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from bot.nlu_admin.review import REASONS_TH, annotate as write, discard as drop, group_view
-from bot.nlu_admin.training_data import DataError, ExampleConflict, NEW_INTENT_GROUP, NLU_DATA, domain_names, intent_files
+from bot.nlu_admin.training_data import DataError, ExampleConflict, NEW_INTENT_GROUP, domain_names, intent_files
+from bot.nlu_admin.workspace import Workspace
 from common.thai_datetime import format_thai
 from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
+from storage.admin_accounts import any_admin, authenticate
 from storage.db import session_scope
 from storage.nlu_capture import purge_expired
 from storage.obstacles import ranking
@@ -68,24 +77,62 @@ def token_matches(given: str, expected: str) -> bool:
     return bool(expected) and hmac.compare_digest(_digest(given), _digest(expected))
 
 
-async def _refuse(request: Request) -> Response | None:
-    """None when the request may proceed; else 404 (page off), 401 (no token) or 403 (wrong token)."""
+SHARED_TOKEN_ADMIN = "shared-token"  # who the old ADMIN_TOKEN signs in as
+
+
+async def _page_on(request: Request) -> bool:
     state: GatewayState = request.app.state.gateway
-    expected = state.settings.admin_token
-    if not expected:
+    if state.settings.admin_token:
+        return True
+
+    def exists() -> bool:
+        with session_scope(state.engine) as s:
+            return any_admin(s)
+
+    return await db(state.engine, exists)
+
+
+async def _refuse(request: Request) -> Response | None:
+    """None when the request may proceed (the admin's name in request.state.admin); else 404 (page off),
+    401 (no token) or 403 (wrong or revoked token)."""
+    state: GatewayState = request.app.state.gateway
+    if not await _page_on(request):
         return Response("Not Found", status_code=404)
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not given.strip():
+    given = given.strip()
+    if scheme.lower() != "bearer" or not given:
         return JSONResponse({"error": "กรุณาใส่รหัสผู้ดูแล"}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
-    if not token_matches(given.strip(), expected):
-        logger.warning("admin page: wrong token")
+    if token_matches(given, state.settings.admin_token):
+        request.state.admin = SHARED_TOKEN_ADMIN
+        return None
+
+    def lookup() -> str | None:
+        with session_scope(state.engine) as s:
+            admin = authenticate(s, given)
+            return admin.name if admin else None
+
+    name = await db(state.engine, lookup) if len(given) <= 200 else None
+    if name is None:
+        logger.warning("admin page: wrong or revoked token")
         await asyncio.sleep(FAILED_AUTH_DELAY)
         return JSONResponse({"error": "รหัสผู้ดูแลไม่ถูกต้อง"}, status_code=403)
+    request.state.admin = name
     return None
 
 
+def who(request: Request) -> str:
+    return str(getattr(request.state, "admin", "unknown"))
+
+
+def workspace(request: Request) -> Workspace:
+    """Where this page reads and writes (bot.nlu_admin.workspace; tests set app.state.nlu_data_dir)."""
+    ws = Workspace.from_env()
+    override = getattr(request.app.state, "nlu_data_dir", None)
+    return dataclasses.replace(ws, data=Path(override)) if override else ws
+
+
 def data_dir(request: Request) -> Path:
-    return Path(getattr(request.app.state, "nlu_data_dir", None) or NLU_DATA)
+    return workspace(request).data
 
 
 async def _json_body(request: Request) -> dict[str, Any] | None:
@@ -114,8 +161,7 @@ def _bad(message: str, status: int = 400, **extra: Any) -> JSONResponse:
 
 
 async def page(request: Request) -> Response:
-    state: GatewayState = request.app.state.gateway
-    if not state.settings.admin_token:
+    if not await _page_on(request):
         return Response("Not Found", status_code=404)
     if request.headers.get("authorization"):
         refused = await _refuse(request)
@@ -225,7 +271,7 @@ async def annotate(request: Request) -> Response:
 
     def run() -> tuple[Any, int]:
         with session_scope(state.engine) as s:
-            return write(s, ids, intent, example, data_dir=directory, group=group, move=move)
+            return write(s, ids, intent, example, data_dir=directory, group=group, move=move, author=who(request))
 
     try:
         written, marked = await db(state.engine, run)
@@ -274,7 +320,9 @@ async def flag(request: Request) -> Response:
 
 
 def routes() -> list[Route]:
-    return [
+    from bot.nlu_admin import page_models
+
+    return [*page_models.routes(),
         Route("/admin", page, methods=["GET"]),
         Route("/admin/api/meta", meta, methods=["GET"]),
         Route("/admin/api/queue", queue, methods=["GET"]),
