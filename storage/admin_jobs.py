@@ -11,10 +11,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from storage.db import session_scope
 from storage.models.admin import JOB_FAILED, JOB_RUNNING, JOB_SUCCEEDED, AdminJob
 from storage.models.base import utcnow
 
@@ -46,24 +47,25 @@ def close_stale(session: Session, *, now: datetime | None = None, lease: timedel
     return job.id
 
 
-def start(session: Session, kind: str, started_by: str, *, host: str, options: dict[str, Any] | None = None,
-          now: datetime | None = None, lease: timedelta = LEASE) -> AdminJob:
-    """Insert a running job, or raise Busy with the job that holds the guard. Commits the job on success."""
+def start(engine: Engine, kind: str, started_by: str, *, host: str, options: dict[str, Any] | None = None,
+          now: datetime | None = None, lease: timedelta = LEASE) -> int:
+    """Insert a running job (its own transaction) and return its id, or raise Busy with the job that holds the guard."""
     now = now or utcnow()
-    close_stale(session, now=now, lease=lease)
-    session.commit()
-    job = AdminJob(kind=kind, state=JOB_RUNNING, running_guard=1, started_by=started_by, started_at=now, heartbeat_at=now,
-                   host=host, options=options or {}, progress=0, step="", log="")
-    session.add(job)
+    with session_scope(engine) as s:
+        close_stale(s, now=now, lease=lease)
     try:
-        session.commit()
+        with session_scope(engine) as s:
+            job = AdminJob(kind=kind, state=JOB_RUNNING, running_guard=1, started_by=started_by, started_at=now, heartbeat_at=now,
+                           host=host, options=options or {}, progress=0, step="", log="")
+            s.add(job)
+            s.flush()
+            return job.id
     except IntegrityError:
-        session.rollback()
-        other = running(session)
-        if other is None:  # it finished in between: the caller may simply try again
-            raise Busy(0, "", "", now, "") from None
-        raise Busy(other.id, other.kind, other.started_by, other.started_at, other.host) from None
-    return job
+        with session_scope(engine) as s:
+            other = running(s)
+            if other is None:  # it finished in between: the caller may simply try again
+                raise Busy(0, "", "", now, "") from None
+            raise Busy(other.id, other.kind, other.started_by, other.started_at, other.host) from None
 
 
 def report(session: Session, job_id: int, *, progress: int | None = None, step: str | None = None, append: str | None = None,

@@ -58,9 +58,7 @@ def start(engine: Engine, kind: str, author: str, *, launch: bool = True) -> int
     """Take the guard and launch the worker; the job id. Raises admin_jobs.Busy."""
     if kind not in KINDS:
         raise ValueError(f"unknown job kind {kind!r}")
-    with session_scope(engine) as s:
-        job = admin_jobs.start(s, kind, author, host=host_name())
-        job_id = job.id
+    job_id = admin_jobs.start(engine, kind, author, host=host_name())
     if launch:
         try:
             launch_worker(job_id)

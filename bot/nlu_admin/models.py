@@ -157,9 +157,14 @@ def run_rasa(args: list[str], *, timeout: float = 3600) -> subprocess.CompletedP
 
 
 def other_training() -> list[int]:
-    """Process ids of a `rasa train` running now (anyone's: the machine has two cores)."""
+    """Process ids of a `rasa train` of this installation running now (`make model`, another `bot nlu train`).
+
+    Other checkouts on the same machine train their own models and are not counted; across
+    hosts the database guard of the admin jobs (storage.admin_jobs) keeps trainings one at a time."""
+    import re
+
     try:
-        found = subprocess.run(["pgrep", "-f", "rasa train"], capture_output=True, text=True, check=False)
+        found = subprocess.run(["pgrep", "-f", "--", re.escape(str(rasa_bin())) + " train"], capture_output=True, text=True, check=False)
     except FileNotFoundError:
         return []
     return [int(p) for p in found.stdout.split() if p.isdigit() and int(p) != os.getpid()]

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from bot.nlu_admin import charts, jobs
 from bot.nlu_admin.audit import patch_text
 from bot.nlu_admin.models import DeployRefused, ModelError, Store, sha256
-from bot.nlu_admin.page import _bad, _json_body, _refuse, who, workspace
+from bot.nlu_admin.access import _bad, _json_body, _refuse, who, workspace
 from common.thai_datetime import format_thai
 from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
@@ -235,9 +235,7 @@ async def _guarded(request: Request, action: str, run: Any) -> Response:
     author = who(request)
 
     def go() -> dict[str, Any]:
-        with session_scope(engine) as s:
-            job = admin_jobs.start(s, "deploy", author, host=jobs.host_name(), options={"action": action})
-            job_id = job.id
+        job_id = admin_jobs.start(engine, "deploy", author, host=jobs.host_name(), options={"action": action})
         ok, result, error = False, None, None
         try:
             result = run(engine, store, author)
