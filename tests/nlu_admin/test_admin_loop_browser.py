@@ -122,6 +122,21 @@ def _status(stack: LiveStack) -> dict[str, Any]:
     return {"up": True, **response.json()}
 
 
+def _worker_niceness(stack: LiveStack) -> int:
+    from storage.admin_jobs import running
+    from storage.db import session_scope
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with session_scope(stack.engine) as s:
+            job = running(s)
+            pid = job.pid if job else None
+        if pid:
+            return os.getpriority(os.PRIO_PROCESS, pid)
+        time.sleep(0.5)
+    raise AssertionError("the job worker never reported its process id")
+
+
 def _captured(stack: LiveStack) -> bool:
     from sqlalchemy import func, select
 
@@ -146,10 +161,13 @@ def test_review_to_deployed_model_and_back_in_the_browser(stack: LiveStack, work
     assert original["up"] and original["model_id"]
 
     # A citizen's message the assistant may get wrong.
-    stack.line_event({"type": "user", "userId": "U" + "a" * 32}, {"type": "message", "message": {"type": "text", "id": "1", "text": MESSAGE}})
-    deadline = time.monotonic() + 120
+    user = "U" + "a" * 32
+    stack.line_event({"type": "user", "userId": user},
+                     {"type": "message", "message": {"type": "text", "id": "1", "quoteToken": "q1", "text": MESSAGE}})
+    deadline = time.monotonic() + 400
     while not _captured(stack):  # the gateway stores what NLU made of it once Rasa has answered
-        assert time.monotonic() < deadline, "the message was never captured for review"
+        assert time.monotonic() < deadline, (f"the message was never captured for review; the bot said "
+                                             f"{[m.line() for m in stack.seen('line', user)]}\n{stack.tail('gateway')}")
         time.sleep(0.5)
     wait = WebDriverWait(browser, 60)
     browser.get(f"{stack.gateway_url}/admin")
@@ -189,6 +207,7 @@ def test_review_to_deployed_model_and_back_in_the_browser(stack: LiveStack, work
                          timeout=30, trust_env=False)
     assert refused.status_code == 409 and "somchai" in refused.json()["error"]
     assert browser.find_element(By.ID, "start-check").get_attribute("disabled")
+    assert _worker_niceness(stack) == 19  # the training runs at the lowest CPU priority
     WebDriverWait(browser, 120).until(lambda b: "กำลังฝึกโมเดลใหม่" in b.find_element(By.ID, "job-step").text
                                       or "Epochs" in b.find_element(By.ID, "job-log").text)
     _shot(browser, "2-training")
