@@ -37,6 +37,7 @@ KINDS = ("check", "train")
 NICENESS = 19
 FLUSH_EVERY = 2.0  # seconds between writes of output to the job row
 EPOCHS = re.compile(r"Epochs:\s+(\d+)%")
+TICK = re.compile(r"(\?it/s|it/s|s/it)")  # a progress bar's tick (kept in the log only when the bar is full)
 
 STEPS_TH = {
     "start": "กำลังเริ่มงาน",
@@ -133,6 +134,8 @@ class Reporter:
             self.set(progress=10 + min(self.bars, 1) * 25 + value * 25 // 100)
             if value % 25:
                 return  # the log keeps every 25 %, not every tick
+        if TICK.search(line) and "100%" not in line:
+            return
         text = line.strip()
         if text.startswith("training a candidate"):
             self.set(10, "train")

@@ -243,3 +243,26 @@ def test_svg_charts_escape_names_and_draw_one_bar_pair_per_intent() -> None:
     assert "-0.100" in svg and "+0.250" in svg
     matrix = charts.confusion_svg(["greet", "bye"], [[3, 1], [0, 2]])
     assert matrix.count("<rect") == 1 + 4  # background + cells
+
+
+def test_the_job_reporter_turns_the_pipeline_output_into_progress_steps_and_a_log_tail(sqlite_engine: Engine) -> None:
+    from bot.nlu_admin.jobs import Reporter, view
+    from storage.models.admin import AdminJob
+
+    job_id = admin_jobs.start(sqlite_engine, "train", "somchai", host="host-a")
+    seen = []
+    with Reporter(sqlite_engine, job_id) as reporter:
+        for line in ("training a candidate model (a few minutes) ...", "Epochs:  40%|████ | 2/5 [00:01<00:01, 1.2it/s]",
+                     "Epochs: 100%|██████████| 5/5 [00:03<00:00, 1.5it/s]", "Epochs:   0%|  | 0/5 [00:00<?, ?it/s]",
+                     "Processed trackers:  47%|████▋ | 14/30 [00:00<00:00, 130.15it/s]",
+                     "evaluating current.tar.gz on the held-out set ...", "evaluating candidate.tar.gz on the held-out set ...",
+                     "cross-validating the training data (2 folds, trains 2 NLU models) ..."):
+            reporter.echo(line)
+            seen.append((reporter.progress, reporter.step))
+    assert [p for p, _ in seen] == [10, 20, 35, 35, 35, 62, 72, 80]  # NLU bar 10-35 %, the dialogue bar from 35 %, then the steps
+    assert [s for _, s in seen][-3:] == ["กำลังทดสอบโมเดลปัจจุบันกับชุดทดสอบแยก", "กำลังทดสอบโมเดลใหม่กับชุดทดสอบแยก",
+                                         "กำลังตรวจไขว้ (cross-validation)"]
+    with session_scope(sqlite_engine) as s:
+        shown = view(s.get(AdminJob, job_id))
+    assert "Epochs: 100%" in shown["log_tail"] and "40%" not in shown["log_tail"] and "Processed trackers" not in shown["log_tail"]
+    assert shown["progress"] == 80 and shown["state"] == "running"
