@@ -6,7 +6,10 @@ The loop trains for real (`rasa train` from the page, as a background job at low
 but with a tiny test-only config (the project's pipeline with 1 epoch) and a copy of the
 project's nlu_data/ and models/ in a temporary folder (the repository's data is never
 written: checked at the end), and a deterministic comparison gate (tolerances of 1: the
-candidate passes whatever a 1-epoch model scores), so it stays within minutes.
+candidate passes whatever a 1-epoch model scores). Cross-validation is off by default here
+(ADMIN_TEST_CV_FOLDS=2 turns it on: two more trainings); held-out evaluation of both models
+runs as in production. The job runs at nice 19, so on a loaded machine it takes as long as the
+machine lets it.
 
 Screenshots of each page land in $ADMIN_SCREENSHOTS (a folder) when it is set. The time
 from the "train" click to "deployed" is printed.
@@ -35,7 +38,7 @@ pytestmark = [
     pytest.mark.live,
     pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()), reason="Debian chromium is not installed"),
     pytest.mark.skipif(not MODEL.exists(), reason="no trained model (models/current.tar.gz)"),
-    pytest.mark.timeout(1800),
+    pytest.mark.timeout(3600),
 ]
 
 MESSAGE = "อยากต่อใบขับขี่ต้องเตรียมอะไรไปบ้างคะ"
@@ -71,7 +74,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[
         if (ROOT / "models" / name).exists():
             shutil.copy2(ROOT / "models" / name, models / name)
     env = {"NLU_ADMIN_DATA_DIR": str(data), "NLU_ADMIN_MODELS_DIR": str(models), "NLU_ADMIN_TRAIN_CONFIG": str(_tiny_config(tmp_path / "tiny.yml")),
-           "NLU_ADMIN_REPORTS": str(tmp_path / "reports"), "NLU_ADMIN_CV_FOLDS": os.environ.get("ADMIN_TEST_CV_FOLDS", "2"),
+           "NLU_ADMIN_REPORTS": str(tmp_path / "reports"), "NLU_ADMIN_CV_FOLDS": os.environ.get("ADMIN_TEST_CV_FOLDS", "0"),
            "NLU_ADMIN_GATE": PASSING_GATE}
     for key, value in env.items():
         monkeypatch.setenv(key, value)  # the stack's processes (the gateway, its job workers) inherit them
@@ -211,7 +214,7 @@ def test_review_to_deployed_model_and_back_in_the_browser(stack: LiveStack, work
     WebDriverWait(browser, 120).until(lambda b: "กำลังฝึกโมเดลใหม่" in b.find_element(By.ID, "job-step").text
                                       or "Epochs" in b.find_element(By.ID, "job-log").text)
     _shot(browser, "2-training")
-    long_wait = WebDriverWait(browser, 1500, poll_frequency=2)
+    long_wait = WebDriverWait(browser, 2700, poll_frequency=2)
     long_wait.until(lambda b: any(word in b.find_element(By.ID, "job-title").text for word in ("เสร็จเรียบร้อย", "ไม่สำเร็จ")))
     assert "เสร็จเรียบร้อย" in browser.find_element(By.ID, "job-title").text, browser.find_element(By.ID, "job-log").text
     trained = time.monotonic() - started
