@@ -22,9 +22,9 @@ DATA_DIR_OPTION = click.option("--data-dir", type=click.Path(file_okay=False, pa
 
 
 def _data_dir(value: Path | None) -> Path:
-    from bot.nlu_admin.training_data import NLU_DATA
+    from bot.nlu_admin.workspace import Workspace
 
-    return Path(value) if value else NLU_DATA
+    return Path(value) if value else Workspace.from_env().data
 
 
 def _engine():  # type: ignore[no-untyped-def]
@@ -37,9 +37,19 @@ def _engine():  # type: ignore[no-untyped-def]
 
 
 def _store():  # type: ignore[no-untyped-def]
-    from bot.nlu_admin.models import Store
+    from bot.nlu_admin.workspace import Workspace
 
-    return Store()
+    return Workspace.from_env().store()
+
+
+def shell_author() -> str:
+    """Who runs a `bot nlu` command in a terminal (recorded with data changes and deploys)."""
+    import getpass
+
+    try:
+        return f"shell:{getpass.getuser()}"[:64]
+    except (KeyError, OSError):
+        return "shell:unknown"
 
 
 def _model_errors(fn: Any) -> Any:
@@ -115,7 +125,8 @@ def _annotate_interactively(group: Any, data_dir: Path, intents: dict[str, Path]
     while True:
         try:
             with session_scope(_engine()) as s:
-                written, marked = annotate(s, group.ids, intent, example, data_dir=data_dir, group=group_file, move=move)
+                written, marked = annotate(s, group.ids, intent, example, data_dir=data_dir, group=group_file, move=move,
+                                              author=shell_author())
         except ExampleConflict as exc:
             if click.confirm(f"    ข้อความนี้เป็นตัวอย่างของ {', '.join(exc.intents)} อยู่แล้ว ต้องการย้ายมาเป็น {intent} หรือไม่", default=False):
                 move = True
@@ -212,7 +223,7 @@ def annotate(capture_id: int, intent: str, example: str | None, group_file: str 
         text = example or build_example(capture.text, capture.entities or [])
     ids = _group_ids(capture_id, only)
     with session_scope(_engine()) as s:
-        written, marked = write(s, ids, intent, text, data_dir=_data_dir(data_dir), group=group_file, move=move)
+        written, marked = write(s, ids, intent, text, data_dir=_data_dir(data_dir), group=group_file, move=move, author=shell_author())
     state = "added to" if written.added else "already in"
     click.echo(f"{state} {intent} ({written.path.name}); {marked} captured message(s) resolved")
 
@@ -251,9 +262,13 @@ def flag(capture_id: int) -> None:
 @_model_errors
 def synonym(canonical: str, variants: tuple[str, ...], group_file: str, data_dir: Path | None) -> None:
     """Map what people type (VARIANTS) to a CANONICAL entity value, e.g. `bot nlu synonym กรุงเทพมหานคร บางกอก`."""
+    from bot.nlu_admin.audit import tracked
     from bot.nlu_admin.training_data import add_synonym
+    from storage.db import session_scope
 
-    written = add_synonym(_data_dir(data_dir), canonical, list(variants), group=group_file)
+    directory = _data_dir(data_dir)
+    with session_scope(_engine()) as s, tracked(s, directory, shell_author(), f"{shell_author()} adds synonyms of {canonical}"):
+        written = add_synonym(directory, canonical, list(variants), group=group_file)
     click.echo(f"{'added to' if written.added else 'already in'} synonym {canonical} ({written.path.name})")
 
 
@@ -272,16 +287,6 @@ def purge() -> None:
 # ---------------------------------------------------------------- check, train, compare, deploy
 
 
-def _print_findings(findings: list[Any], limit: int) -> None:
-    for finding in findings:
-        color = "red" if finding.level == "error" else "yellow"
-        click.secho(f"{finding.level.upper()}: {finding.message}", fg=color)
-        for item in finding.items[:limit]:
-            click.echo(f"  - {item}")
-        if len(finding.items) > limit:
-            click.echo(f"  … {len(finding.items) - limit} more")
-
-
 @cli.command()
 @DATA_DIR_OPTION
 @click.option("--rasa/--no-rasa", "with_rasa", default=True, show_default=True, help="Run `rasa data validate`.")
@@ -292,49 +297,18 @@ def _print_findings(findings: list[Any], limit: int) -> None:
 @click.option("--limit", default=20, show_default=True, help="Items listed per finding.")
 def check(data_dir: Path | None, with_rasa: bool, with_model: bool, min_examples: int, strict: bool, limit: int) -> None:
     """Rasa data validation plus the project's checks; exit 1 when something must be fixed."""
-    import tempfile
+    import dataclasses
 
-    from bot.nlu_admin import checks
-    from bot.nlu_admin.models import Store, evaluate, run_rasa
-    from bot.nlu_admin.training_data import DOMAIN_DIR, HELD_OUT
+    from bot.nlu_admin.pipeline import run_check
+    from bot.nlu_admin.workspace import Workspace
 
-    directory = _data_dir(data_dir)
-    failed = False
-    if with_rasa:
-        click.echo("rasa data validate ...")
-        result = run_rasa(["data", "validate", "--config", "config.yml", "--domain", str(DOMAIN_DIR), "--data", str(directory),
-                           str(PROJECT_ROOT / "bot" / "data")], timeout=900)
-        output = (result.stdout + result.stderr).splitlines()
-        notes = [line for line in output if any(w in line for w in ("UserWarning", "ERROR", "Error")) and "SQLAlchemy" not in line]
-        responses = [line for line in notes if "utterance" in line and "not used in any story or rule" in line]
-        notes = [line.split("UserWarning: ", 1)[-1] for line in notes if line not in responses]
-        if result.returncode != 0:
-            failed = True
-            click.secho("ERROR: rasa data validate failed", fg="red")
-            for line in (notes or output)[-limit:]:
-                click.echo(f"  {line}")
-        else:
-            click.secho("rasa data validate: ok", fg="green")
-            for line in notes[:limit]:
-                click.secho(f"  warning: {line}", fg="yellow")
-            if responses:
-                click.echo(f"  ({len(responses)} warning(s) about responses that only custom actions use: not about NLU data)")
-    findings = checks.data_findings(directory, DOMAIN_DIR, HELD_OUT, PROJECT_ROOT / "config.yml", min_examples)
-    current = Store().model("current")
-    if with_model and current.exists():
-        click.echo("evaluating the current model on the training data ...")
-        with tempfile.TemporaryDirectory(prefix="nlu-check-") as tmp:
-            try:
-                run = evaluate(current, directory, Path(tmp))
-                click.echo(f"  the current model gets {sum(p.correct for p in run.predictions)} of {len(run.predictions)} "
-                           f"training examples right (accuracy {run.accuracy:.3f})")
-            except Exception as exc:  # noqa: BLE001 - the other checks still count
-                click.secho(f"WARNING: could not evaluate the current model ({exc})"[:500], fg="yellow")
-            findings += checks.misclassified(Path(tmp) / "intent_errors.json")
-    elif with_model:
-        click.echo("no current model: skipped the misclassification check")
-    _print_findings(findings, limit)
-    failed = failed or any(f.level == "error" for f in findings) or (strict and bool(findings))
+    def echo(line: str) -> None:
+        color = "red" if line.startswith("ERROR") else "yellow" if line.startswith("WARNING") else "green" if line.endswith(": ok") else None
+        click.secho(line, fg=color)
+
+    ws = dataclasses.replace(Workspace.from_env(), data=_data_dir(data_dir))
+    failed, findings = run_check(ws, with_rasa=with_rasa, with_model=with_model, min_examples=min_examples, limit=limit, echo=echo)
+    failed = failed or (strict and bool(findings))
     if not findings and not failed:
         click.secho("the training data looks fine", fg="green")
     if failed:
@@ -347,8 +321,10 @@ def check(data_dir: Path | None, with_rasa: bool, with_model: bool, min_examples
 def train(force: bool) -> None:
     """Train a candidate model (models/candidate.tar.gz) from the data as it is now; nothing is served yet."""
     from bot.nlu_admin.models import train_candidate
+    from bot.nlu_admin.workspace import Workspace
 
-    train_candidate(_store(), force=force, echo=click.echo)
+    ws = Workspace.from_env()
+    train_candidate(ws.store(), force=force, echo=click.echo, data=ws.data, config=ws.config)
 
 
 @cli.command()
@@ -358,21 +334,26 @@ def train(force: bool) -> None:
 @click.option("--tolerance", default=0.01, show_default=True, help="Allowed drop of held-out accuracy and macro-F1.")
 @click.option("--intent-tolerance", default=0.10, show_default=True, help="Allowed drop of one intent's held-out F1.")
 @click.option("--cv-tolerance", default=0.02, show_default=True, help="Allowed drop of cross-validation accuracy and macro-F1.")
+@click.option("--entity-tolerance", default=0.05, show_default=True, help="Allowed drop of held-out entity F1 (per extractor).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Report folder (default: reports/nlu_compare/).")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON at the end.")
 @_model_errors
 def compare(candidate: Path | None, baseline: Path | None, folds: int, tolerance: float, intent_tolerance: float, cv_tolerance: float,
-            out: Path | None, as_json: bool) -> None:
+            entity_tolerance: float, out: Path | None, as_json: bool) -> None:
     """Evaluate the candidate against the current model (held-out set and cross-validation); write the report.
 
     Prints per-intent F1 changes and the examples that got worse; exit 1 on a regression.
     """
-    from bot.nlu_admin.evaluation import Gate
-    from bot.nlu_admin.models import REPORTS
-    from bot.nlu_admin.models import compare as run_compare
+    import dataclasses
 
-    gate = Gate(tolerance=tolerance, intent_tolerance=intent_tolerance, cv_tolerance=cv_tolerance)
-    verdict = run_compare(_store(), candidate=candidate, baseline=baseline, folds=folds, gate=gate, reports=out or REPORTS, echo=click.echo)
+    from bot.nlu_admin.models import compare as run_compare
+    from bot.nlu_admin.workspace import Workspace
+
+    ws = Workspace.from_env()
+    gate = dataclasses.replace(ws.gate, tolerance=tolerance, intent_tolerance=intent_tolerance, cv_tolerance=cv_tolerance,
+                               entity_tolerance=entity_tolerance)
+    verdict = run_compare(ws.store(), candidate=candidate, baseline=baseline, held_out=ws.held_out, data=ws.data, folds=folds, gate=gate,
+                          reports=out or ws.reports, echo=click.echo, config=ws.config)
     if as_json:
         click.echo(json.dumps(verdict, ensure_ascii=False, indent=1))
     if not verdict["ok"]:
@@ -380,17 +361,18 @@ def compare(candidate: Path | None, baseline: Path | None, folds: int, tolerance
 
 
 @cli.command()
-@click.option("--force", is_flag=True, help="Deploy even without a fresh comparison or with a regression.")
+@click.option("--force", is_flag=True, help="Deploy even without a fresh comparison or with a regression (needs --reason).")
+@click.option("--reason", default="", help="Why (required with --force; recorded in the deployment history).")
 @click.option("--rasa-url", default=None, help="The Rasa server (default: RASA_URL).")
 @_model_errors
-def deploy(force: bool, rasa_url: str | None) -> None:
+def deploy(force: bool, reason: str, rasa_url: str | None) -> None:
     """Make the compared candidate the current model and load it into the running Rasa server (no restart)."""
     from bot.nlu_admin.models import DeployRefused
-    from bot.nlu_admin.models import deploy as run_deploy
-    from common.settings import get_settings
+    from bot.nlu_admin.pipeline import deploy_recorded
 
     try:
-        run_deploy(_store(), rasa_url or get_settings().rasa_url, force=force, echo=click.echo)
+        deploy_recorded(_engine(), _store(), author=shell_author(), force=force, reason=reason,
+                        urls=[rasa_url] if rasa_url else None, echo=click.echo)
     except DeployRefused as exc:
         click.secho("not deployed:", fg="red", err=True)
         for reason in exc.reasons:
@@ -401,13 +383,13 @@ def deploy(force: bool, rasa_url: str | None) -> None:
 
 @cli.command()
 @click.option("--rasa-url", default=None, help="The Rasa server (default: RASA_URL).")
+@click.option("--reason", default="", help="Why (recorded in the deployment history).")
 @_model_errors
-def rollback(rasa_url: str | None) -> None:
+def rollback(rasa_url: str | None, reason: str) -> None:
     """Restore the previous model (models/previous.tar.gz) and load it into Rasa; run again to undo."""
-    from bot.nlu_admin.models import rollback as run_rollback
-    from common.settings import get_settings
+    from bot.nlu_admin.pipeline import rollback_recorded
 
-    run_rollback(_store(), rasa_url or get_settings().rasa_url, echo=click.echo)
+    rollback_recorded(_engine(), _store(), author=shell_author(), reason=reason, urls=[rasa_url] if rasa_url else None, echo=click.echo)
 
 
 @cli.command()

@@ -45,6 +45,16 @@ class EvalRun:
     label: str
     report: dict[str, Any]
     predictions: list[Prediction] = field(default_factory=list)
+    entities: dict[str, dict[str, Any]] = field(default_factory=dict)  # extractor -> its entity report
+
+    def entity_f1(self) -> dict[str, float]:
+        """Per extractor, the F1 over all entities (micro average; weighted when sklearn gives no micro)."""
+        out = {}
+        for extractor, report in self.entities.items():
+            row = report.get("micro avg") or report.get("weighted avg")
+            if isinstance(row, dict) and "f1-score" in row:
+                out[extractor] = float(row["f1-score"])
+        return out
 
     @property
     def accuracy(self) -> float:
@@ -69,12 +79,13 @@ class EvalRun:
         return {name: row for name, row in self.report.items() if name not in AVERAGES and isinstance(row, dict) and "f1-score" in row}
 
     def as_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "report": self.report, "predictions": [asdict(p) for p in self.predictions]}
+        return {"label": self.label, "report": self.report, "predictions": [asdict(p) for p in self.predictions],
+                "entities": self.entities}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EvalRun:
         return cls(str(data.get("label", "")), dict(data.get("report") or {}),
-                   [Prediction(**p) for p in data.get("predictions") or []])
+                   [Prediction(**p) for p in data.get("predictions") or []], dict(data.get("entities") or {}))
 
 
 def _predictions(path: Path) -> list[Prediction]:
@@ -95,7 +106,13 @@ def load_run(directory: Path, label: str) -> EvalRun:
     if not report_path.exists():
         raise FileNotFoundError(f"{report_path} is missing: did `rasa test nlu` run?")
     report = json.loads(report_path.read_text(encoding="utf-8"))
-    return EvalRun(label, report, _predictions(directory / "intent_successes.json") + _predictions(directory / "intent_errors.json"))
+    entities = {}
+    for path in sorted(directory.glob("*_report.json")):  # one per entity extractor, e.g. DIETClassifier_report.json
+        extractor = path.name[: -len("_report.json")]
+        if extractor not in ("intent", "response_selection"):
+            entities[extractor] = json.loads(path.read_text(encoding="utf-8"))
+    return EvalRun(label, report, _predictions(directory / "intent_successes.json") + _predictions(directory / "intent_errors.json"),
+                   entities)
 
 
 @dataclass(frozen=True)
@@ -137,6 +154,11 @@ class Comparison:
     def macro_f1_delta(self) -> float:
         return self.candidate.macro_f1 - self.baseline.macro_f1
 
+    def entity_changes(self) -> list[tuple[str, float | None, float | None]]:
+        """(extractor, baseline F1, candidate F1) over all entities, per extractor."""
+        before, after = self.baseline.entity_f1(), self.candidate.entity_f1()
+        return [(name, before.get(name), after.get(name)) for name in sorted(set(before) | set(after))]
+
 
 def compare_runs(baseline: EvalRun, candidate: EvalRun) -> Comparison:
     before, after = baseline.intents(), candidate.intents()
@@ -174,6 +196,7 @@ class Gate:
     min_support: int = 5  # ...counted for intents with at least this many held-out examples
     min_accuracy: float = 0.90  # the project's held-out gate (tests/engine/test_assistant.py)
     cv_tolerance: float = 0.02  # cross-validation accuracy or macro-F1 may drop this much
+    entity_tolerance: float = 0.05  # held-out entity F1 (per extractor, all entities) may drop this much
 
     def held_out_problems(self, comparison: Comparison) -> list[str]:
         problems = []
@@ -186,6 +209,9 @@ class Gate:
         for change in comparison.intents:
             if change.before is not None and change.support >= self.min_support and change.delta < -self.intent_tolerance:
                 problems.append(f"F1 of {change.intent} fell by {-change.delta:.3f} (tolerance {self.intent_tolerance:.2f})")
+        for extractor, before, after in comparison.entity_changes():
+            if before is not None and (after or 0.0) < before - self.entity_tolerance:
+                problems.append(f"entity F1 of {extractor} fell by {before - (after or 0.0):.3f} (tolerance {self.entity_tolerance:.3f})")
         return problems
 
     def cv_problems(self, comparison: Comparison) -> list[str]:
@@ -241,6 +267,8 @@ def summary_lines(comparison: Comparison, title: str) -> list[str]:
         f"| accuracy | {b.accuracy:.3f} | {c.accuracy:.3f} | {_signed(comparison.accuracy_delta)} |",
         f"| macro-F1 | {b.macro_f1:.3f} | {c.macro_f1:.3f} | {_signed(comparison.macro_f1_delta)} |",
         f"| weighted-F1 | {b.weighted_f1:.3f} | {c.weighted_f1:.3f} | {_signed(c.weighted_f1 - b.weighted_f1)} |",
+        *(f"| entity F1 ({name}) | {_f(before)} | {_f(after)} | {_signed((after or 0.0) - (before or 0.0))} |"
+          for name, before, after in comparison.entity_changes()),
         f"| examples | {len(b.predictions) or '—'} | {len(c.predictions) or '—'} | |",
         "",
     ]
@@ -328,10 +356,34 @@ def write_report(
     return report
 
 
+def comparison_details(comparison: Comparison, limit: int = 200) -> dict[str, Any]:
+    """Everything the /admin page shows of one comparison (the same figures as report.md), as JSON."""
+    b, c = comparison.baseline, comparison.candidate
+    labels, matrix = confusion(c.predictions)
+
+    def examples(changes: list[ExampleChange]) -> list[dict[str, Any]]:
+        return [asdict(x) for x in changes[:limit]]
+
+    return {
+        "baseline": {"label": b.label, "accuracy": b.accuracy, "macro_f1": b.macro_f1, "weighted_f1": b.weighted_f1,
+                     "examples": len(b.predictions), "entity_f1": b.entity_f1()},
+        "candidate": {"label": c.label, "accuracy": c.accuracy, "macro_f1": c.macro_f1, "weighted_f1": c.weighted_f1,
+                      "examples": len(c.predictions), "entity_f1": c.entity_f1()},
+        "intents": [{"intent": i.intent, "before": i.before, "after": i.after, "delta": i.delta, "support": i.support}
+                    for i in comparison.intents],
+        "entities": [{"extractor": e, "before": bf, "after": af} for e, bf, af in comparison.entity_changes()],
+        "worse": examples(comparison.worse), "better": examples(comparison.better), "weaker": examples(comparison.weaker),
+        "counts": {"worse": len(comparison.worse), "better": len(comparison.better), "weaker": len(comparison.weaker)},
+        "confusion": {"labels": labels, "matrix": matrix},
+    }
+
+
 def print_summary(comparison: Comparison, echo: Any, limit: int = 15) -> None:
     """Per-intent F1 changes and the examples that got worse, for the terminal."""
     echo(f"  accuracy  {comparison.baseline.accuracy:.3f} -> {comparison.candidate.accuracy:.3f} ({_signed(comparison.accuracy_delta)})")
     echo(f"  macro-F1  {comparison.baseline.macro_f1:.3f} -> {comparison.candidate.macro_f1:.3f} ({_signed(comparison.macro_f1_delta)})")
+    for extractor, before, after in comparison.entity_changes():
+        echo(f"  entity F1 ({extractor})  {_f(before)} -> {_f(after)}")
     changed = [c for c in comparison.intents if abs(c.delta) >= 0.0005]
     echo(f"  F1 per intent ({len(changed)} changed):")
     for c in changed:

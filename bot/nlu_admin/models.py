@@ -35,7 +35,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bot.nlu_admin.evaluation import EvalRun, Gate, compare_runs, load_run, print_summary, write_report
+from bot.nlu_admin.evaluation import EvalRun, Gate, compare_runs, comparison_details, load_run, print_summary, write_report
 from bot.rasa_api import rasa_api_headers
 from common.settings import PROJECT_ROOT, get_settings
 from common import clock
@@ -157,9 +157,14 @@ def run_rasa(args: list[str], *, timeout: float = 3600) -> subprocess.CompletedP
 
 
 def other_training() -> list[int]:
-    """Process ids of a `rasa train` running now (anyone's: the machine has two cores)."""
+    """Process ids of a `rasa train` of this installation running now (`make model`, another `bot nlu train`).
+
+    Other checkouts on the same machine train their own models and are not counted; across
+    hosts the database guard of the admin jobs (storage.admin_jobs) keeps trainings one at a time."""
+    import re
+
     try:
-        found = subprocess.run(["pgrep", "-f", "rasa train"], capture_output=True, text=True, check=False)
+        found = subprocess.run(["pgrep", "-f", "--", re.escape(str(rasa_bin())) + " train"], capture_output=True, text=True, check=False)
     except FileNotFoundError:
         return []
     return [int(p) for p in found.stdout.split() if p.isdigit() and int(p) != os.getpid()]
@@ -186,10 +191,44 @@ def cross_validate(data: Path, folds: int, out: Path, config: Path = PROJECT_ROO
 # ---------------------------------------------------------------- train
 
 
-def train_candidate(store: Store, *, force: bool = False, echo: Echo = print) -> Path | None:
-    """Train `candidate.tar.gz` from the data as it is now (None: nothing changed since the current model)."""
+def data_fingerprint(data: Path, config: Path) -> str:
+    """The fingerprint of a training run: scripts/train_model.py's for the project's own inputs, else a hash
+    over the given data folder and config plus the project's other inputs."""
     script = train_script()
-    fingerprint = script.fingerprint()
+    if data.resolve() == (PROJECT_ROOT / "nlu_data").resolve() and config.resolve() == (PROJECT_ROOT / "config.yml").resolve():
+        return str(script.fingerprint())
+    digest = hashlib.sha256(str(script.fingerprint()).encode())
+    for path in [config, *sorted(p for p in data.rglob("*") if p.is_file())]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def train_model(out: Path, name: str, *, data: Path, config: Path, echo: Echo = print) -> float:
+    """`rasa train` of config + domain + `data` + bot/data into out/<name>.tar.gz; seconds taken. Output lines go to `echo`."""
+    import time
+
+    started = time.monotonic()
+    command = [str(rasa_bin()), "train", "--config", str(config), "--domain", str(PROJECT_ROOT / "bot" / "domain"),
+               "--data", str(data), str(PROJECT_ROOT / "bot" / "data"), "--out", str(out), "--fixed-model-name", name]
+    with subprocess.Popen(command, cwd=PROJECT_ROOT, env=engine_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, errors="replace") as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            line = line.rstrip()
+            if line and "Warning" not in line and "warn(" not in line:
+                echo(line[:300])
+        code = process.wait()
+    if code != 0:
+        raise subprocess.CalledProcessError(code, command)
+    return time.monotonic() - started
+
+
+def train_candidate(store: Store, *, force: bool = False, echo: Echo = print, data: Path | None = None,
+                    config: Path | None = None) -> Path | None:
+    """Train `candidate.tar.gz` from the data as it is now (None: nothing changed since the current model)."""
+    data = Path(data or PROJECT_ROOT / "nlu_data")
+    config = Path(config or PROJECT_ROOT / "config.yml")
+    fingerprint = data_fingerprint(data, config)
     candidate = store.model("candidate")
     stored = (store.read_json(store.side("candidate", "fingerprint")) or {}).get("fingerprint")
     if not force and candidate.exists() and stored == fingerprint:
@@ -209,7 +248,7 @@ def train_candidate(store: Store, *, force: bool = False, echo: Echo = print) ->
         shutil.rmtree(staging, ignore_errors=True)
         echo("training a candidate model (a few minutes) ...")
         try:
-            seconds = script.train(staging, "candidate")
+            seconds = train_model(staging, "candidate", data=data, config=config, echo=echo)
         except subprocess.CalledProcessError as exc:
             raise ModelError(f"training failed (exit {exc.returncode}); run `bot nlu check` for data problems") from exc
         os.replace(staging / "candidate.tar.gz", candidate)
@@ -230,11 +269,14 @@ def compare(
     store: Store, *, candidate: Path | None = None, baseline: Path | None = None, held_out: Path = HELD_OUT,
     data: Path = PROJECT_ROOT / "nlu_data", folds: int = 3, gate: Gate | None = None, reports: Path = REPORTS, echo: Echo = print,
     evaluator: Callable[[Path, Path, Path], EvalRun] = evaluate,
-    cross_validator: Callable[[Path, int, Path], EvalRun] = cross_validate,
+    cross_validator: Callable[[Path, int, Path], EvalRun] | None = None, config: Path | None = None,
 ) -> dict[str, Any]:
     """Evaluate candidate and baseline on the held-out set, cross-validate the data, write the report,
     remember the verdict for `deploy`. Returns the verdict."""
     gate = gate or Gate()
+    if cross_validator is None:
+        cv_config = Path(config or PROJECT_ROOT / "config.yml")
+        cross_validator = lambda d, k, o: cross_validate(d, k, o, cv_config)  # noqa: E731
     candidate = Path(candidate or store.model("candidate")).resolve()
     baseline = Path(baseline or store.model("current")).resolve()
     for path, what in ((candidate, "candidate"), (baseline, "baseline")):
@@ -267,6 +309,7 @@ def compare(
             else:
                 cv_only = cv_run
         report = write_report(out, held, problems=problems, cv=cv, cv_only=cv_only, created=created)
+        details = {"held_out": comparison_details(held), "cross_validation": comparison_details(cv) if cv is not None else None}
         verdict = {
             "ok": not problems, "problems": problems, "created_at": created.isoformat(timespec="seconds"),
             "candidate": str(candidate), "candidate_sha256": sha256(candidate),
@@ -279,11 +322,15 @@ def compare(
                 "candidate_macro_f1": (cv or cv_only).candidate.macro_f1 if cv else cv_only.macro_f1,  # type: ignore[union-attr]
                 "baseline_accuracy": cv.baseline.accuracy if cv else None,
                 "baseline_macro_f1": cv.baseline.macro_f1 if cv else None,
+                "folds": folds,
             },
+            "entity_f1": {"baseline": before.entity_f1(), "candidate": after.entity_f1()},
             "gate": {"tolerance": gate.tolerance, "intent_tolerance": gate.intent_tolerance, "min_accuracy": gate.min_accuracy,
-                     "cv_tolerance": gate.cv_tolerance},
+                     "cv_tolerance": gate.cv_tolerance, "entity_tolerance": gate.entity_tolerance},
             "report": str(report),
+            "details": str(out / "details.json"),
         }
+        store.write_json(out / "details.json", details)
         store.write_json(out / "compare.json", verdict)
         if candidate == store.model("candidate").resolve():
             store.write_json(store.compare_state, verdict)
@@ -402,7 +449,8 @@ def deploy(store: Store, rasa_url: str, *, force: bool = False, echo: Echo = pri
         echo(f"deployed: Rasa at {rasa_url} now answers with the new model; the old one is models/previous.tar.gz")
     else:
         echo(f"deployed to {current}; Rasa is not running at {rasa_url} and loads it when it starts")
-    return {"state": state, "model_sha256": candidate_sha, "forced": bool(reasons)}
+    return {"state": state, "model_sha256": candidate_sha, "forced": bool(reasons), "refusals": reasons, "replaced_sha256": current_sha,
+            "verdict": verdict}
 
 
 def rollback(store: Store, rasa_url: str, *, echo: Echo = print, loader: Callable[[str, Path], str] = load_into_rasa) -> dict[str, Any]:
@@ -410,6 +458,7 @@ def rollback(store: Store, rasa_url: str, *, echo: Echo = print, loader: Callabl
     current = store.model("current")
     if not store.model("previous").exists():
         raise ModelError("there is no previous model to roll back to")
+    replaced = sha256(current) if current.exists() else None
     with store.lock("deploy"), _restorable(store):
         _move_set(store, "current", "rolled_back")
         _move_set(store, "previous", "current")
@@ -422,7 +471,7 @@ def rollback(store: Store, rasa_url: str, *, echo: Echo = print, loader: Callabl
     else:
         echo(f"rolled back {current}; Rasa is not running at {rasa_url} and loads it when it starts")
     echo("note: nlu_data/ still holds the newer examples; revert them (git) or `make run` will train them in again")
-    return {"state": state, "model_sha256": restored}
+    return {"state": state, "model_sha256": restored, "replaced_sha256": replaced}
 
 
 def status(store: Store) -> dict[str, Any]:

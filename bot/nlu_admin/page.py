@@ -1,21 +1,25 @@
 """The admins' page in the gateway: review captured messages and annotate them into `nlu_data/`.
 
 `GET /admin` serves a plain HTML page (bot/nlu_admin/static/admin.html); its script
-calls the JSON API below with `Authorization: Bearer <ADMIN_TOKEN>` (the admin
-types the token once; the page keeps it in the tab's sessionStorage). While
-ADMIN_TOKEN is empty everything here answers 404: the page is never open by
-default. A missing token is 401, a wrong one 403; tokens are compared in
-constant time and never logged. Everything an admin reads is in Thai.
+calls the JSON API below with `Authorization: Bearer <token>` (the admin types the
+token once; the page keeps it in the tab's sessionStorage). Each admin has their own
+token (`bot admin add NAME`, stored as a SHA-256 digest; issue #25); the old shared
+ADMIN_TOKEN still signs in, as the admin "shared-token". While there is no admin and
+ADMIN_TOKEN is empty everything here answers 404: the page is never open by default.
+A missing token is 401, a wrong or revoked one 403; tokens are compared in constant
+time and never logged. Every change of nlu_data/ and every deploy records who did it.
+Everything an admin reads is in Thai.
 
 API: GET /admin/api/meta, GET /admin/api/queue, GET /admin/api/recent,
-POST /admin/api/annotate, /admin/api/discard, /admin/api/flag; GET /admin/api/obstacles (obstacle reports, issue #24).
+POST /admin/api/annotate, /admin/api/discard, /admin/api/flag; GET /admin/api/obstacles (obstacle reports, issue #24);
+issue #25: GET /admin/api/whoami, GET|POST /admin/api/jobs, GET /admin/api/jobs/{id}, GET /admin/api/models,
+GET /admin/api/chart/{name}.svg, POST /admin/api/deploy, /admin/api/rollback, GET /admin/api/history,
+GET /admin/api/changes, GET /admin/api/changes.patch.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -25,11 +29,10 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from bot.nlu_admin.access import _bad, _json_body, _page_on, _refuse, _ids, data_dir, token_matches, who, workspace  # noqa: F401
 from bot.nlu_admin.review import REASONS_TH, annotate as write, discard as drop, group_view
-from bot.nlu_admin.training_data import DataError, ExampleConflict, NEW_INTENT_GROUP, NLU_DATA, domain_names, intent_files
-from common.numbers import BIGINT_DIGITS, parse_number
+from bot.nlu_admin.training_data import DataError, ExampleConflict, NEW_INTENT_GROUP, domain_names, intent_files
 from common.thai_datetime import format_thai
-from connectors.body import load_json
 from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
 from storage.db import session_scope
@@ -43,8 +46,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
-MAX_BODY = 64_000
-FAILED_AUTH_DELAY = 0.5  # seconds: slows down guessing
 
 ERRORS_TH = {
     "conflict": "ข้อความนี้เป็นตัวอย่างของเจตนาอื่นอยู่แล้ว",
@@ -60,64 +61,11 @@ ERRORS_TH = {
 }
 
 
-def _digest(value: str) -> bytes:
-    return hashlib.sha256(value.encode()).digest()
-
-
-def token_matches(given: str, expected: str) -> bool:
-    """Constant time, whatever the lengths."""
-    return bool(expected) and hmac.compare_digest(_digest(given), _digest(expected))
-
-
-async def _refuse(request: Request) -> Response | None:
-    """None when the request may proceed; else 404 (page off), 401 (no token) or 403 (wrong token)."""
-    state: GatewayState = request.app.state.gateway
-    expected = state.settings.admin_token
-    if not expected:
-        return Response("Not Found", status_code=404)
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not given.strip():
-        return JSONResponse({"error": "กรุณาใส่รหัสผู้ดูแล"}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
-    if not token_matches(given.strip(), expected):
-        logger.warning("admin page: wrong token")
-        await asyncio.sleep(FAILED_AUTH_DELAY)
-        return JSONResponse({"error": "รหัสผู้ดูแลไม่ถูกต้อง"}, status_code=403)
-    return None
-
-
-def data_dir(request: Request) -> Path:
-    return Path(getattr(request.app.state, "nlu_data_dir", None) or NLU_DATA)
-
-
-async def _json_body(request: Request) -> dict[str, Any] | None:
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        return None
-    try:
-        data = load_json(body or b"{}")
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _ids(data: dict[str, Any]) -> list[int]:
-    raw = data.get("ids")
-    if not isinstance(raw, list):
-        return []
-    numbers = (parse_number(i, max_digits=BIGINT_DIGITS, thai=False) for i in raw[:10_000])
-    return [n for n in numbers if n is not None]
-
-
-def _bad(message: str, status: int = 400, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": message, **extra}, status_code=status)
-
-
 # ---------------------------------------------------------------- routes
 
 
 async def page(request: Request) -> Response:
-    state: GatewayState = request.app.state.gateway
-    if not state.settings.admin_token:
+    if not await _page_on(request):
         return Response("Not Found", status_code=404)
     if request.headers.get("authorization"):
         refused = await _refuse(request)
@@ -227,7 +175,7 @@ async def annotate(request: Request) -> Response:
 
     def run() -> tuple[Any, int]:
         with session_scope(state.engine) as s:
-            return write(s, ids, intent, example, data_dir=directory, group=group, move=move)
+            return write(s, ids, intent, example, data_dir=directory, group=group, move=move, author=who(request))
 
     try:
         written, marked = await db(state.engine, run)
@@ -276,7 +224,9 @@ async def flag(request: Request) -> Response:
 
 
 def routes() -> list[Route]:
-    return [
+    from bot.nlu_admin import page_models
+
+    return [*page_models.routes(),
         Route("/admin", page, methods=["GET"]),
         Route("/admin/api/meta", meta, methods=["GET"]),
         Route("/admin/api/queue", queue, methods=["GET"]),

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.nlu_admin.audit import tracked
 from bot.nlu_admin.training_data import Written, add_example, build_example
 from common.thai_datetime import format_thai
 from storage.models.nlu_capture import CAPTURE_ANNOTATED, CAPTURE_DISCARDED
@@ -40,9 +41,12 @@ def group_view(group: ReviewGroup) -> dict[str, Any]:
 
 def annotate(
     session: Session, ids: list[int], intent: str, example: str, *, data_dir: Path, group: str | None = None, move: bool = False,
+    author: str = "unknown",
 ) -> tuple[Written, int]:
-    """Write `example` as an example of `intent`, then mark the captures annotated. (written, captures marked)"""
-    written = add_example(data_dir, intent, example, group=group, move=move)
+    """Write `example` as an example of `intent` (recorded as `author`'s change), then mark the captures annotated.
+    (written, captures marked)"""
+    with tracked(session, data_dir, author, f"{author} adds an example to {intent}" + (" (moved)" if move else "")):
+        written = add_example(data_dir, intent, example, group=group, move=move)
     resolution = {"intent": intent, "example": " ".join(example.split()), "file": written.path.name}
     return written, resolve(session, ids, status=CAPTURE_ANNOTATED, resolution=resolution)
 

@@ -58,7 +58,7 @@ async def test_without_admin_token_everything_is_404(tmp_path: Path, sqlite_engi
 
 @pytest.mark.parametrize("method, path", ROUTES[1:])
 async def test_the_api_needs_the_right_token(tmp_path: Path, sqlite_engine: Engine, monkeypatch, method: str, path: str) -> None:
-    monkeypatch.setattr("bot.nlu_admin.page.FAILED_AUTH_DELAY", 0.0)
+    monkeypatch.setattr("bot.nlu_admin.access.FAILED_AUTH_DELAY", 0.0)
     async with _client(_app(tmp_path, sqlite_engine)) as client:
         assert (await client.request(method, path, json={})).status_code == 401
         assert (await client.request(method, path, json={}, headers={"Authorization": "Basic " + TOKEN})).status_code == 401
@@ -70,7 +70,7 @@ async def test_the_api_needs_the_right_token(tmp_path: Path, sqlite_engine: Engi
 
 
 async def test_the_page_is_thai_html_and_tokens_never_reach_the_log(tmp_path: Path, sqlite_engine: Engine, monkeypatch, caplog) -> None:
-    monkeypatch.setattr("bot.nlu_admin.page.FAILED_AUTH_DELAY", 0.0)
+    monkeypatch.setattr("bot.nlu_admin.access.FAILED_AUTH_DELAY", 0.0)
     async with _client(_app(tmp_path, sqlite_engine)) as client:
         page = await client.get("/admin")
         assert page.status_code == 200 and "text/html" in page.headers["content-type"]

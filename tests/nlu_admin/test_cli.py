@@ -102,3 +102,37 @@ def test_synonym_check_and_purge(env) -> None:  # type: ignore[no-untyped-def]
     conflicted = _run("check", "--no-rasa", "--no-model", "--data-dir", str(data))
     assert conflicted.exit_code == 1 and "ERROR: 1 example(s) belong to more than one intent" in conflicted.output
     assert "purged 0 captured message(s) older than 90 days" in _run("purge").output
+
+
+def test_bot_admin_add_list_revoke_and_the_terminal_author(env) -> None:  # type: ignore[no-untyped-def]
+    from storage.admin_accounts import authenticate
+    from storage.admin_audit import changes
+
+    engine, data = env
+    added = CliRunner().invoke(cli, ["admin", "add", "somchai"], catch_exceptions=False)
+    assert added.exit_code == 0, added.output
+    token = added.output.strip().splitlines()[-1]
+    with session_scope(engine) as s:
+        assert authenticate(s, token).name == "somchai"  # type: ignore[union-attr]
+    again = CliRunner().invoke(cli, ["admin", "add", "somchai"])
+    assert again.exit_code == 1 and "already exists" in again.output
+    assert "somchai" in CliRunner().invoke(cli, ["admin", "list"]).output
+    assert CliRunner().invoke(cli, ["admin", "revoke", "somchai"]).exit_code == 0
+    with session_scope(engine) as s:
+        assert authenticate(s, token) is None
+    assert "revoked" in CliRunner().invoke(cli, ["admin", "list"]).output
+    assert CliRunner().invoke(cli, ["admin", "revoke", "somchai"]).exit_code == 1
+    _run("synonym", "กรุงเทพมหานคร", "บางกอก", "--data-dir", str(data))  # a terminal change is recorded too, as shell:<user>
+    with session_scope(engine) as s:
+        [change] = changes(s)
+        assert change.author.startswith("shell:") and change.file == "synonyms.yml" and "+  - synonym: กรุงเทพมหานคร" in change.diff
+
+
+def test_a_forced_deploy_needs_a_reason(env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "candidate.tar.gz").write_bytes(b"candidate")
+    monkeypatch.setenv("NLU_ADMIN_MODELS_DIR", str(models))
+    result = _run("deploy", "--force", "--rasa-url", "http://127.0.0.1:9")
+    assert result.exit_code == 1 and "needs a reason" in result.output
+    assert (models / "candidate.tar.gz").exists() and not (models / "current.tar.gz").exists()
