@@ -7,10 +7,16 @@ updates itself and confirms an offset only after the updates are stored. Either
 way each update is stored once (by `update_id`) and answered by the worker.
 
 Groups: the person who spoke travels in the metadata (user_id = from_user.id,
-chat_id = chat.id). With privacy mode on (BotFather's /setprivacy, the default)
-Telegram delivers only commands and replies to the bot; with it off the gateway
-still takes only what addresses the bot (a command, an @mention, a reply to the
-bot, a button) so that the bot does not answer every line of a busy group.
+chat_id = chat.id) and has a conversation of their own (`telegram:<chat>:<user>`,
+common.ids.sender_id); answers go to the group. The gateway takes what addresses the
+bot (a command, an @mention, a reply to the bot, a button) and a message that names a
+request or task ("REQ-000123 รับเรื่องแล้ว", "T-5 เสร็จแล้ว"), so officials can update
+a request as they would tell a colleague; other group chatter is never answered.
+Telegram only delivers the plain messages when the bot is a group admin or its
+privacy mode is off (BotFather: /setprivacy -> Disable, then re-add the bot to the
+group); with privacy mode on, commands, mentions and replies still work.
+Anonymous group admins and channel posts (`sender_chat`, sent "from" a bot account)
+are not a person: they are not read, so they can do nothing privileged.
 Edited messages are read again as new text (the assistant answers the
 correction). Callback data is limited to 64 bytes: longer button payloads go
 through a short stored key.
@@ -32,6 +38,7 @@ from telegram.constants import ChatAction, ChatMemberStatus, ParseMode
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application
 
+from common.ids import names_record
 from common.settings import Settings
 from connectors.body import BodyTooLarge, read_body
 from connectors.channel import DeliveryError, InboundMessage
@@ -243,7 +250,8 @@ class TelegramChannel:
         chat_type = _chat_type(message.chat.type)
         extra: dict[str, Any] = {"edited": update.edited_message is not None}
         raw = message.text or ""
-        if _is_group(chat_type) and not (_is_command(raw) or _mentions(raw, self.username) or _is_reply_to_bot(message, self.bot_id)):
+        if _is_group(chat_type) and not (_is_command(raw) or _mentions(raw, self.username) or _is_reply_to_bot(message, self.bot_id)
+                                         or names_record(raw)):
             return None
         if message.location is not None:
             extra["location"] = {"latitude": message.location.latitude, "longitude": message.location.longitude, "address": "", "title": ""}
