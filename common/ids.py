@@ -107,3 +107,18 @@ def names_record(text: str | None) -> bool:
         return False
     normalised = text.translate(_THAI_DIGITS)
     return bool(_NAMED_REQUEST.search(normalised) or _NAMED_TASK.search(normalised))
+
+
+def record_ids(text: str | None) -> list[str]:
+    """The distinct request and task IDs a text names, written the canonical way, in order of appearance."""
+    if not text:
+        return []
+    normalised = text.translate(_THAI_DIGITS)
+    found: list[tuple[int, str]] = [(m.start(), format_request_id(int(m.group(0).lower().split("req", 1)[1].strip(" -_"))))
+                                    for m in _NAMED_REQUEST.finditer(normalised)]
+    found += [(m.start(), format_task_id(int(re.sub(r"\D", "", m.group(0))))) for m in _NAMED_TASK.finditer(normalised)]
+    out: list[str] = []
+    for _, code in sorted(found):
+        if code not in out:
+            out.append(code)
+    return out

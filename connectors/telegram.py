@@ -38,7 +38,7 @@ from telegram.constants import ChatAction, ChatMemberStatus, ParseMode
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application
 
-from common.ids import names_record
+from common.ids import names_record, record_ids
 from common.settings import Settings
 from connectors.body import BodyTooLarge, read_body
 from connectors.channel import DeliveryError, InboundMessage
@@ -99,6 +99,16 @@ def _is_command(text: str) -> bool:
 def _is_reply_to_bot(message: Message, bot_id: int | None) -> bool:
     replied = message.reply_to_message
     return bool(replied and replied.from_user and bot_id is not None and replied.from_user.id == bot_id)
+
+
+def _with_quoted_record(text: str, message: Message, bot_id: int | None) -> str:
+    """A reply to the bot's card that names no request or task ("รับครับ", "เสร็จแล้ว 🙏") is about the one
+    the card names: the ID goes in front, as the official would have typed it ("REQ-000123 รับครับ")."""
+    if not _is_reply_to_bot(message, bot_id) or names_record(text) or text.startswith("/"):
+        return text
+    replied = message.reply_to_message
+    ids = record_ids((replied.text or replied.caption or "") if replied else "")
+    return f"{ids[0]} {text}" if len(ids) == 1 else text
 
 
 def _mentions(text: str, username: str | None) -> bool:
@@ -269,6 +279,7 @@ class TelegramChannel:
             extra["reply_to_user_id"] = str(replied.id) if replied else None
             extra["reply_to_name"] = replied.full_name if replied else ""
             return _inbound("admin_command", message.chat.id, chat_type, message.from_user, text, extra)
+        text = _with_quoted_record(text, message, self.bot_id)
         return _inbound("message", message.chat.id, chat_type, message.from_user, command_to_text(text), extra)
 
     async def _membership(self, state: GatewayState, update: Update) -> InboundMessage | None:

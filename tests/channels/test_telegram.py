@@ -146,7 +146,18 @@ def test_group_reply_to_the_bot_and_commands_reach_the_assistant(telegram_gatewa
     post_update(server, "telegram_group_reply_to_bot.json")
     post_update(server, "telegram_group_command.json")
     wait_for(lambda: len(rasa.received) == 2)
-    assert [r["message"] for r in rasa.received] == ["เสร็จแล้วครับ", "/list_tasks"]
+    # the reply names no task: the one the bot's message named ("งาน T-42 ถึงกำหนดพรุ่งนี้") goes in front
+    assert [r["message"] for r in rasa.received] == ["T-42 เสร็จแล้วครับ", "/list_tasks"]
+
+
+def test_a_reply_to_a_card_naming_two_records_is_passed_on_as_typed(telegram_gateway) -> None:
+    server, rasa, api, _ = telegram_gateway
+    update = load("telegram_group_reply_to_bot.json")
+    update["message"]["reply_to_message"]["text"] = "คำร้องที่รอ: REQ-000001, REQ-000002"
+    update["message"]["text"] = "รับครับ"
+    post_update(server, update)
+    wait_for(lambda: rasa.received)
+    assert rasa.received[0]["message"] == "รับครับ"
 
 
 def test_bot_added_to_a_group_greets_and_removal_stops_proactive_messages(telegram_gateway) -> None:
