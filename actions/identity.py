@@ -1,8 +1,9 @@
 """Who is speaking: read from the message metadata the gateway attaches.
 
 The gateway sends every message to Rasa with metadata
-`{"channel", "user_id", "chat_id", "chat_type", "display_name", ...}`; in a group
-the Rasa sender id is the group, so the person is only known from here.
+`{"channel", "user_id", "chat_id", "chat_type", "display_name", ...}`. In a group each
+member has a conversation of their own (`telegram:<chat>:<user>`, `line-group:<group>:<user>`),
+but the group (where to answer, what agency it is linked to) is read from here.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
+from common.ids import parse_sender_id
 from storage.requests import Citizen
 
 
@@ -48,15 +50,15 @@ def speaker_of(tracker: Tracker) -> Speaker:
     """The person behind the latest message; falls back to the sender id."""
     metadata = _latest_metadata(tracker)
     sender = tracker.sender_id or ""
-    channel, _, rest = sender.partition(":")
-    channel = str(metadata.get("channel") or channel.split("-")[0] or "web")
-    chat_id = str(metadata.get("chat_id") or rest or sender)
-    user_id = str(metadata.get("user_id") or chat_id)
+    parsed = parse_sender_id(sender)
+    channel = str(metadata.get("channel") or parsed.channel)
+    chat_id = str(metadata.get("chat_id") or parsed.chat_id or sender)
+    user_id = str(metadata.get("user_id") or parsed.user_id or chat_id)
     return Speaker(
         channel=channel,
         user_id=user_id,
         chat_id=chat_id,
-        chat_type=str(metadata.get("chat_type") or "private"),
+        chat_type=str(metadata.get("chat_type") or ("group" if parsed.group else "private")),
         display_name=str(metadata.get("display_name") or ""),
         via=str(metadata.get("via") or ""),
     )

@@ -83,7 +83,8 @@ def remove_spans(text: str, spans: list[tuple[int, int]]) -> str:
 
 _TASK_STATUS_PATTERNS: list[tuple[str, str]] = [
     ("todo", r"ยังไม่(?:ได้)?เริ่ม|รอดำเนินการ|\btodo\b|\bto do\b"),
-    ("in_progress", r"ยังไม่เสร็จ|กำลังทำ|กำลังดำเนินการ|ดำเนินการอยู่|อยู่ระหว่าง(?:ดำเนินการ)?|ทำไปแล้ว|คืบหน้า|in[ _]progress|doing|[0-9๐-๙]{1,3}\s*(?:%|เปอร์เซ็น)"),
+    ("in_progress", r"ยังไม่เสร็จ|กำลังทำ|กำลังดำเนินการ|ดำเนินการอยู่|อยู่ระหว่าง(?:ดำเนินการ)?|ทำไปแล้ว|ทำไปได้|ได้ครึ่ง|ครึ่งทาง|ครึ่งนึง|ครึ่งหนึ่ง"
+                    r"|คืบหน้า|in[ _]progress|doing|[0-9๐-๙]{1,3}\s*(?:%|เปอร์เซ็น)"),
     ("blocked", r"ติดปัญหา|ติดขัด|ติด(?!ตาม|ต่อ|ตั้ง|ป้าย)|รอ(?!บ|ง|ด|ยต่อ)|blocked|stuck"),
     ("done", r"เสร็จแล้ว|เสร็จเรียบร้อย|เรียบร้อยแล้ว|เสร็จสิ้น|ปิดงาน|\bdone\b|complete|finished"
              r"|(?<!จะ)(?<!ยังไม่)เสร็จ(?!\s*(?:ภายใน|ก่อน|ทัน|พรุ่งนี้|วัน|สัปดาห์|อาทิตย์|เดือน))"),
@@ -113,7 +114,7 @@ def status_from(text: str, entities: list[dict[str, Any]]) -> str | None:
 def percent_in(text: str) -> int | None:
     match = re.search(r"([0-9๐-๙]{1,3})\s*(?:%|เปอร์เซ็นต์|เปอร์เซ็น|percent)", text)
     if not match:
-        return None
+        return 50 if re.search(r"ครึ่งทาง|ครึ่งนึง|ครึ่งหนึ่ง|ได้ครึ่ง", text) else None
     return int(match.group(1).translate(str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")))
 
 
@@ -182,12 +183,16 @@ def parse_deadline(text: str, entities: list[dict[str, Any]]):  # type: ignore[n
 # Order matters only for phrases that contain another ("ไม่รับเรื่อง" holds "รับเรื่อง"): the
 # alternation is built longest first, and the earliest phrase in the message wins.
 REQUEST_STATUS_WORDS: dict[str, tuple[str, ...]] = {
-    "rejected": ("ไม่อนุมัติ", "ไม่รับเรื่อง", "ปฏิเสธ", "ไม่สามารถดำเนินการได้", "ดำเนินการไม่ได้", "rejected", "reject"),
-    "need_info": ("ขอข้อมูลเพิ่มเติม", "ขอข้อมูลเพิ่ม", "ขอเอกสารเพิ่มเติม", "ขอเอกสารเพิ่ม", "ต้องการข้อมูลเพิ่ม", "need info", "need_info"),
-    "completed": ("ดำเนินการเสร็จสิ้น", "ดำเนินการเสร็จแล้ว", "ดำเนินการเรียบร้อย", "เสร็จสิ้น", "เสร็จเรียบร้อย", "เสร็จแล้ว",
-                  "แก้ไขเรียบร้อย", "แก้ไขเสร็จ", "ซ่อมเสร็จ", "ปิดเรื่อง", "เรียบร้อยแล้ว", "completed", "done"),
-    "in_progress": ("อยู่ระหว่างดำเนินการ", "กำลังดำเนินการ", "ดำเนินการอยู่", "กำลังแก้ไข", "กำลังตรวจสอบ", "in progress", "in_progress"),
-    "received": ("รับเรื่องแล้ว", "รับเรื่อง", "รับทราบ", "received"),
+    "rejected": ("ไม่อนุมัติ", "ไม่รับเรื่อง", "ไม่รับเรือง", "ไม่รับคำร้อง", "ปฏิเสธ", "ไม่สามารถดำเนินการได้", "ดำเนินการไม่ได้", "rejected",
+                 "reject"),
+    "need_info": ("ขอข้อมูลเพิ่มเติม", "ขอข้อมูลเพิ่ม", "ขอเอกสารเพิ่มเติม", "ขอเอกสารเพิ่ม", "ต้องการข้อมูลเพิ่ม", "ขอรูปเพิ่ม", "ขอรูปถ่ายเพิ่ม",
+                  "ขอภาพเพิ่ม", "ขอรายละเอียดเพิ่ม", "ขอพิกัด", "รอเอกสาร", "need info", "need_info"),
+    "completed": ("ดำเนินการเสร็จสิ้น", "ดำเนินการเสร็จแล้ว", "ดำเนินการเรียบร้อย", "เสร็จสิ้น", "เสร็จเรียบร้อย", "เสร็จแล้ว", "เสร็จละ",
+                  "แก้ไขเรียบร้อย", "แก้ไขเสร็จ", "แก้เสร็จ", "ซ่อมเสร็จ", "ซ่อมแล้ว", "ปิดเรื่อง", "ปิดคำร้อง", "ปิดงาน", "เรียบร้อยแล้ว",
+                  "completed", "done"),
+    "in_progress": ("อยู่ระหว่างดำเนินการ", "กำลังดำเนินการ", "ดำเนินการอยู่", "กำลังแก้ไข", "กำลังตรวจสอบ", "กำลังซ่อม", "ยังไม่เสร็จ",
+                    "in progress", "in_progress"),
+    "received": ("รับเรื่องแล้ว", "รับเรื่อง", "รับเรืองแล้ว", "รับเรือง", "รับคำร้อง", "รับแล้ว", "รับทราบ", "received"),
 }
 _STATUS_OF = {w: status for status, words in REQUEST_STATUS_WORDS.items() for w in words}
 _REQUEST_STATUS_RE = re.compile("|".join(re.escape(w) for w in sorted(_STATUS_OF, key=len, reverse=True)), re.IGNORECASE)
@@ -212,6 +217,11 @@ def request_status_in(text: str) -> tuple[str, tuple[int, int]] | None:
     return _STATUS_OF.get(word) or _STATUS_OF[word.lower()], match.span()
 
 
+def _leads_status(rest: str) -> bool:
+    rest = rest.lstrip(_PUNCT)
+    return not rest or rest[0] == "\x00" or _REQUEST_STATUS_RE.match(rest) is not None or re.match(r"(?i)[a-z_]+\b", rest) is not None
+
+
 def _absorb(text: str, start: int, end: int) -> tuple[int, int]:
     """Grow a command span over the filler words and punctuation that touch it."""
     changed = True
@@ -225,6 +235,8 @@ def _absorb(text: str, start: int, end: int) -> tuple[int, int]:
         rest = text[end:]
         stripped = rest.lstrip(_PUNCT)
         for word in _RIGHT_FILLERS:
+            if word == "เป็น" and not _leads_status(stripped[len(word):]):
+                continue  # "… เป็นงานระบบระบายน้ำใหญ่" is the official's reason, "… เป็น กำลังดำเนินการ" a command
             if stripped.startswith(word):
                 end, changed = end + (len(rest) - len(stripped)) + len(word), True
                 break
@@ -272,6 +284,8 @@ def request_update_parts(text: str, entities: list[dict[str, Any]]) -> tuple[str
 
 
 _REASON_START = re.compile(r"เพราะ|เนื่องจาก|เหตุผล")
+_GIVE_AFTER_COMMAND = re.compile(r"\s*(?:ให้(?:กับ)?|ไปที่|ไปยัง|ไปให้|ไป|to\b)\s*", re.IGNORECASE)
+_PARTICLE_WORD = re.compile(r"\s*(?:ครับผม|ครับ|ค่ะ|คะ|นะคะ|นะครับ|จ้า)(?=\s|$)")
 
 
 def forward_parts(text: str, entities: list[dict[str, Any]]) -> tuple[str | None, str, tuple[int, int] | None]:
@@ -284,21 +298,30 @@ def forward_parts(text: str, entities: list[dict[str, Any]]) -> tuple[str | None
     -> ("กทม.", "พื้นที่อยู่เขตราชเทวี สำนักงานเขตดูแล", (21, 25))
     """
     spans = [m.span() for m in REQUEST_ID_RE.finditer(text)] + [m.span() for m in FORWARD_WORDS_RE.finditer(text)]
-    give = re.search(r"(?:ให้(?:กับ)?|ไปที่|ไปยัง|ไปให้|\bto\b)\s*", text)
+    after_command = max((end for _, end in spans), default=0)
+    # "ส่งต่อ REQ-… ไปกรมโยธาฯ": a bare "ไป" right after the command leads the target too
+    give = _GIVE_AFTER_COMMAND.match(text, after_command) if spans else None
+    give = give or re.search(r"(?:ให้(?:กับ)?|ไปที่|ไปยัง|ไปให้|\bto\b)\s*", text)
     agency_spans = [(int(e["start"]), int(e["end"])) for e in entities if e.get("entity") == "agency" and "start" in e]
     target_span: tuple[int, int] | None = None
     if give is not None:
         spans.append(give.span())
-        target_span = next((sp for sp in agency_spans if sp[0] == give.end()), None)
-        if target_span is None:
-            word = re.match(r"\S+", text[give.end() :])
-            if word is not None:
-                raw = word.group(0)
-                cut = _REASON_START.search(raw, 2)
-                raw = raw[: cut.start()] if cut else raw
-                raw = re.sub(r"(?:ครับ|ค่ะ|คะ|นะ|จ้า)+$", "", raw)
-                if raw:
-                    target_span = (give.end(), give.end() + len(raw))
+        word_end = None
+        word = re.match(r"\S+", text[give.end() :])
+        if word is not None:
+            raw = word.group(0)
+            cut = _REASON_START.search(raw, 2)
+            raw = raw[: cut.start()] if cut else raw
+            raw = re.sub(r"(?:ครับ|ค่ะ|คะ|นะ|จ้า)+$", "", raw)
+            word_end = give.end() + len(raw) if raw else None
+        entity = next((sp for sp in agency_spans if sp[0] == give.end()), None)
+        if entity is not None:  # the classifier's span, without a particle or the reason it ran into
+            particle = _PARTICLE_WORD.search(text, entity[0], entity[1])
+            entity = (entity[0], particle.start()) if particle else entity
+        if entity is not None and (word_end is None or entity[1] >= word_end):
+            target_span = entity  # a name of several words ("สำนักงาน ก.พ.ร.")
+        elif word_end is not None:
+            target_span = (give.end(), word_end)  # the whole word, not the piece the classifier saw ("กรม" of "กรมไฟฟ้าชุมชน")
     elif agency_spans:  # "ส่งต่อ REQ-000004 กรมที่ดิน ..." without "ให้"
         target_span = agency_spans[0]
     elif spans:  # no "ให้" and no entity: the word right after the command ("ส่งต่อ REQ-000004 กทม. ...")

@@ -515,3 +515,27 @@ class ActionSetReminder(Action):
 
 
 __all__ = ["ActionAssignTask", "ActionCancelTask", "ActionCreateTask", "ActionListTasks", "ActionSetReminder", "ActionUpdateTaskStatus", "get_task"]
+
+
+class ActionFallback(Action):
+    """Low NLU confidence ("REQ-000004 ซ่อมเสร็จแล้วครับ เปลี่ยนหลอดใหม่ 2 ต้น" scored under the
+    threshold): a registered official's message that names exactly one kind of ID is read by that
+    ID (the classifier was unsure, the ID is not); anyone else gets the menu, as before."""
+
+    def name(self) -> str:
+        return "action_fallback"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
+        text = tracker.latest_message.get("text") or ""
+        kinds = id_kinds(text) if not is_payload(text) else set()
+        if len(kinds) == 1:
+            speaker = speaker_of(tracker)
+            with db.session() as s:
+                official = find_official(s, speaker.channel, speaker.user_id)
+                registered = official is not None and official.active
+            if registered and kinds == {"request"} and not starts_task_creation(text):
+                return ActionUpdateRequestStatus().run(dispatcher, tracker, domain)
+            if registered and kinds == {"task"}:
+                return ActionUpdateTaskStatus().run(dispatcher, tracker, domain)
+        dispatcher.utter_message(response="utter_fallback")
+        return []

@@ -161,10 +161,9 @@ class ActionUpdateRequestStatus(Action):
                     if pressed and pressed.startswith("#"):  # a choice or confirm button of a forward (carries the agency id)
                         target = pressed
                 elif _forwarding(text) or (status is None and latest_entity(tracker, "agency")):
-                    words, reason, span = forward_parts(text, entities)
-                    named = next((str(e["value"]) for e in entities if e.get("entity") == "agency" and span
-                                  and (int(e.get("start", -1)), int(e.get("end", -1))) == span), None)
-                    target = named or words
+                    # the words the official typed, resolved by the catalog: not the classifier's synonym
+                    # ("การไฟฟ้า" fits three agencies and is asked about; "เขตราชเทวี" is the district office)
+                    target, reason, _span = forward_parts(text, entities)
                     if not target:
                         dispatcher.utter_message(response="utter_forward_needs_target", request_id=code)
                         return []

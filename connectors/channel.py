@@ -44,8 +44,8 @@ class InboundMessage:
 
     @property
     def conversation(self) -> str:
-        """The Rasa sender id of the conversation (common.ids.sender_id)."""
-        return sender_id(self.channel, self.chat_id, self.chat_type)
+        """The Rasa sender id of the conversation (common.ids.sender_id): per member in groups."""
+        return sender_id(self.channel, self.chat_id, self.chat_type, self.user_id)
 
     def metadata(self) -> dict[str, Any]:
         """What travels with the message to Rasa and the actions (DESIGN.md: who spoke, where)."""

@@ -7,10 +7,16 @@ updates itself and confirms an offset only after the updates are stored. Either
 way each update is stored once (by `update_id`) and answered by the worker.
 
 Groups: the person who spoke travels in the metadata (user_id = from_user.id,
-chat_id = chat.id). With privacy mode on (BotFather's /setprivacy, the default)
-Telegram delivers only commands and replies to the bot; with it off the gateway
-still takes only what addresses the bot (a command, an @mention, a reply to the
-bot, a button) so that the bot does not answer every line of a busy group.
+chat_id = chat.id) and has a conversation of their own (`telegram:<chat>:<user>`,
+common.ids.sender_id); answers go to the group. The gateway takes what addresses the
+bot (a command, an @mention, a reply to the bot, a button) and a message that names a
+request or task ("REQ-000123 รับเรื่องแล้ว", "T-5 เสร็จแล้ว"), so officials can update
+a request as they would tell a colleague; other group chatter is never answered.
+Telegram only delivers the plain messages when the bot is a group admin or its
+privacy mode is off (BotFather: /setprivacy -> Disable, then re-add the bot to the
+group); with privacy mode on, commands, mentions and replies still work.
+Anonymous group admins and channel posts (`sender_chat`, sent "from" a bot account)
+are not a person: they are not read, so they can do nothing privileged.
 Edited messages are read again as new text (the assistant answers the
 correction). Callback data is limited to 64 bytes: longer button payloads go
 through a short stored key.
@@ -32,6 +38,7 @@ from telegram.constants import ChatAction, ChatMemberStatus, ParseMode
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application
 
+from common.ids import names_record, record_ids
 from common.settings import Settings
 from connectors.body import BodyTooLarge, load_json, read_body
 from connectors.channel import DeliveryError, InboundMessage
@@ -103,6 +110,16 @@ def _is_anonymous(message: Message) -> bool:
     """Sent on behalf of a chat (an anonymous admin, a channel), not by a person."""
     user = message.from_user
     return message.sender_chat is not None or (user is not None and user.id in (GROUP_ANONYMOUS_BOT_ID, CHANNEL_BOT_ID))
+
+
+def _with_quoted_record(text: str, message: Message, bot_id: int | None) -> str:
+    """A reply to the bot's card that names no request or task ("รับครับ", "เสร็จแล้ว 🙏") is about the one
+    the card names: the ID goes in front, as the official would have typed it ("REQ-000123 รับครับ")."""
+    if not _is_reply_to_bot(message, bot_id) or names_record(text) or text.startswith("/"):
+        return text
+    replied = message.reply_to_message
+    ids = record_ids((replied.text or replied.caption or "") if replied else "")
+    return f"{ids[0]} {text}" if len(ids) == 1 else text
 
 
 def _mentions(text: str, username: str | None) -> bool:
@@ -259,7 +276,8 @@ class TelegramChannel:
         chat_type = _chat_type(message.chat.type)
         extra: dict[str, Any] = {"edited": update.edited_message is not None}
         raw = message.text or ""
-        if _is_group(chat_type) and not (_is_command(raw) or _mentions(raw, self.username) or _is_reply_to_bot(message, self.bot_id)):
+        if _is_group(chat_type) and not (_is_command(raw) or _mentions(raw, self.username) or _is_reply_to_bot(message, self.bot_id)
+                                         or names_record(raw)):
             return None
         if message.location is not None:
             extra["location"] = {"latitude": message.location.latitude, "longitude": message.location.longitude, "address": "", "title": ""}
@@ -277,6 +295,7 @@ class TelegramChannel:
             extra["reply_to_user_id"] = str(replied.id) if replied else None
             extra["reply_to_name"] = clean_text(replied.full_name, 80)[0] if replied else ""
             return _inbound("admin_command", message.chat.id, chat_type, message.from_user, text, extra)
+        text = _with_quoted_record(text, message, self.bot_id)
         return _inbound("message", message.chat.id, chat_type, message.from_user, command_to_text(text), extra)
 
     def _anonymous(self, message: Message) -> InboundMessage | None:

@@ -180,7 +180,7 @@ async def post_message(request: Request) -> Response:
     message_id = str(data.get("message_id") or uuid.uuid4().hex)[:64]
     kind = "admin_command" if is_admin_command(text) else "message"
     event = await db(state.engine, store_new_event, state.engine, lane="ingest", quick=True, channel="local", external_id=message_id,
-                     conversation=sender_id(channel, chat_id, chat_type), text=text, metadata=metadata, kind=kind)
+                     conversation=sender_id(channel, chat_id, chat_type, user_id), text=text, metadata=metadata, kind=kind)
     if event is None:
         return _with_session(JSONResponse({"duplicate": True, "replies": []}), request, state, new_visitor)
     event_id = event.id

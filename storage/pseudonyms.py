@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from common.ids import parse_sender_id
 from common.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -62,10 +63,10 @@ def pseudonym(person_key: str, secret: bytes) -> str:
 
 def person_key(conversation: str, metadata: dict[str, Any]) -> str:
     """`<channel>:<user id>` of the person who spoke, read as actions.identity.speaker_of reads it."""
-    sender_channel, _, rest = conversation.partition(":")
-    channel = str(metadata.get("channel") or sender_channel.split("-")[0] or "web")
-    chat_id = str(metadata.get("chat_id") or rest or conversation)
-    user_id = str(metadata.get("user_id") or chat_id)
+    parsed = parse_sender_id(conversation)
+    channel = str(metadata.get("channel") or parsed.channel)
+    chat_id = str(metadata.get("chat_id") or parsed.chat_id or conversation)
+    user_id = str(metadata.get("user_id") or parsed.user_id or chat_id)
     return f"{channel}:{user_id}"
 
 

@@ -33,6 +33,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from common.ids import parse_sender_id
 from storage.db import session_scope
 from storage.models.channels import InboundEvent
 from storage.privacy import conversations_of, erase
@@ -108,10 +109,10 @@ def _mark_erasing(engine: Engine, event_id: int) -> None:
 
 def person_of(conversation: str, metadata: dict[str, Any]) -> Person:
     """The speaker of the confirming message, read as actions.identity.speaker_of reads it."""
-    channel, _, rest = conversation.partition(":")
-    channel = str(metadata.get("channel") or channel.split("-")[0] or "web")
-    chat_id = str(metadata.get("chat_id") or rest or conversation)
-    return Person(channel=channel, user_id=str(metadata.get("user_id") or chat_id), conversation=conversation)
+    parsed = parse_sender_id(conversation)
+    channel = str(metadata.get("channel") or parsed.channel)
+    chat_id = str(metadata.get("chat_id") or parsed.chat_id or conversation)
+    return Person(channel=channel, user_id=str(metadata.get("user_id") or parsed.user_id or chat_id), conversation=conversation)
 
 
 def _conversations(engine: Engine, person: Person) -> list[str]:

@@ -32,7 +32,7 @@ def test_an_inbound_message_carries_the_speaker_and_its_conversation() -> None:
 
     inbound = InboundMessage(channel="line", kind="message", chat_id="Cgroup", chat_type="group", user_id="U1", text="สวัสดี",
                              extra={"postback": True})
-    assert inbound.conversation == "line-group:Cgroup"
+    assert inbound.conversation == "line-group:Cgroup:U1"  # each member of a group has a conversation of their own
     assert inbound.metadata() == {"channel": "line", "user_id": "U1", "chat_id": "Cgroup", "chat_type": "group", "display_name": "",
                                   "postback": True}
 

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, select
 
+from common.ids import sender_id
 from common import internal_auth
 from storage.db import make_engine, session_scope
 from tests.privacy.scan import found
@@ -176,7 +177,8 @@ def _line(user: str, chat: str | None = None, **extra: Any) -> dict[str, Any]:
 
 
 def test_erasure_leaves_nothing_in_any_table_of_either_database(stack: dict[str, Any]) -> None:
-    me, group = f"line:{USER}", f"line-group:{GROUP}"
+    me, group = f"line:{USER}", f"line-group:{GROUP}"  # group: a group-wide conversation kept from before per-member ids
+    mine, others = sender_id("line", GROUP, "group", USER), sender_id("line", GROUP, "group", OTHER)  # each member's own
     location = {"latitude": 13.8123, "longitude": 100.5712, "address": PLACE, "title": PLACE}
     before = asyncio.run(_talk(stack, [
         (me, "แจ้งไฟถนนดับครับ", _line(USER)),
@@ -185,7 +187,8 @@ def test_erasure_leaves_nothing_in_any_table_of_either_database(stack: dict[str,
         (me, f"โทร {PHONE}", _line(USER)),
         (me, "ยืนยัน", _line(USER)),
         (group, f"บอท {GROUP_SECRET} โทร {PHONE}", _line(USER, GROUP)),
-        (group, f"บอท {OTHERS_WORDS}", _line(OTHER, GROUP)),
+        (mine, f"บอท {GROUP_SECRET} ขอเบอร์ {PHONE}", _line(USER, GROUP)),
+        (others, f"บอท {OTHERS_WORDS}", _line(OTHER, GROUP)),
     ]))
     needles = [PHONE, PHONE_DIGITS, DETAILS, PLACE, USER, GROUP_SECRET, "สมศรี", "13.8123"]
     assert "REQ-" in " ".join(before[me]), before[me]  # the request was filed
@@ -208,7 +211,9 @@ def test_erasure_leaves_nothing_in_any_table_of_either_database(stack: dict[str,
     with session_scope(stack["engine"]) as s:
         request = s.scalars(select(ServiceRequest)).one()
         assert request.anonymised and request.citizen_key is None and request.service and request.agency
-    assert _found(stack["tracker_db"], [OTHERS_WORDS, OTHER]) == [f"events.data: {OTHER}", f"events.data: {OTHERS_WORDS}"]
+    # the other member's own conversation is whole (its sender id names them: one conversation per member)
+    assert _found(stack["tracker_db"], [OTHERS_WORDS, OTHER]) == [f"events.data: {OTHER}", f"events.data: {OTHERS_WORDS}",
+                                                                   f"events.sender_id: {OTHER}"]
 
     # the person can start again: a new conversation, nothing from before
     again = asyncio.run(_talk(stack, [(me, "สวัสดีครับ", _line(USER))]))

@@ -70,7 +70,7 @@ def test_web_chat_speaks_as_a_group_member(gateway) -> None:
     httpx.post(f"{server.url}/api/chat/messages", headers=dev_headers(), json={"chat_id": "-100", "user_id": "7", "channel": "telegram",
                                                          "chat_type": "supergroup", "display_name": "สมชาย", "text": "งานค้าง"}, timeout=30)
     sent = rasa.received[-1]
-    assert sent["sender"] == "telegram:-100"
+    assert sent["sender"] == "telegram:-100:7"
     assert {k: sent["metadata"][k] for k in ("user_id", "chat_id", "chat_type", "display_name")} == {"user_id": "7", "chat_id": "-100", "chat_type": "supergroup", "display_name": "สมชาย"}
 
 
@@ -116,7 +116,7 @@ def test_line_group_message_carries_the_speaker(gateway) -> None:
     body = line_body("line_group_text.json")
     httpx.post(f"{server.url}/webhooks/line", content=body, headers={"x-line-signature": sign(body)})
     wait_for(lambda: rasa.received)
-    assert rasa.received[0]["sender"] == "line-group:Ca56f94637c"
+    assert rasa.received[0]["sender"] == "line-group:Ca56f94637c:U4af4980629"
     assert rasa.received[0]["metadata"]["user_id"] == "U4af4980629"
     assert rasa.received[0]["metadata"]["chat_type"] == "group"
 

@@ -156,7 +156,7 @@ def test_room_trigger_word_addresses_the_bot(gateway) -> None:
     post(server, line_body("line_room_trigger.json"))
     wait_for(lambda: line.replies)
     sent = rasa.received[0]
-    assert sent["sender"] == "line-group:Ra8dbf4f0a2" and sent["message"] == "ขอเอกสารทำบัตรประชาชน"
+    assert sent["sender"] == "line-group:Ra8dbf4f0a2:U4af4980629" and sent["message"] == "ขอเอกสารทำบัตรประชาชน"
     assert sent["metadata"]["chat_type"] == "room" and sent["metadata"]["user_id"] == "U4af4980629"
 
 

@@ -108,7 +108,7 @@ def test_group_mention_is_answered_with_escaped_html_once(telegram_gateway) -> N
     assert post_update(server, "telegram_group_text.json").json() == {"stored": 1}
     wait_for(lambda: api.sent())
     sent_to_rasa = rasa.received[0]
-    assert sent_to_rasa["sender"] == "telegram:-1001234"
+    assert sent_to_rasa["sender"] == "telegram:-1001234:111"  # the member's own conversation in the group
     assert sent_to_rasa["message"] == "งานค้าง <b>ด่วน</b> มีอะไรบ้าง"  # the @mention is cut
     assert sent_to_rasa["metadata"]["user_id"] == "111" and sent_to_rasa["metadata"]["display_name"] == "สมชาย ใจดี"
     assert sent_to_rasa["metadata"]["chat_type"] == "supergroup" and sent_to_rasa["metadata"]["chat_id"] == "-1001234"
@@ -126,12 +126,38 @@ def test_group_chatter_and_stickers_are_left_alone(telegram_gateway) -> None:
     assert rasa.received == [] and api.sent() == []
 
 
+def test_a_plain_group_message_naming_a_request_or_task_reaches_the_assistant(telegram_gateway) -> None:
+    """README: officials type "REQ-000001 รับเรื่องแล้ว" in their group, without @mention (privacy mode off or bot admin)."""
+    server, rasa, api, _ = telegram_gateway
+    chatter = load("telegram_group_chatter.json")
+    for update_id, text in ((5101, "REQ-000001 รับเรื่องแล้ว"), (5102, "t-๑๒ เสร็จแล้วน้า"), (5103, "ใครว่างไปกินข้าวกัน"),
+                            (5104, "ส่งไฟล์แบบ t5 ไปแล้วนะ")):
+        update = {**chatter, "update_id": update_id, "message": {**chatter["message"], "message_id": update_id, "text": text}}
+        assert post_update(server, update).json() == {"stored": int(update_id < 5103)}, text
+    wait_for(lambda: len(rasa.received) == 2)
+    time.sleep(0.3)
+    assert [r["message"] for r in rasa.received] == ["REQ-000001 รับเรื่องแล้ว", "t-๑๒ เสร็จแล้วน้า"]
+    member = chatter["message"]["from"]["id"]
+    assert {r["sender"] for r in rasa.received} == {f"telegram:{chatter['message']['chat']['id']}:{member}"}
+
+
 def test_group_reply_to_the_bot_and_commands_reach_the_assistant(telegram_gateway) -> None:
     server, rasa, api, _ = telegram_gateway
     post_update(server, "telegram_group_reply_to_bot.json")
     post_update(server, "telegram_group_command.json")
     wait_for(lambda: len(rasa.received) == 2)
-    assert [r["message"] for r in rasa.received] == ["เสร็จแล้วครับ", "/list_tasks"]
+    # the reply names no task: the one the bot's message named ("งาน T-42 ถึงกำหนดพรุ่งนี้") goes in front
+    assert [r["message"] for r in rasa.received] == ["T-42 เสร็จแล้วครับ", "/list_tasks"]
+
+
+def test_a_reply_to_a_card_naming_two_records_is_passed_on_as_typed(telegram_gateway) -> None:
+    server, rasa, api, _ = telegram_gateway
+    update = load("telegram_group_reply_to_bot.json")
+    update["message"]["reply_to_message"]["text"] = "คำร้องที่รอ: REQ-000001, REQ-000002"
+    update["message"]["text"] = "รับครับ"
+    post_update(server, update)
+    wait_for(lambda: rasa.received)
+    assert rasa.received[0]["message"] == "รับครับ"
 
 
 def test_bot_added_to_a_group_greets_and_removal_stops_proactive_messages(telegram_gateway) -> None:
@@ -311,7 +337,7 @@ def test_polling_mode_stores_answers_and_confirms_offsets(tmp_path, fake_rasa, f
         wait_for(lambda: len(api.sent()) == 2)
         wait_for(lambda: any(int(p.get("offset") or 0) == 4002 for p in api.sent("getUpdates")))
         assert httpx.post(f"{server.url}/webhooks/telegram", json={}).status_code == 404  # no webhook route in polling mode
-    assert sorted(r["sender"] for r in rasa.received) == ["telegram:-1001234", "telegram:111"]  # each once, though re-offered
+    assert sorted(r["sender"] for r in rasa.received) == ["telegram:-1001234:111", "telegram:111"]  # each once, though re-offered
     engine.dispose()
 
 

@@ -176,7 +176,7 @@ def test_shell_script_mode_switches_speakers_in_a_group(web) -> None:
     assert "คุณ (U1): บอท ขอการ์ด" in result.output and "บอท: ตอบ: บอท ขอการ์ด" in result.output
     assert "▸ พ.ร.บ.คุ้มครองข้อมูลส่วนบุคคล" in result.output and "[2] ดูมาตรา (/search_law)" in result.output
     assert [r["message"] for r in rasa.received] == ["บอท ขอการ์ด", "/search_law", "งานของฉัน", "ถนนราชดำเนิน"]
-    assert {r["sender"] for r in rasa.received} == {"line-group:Cgroup1"}
+    assert [r["sender"] for r in rasa.received] == ["line-group:Cgroup1:U1"] * 2 + ["line-group:Cgroup1:U2"] * 2  # one conversation per member
     assert [r["metadata"]["user_id"] for r in rasa.received] == ["U1", "U1", "U2", "U2"]
     assert rasa.received[2]["metadata"]["display_name"] == "สมหญิง"
     assert rasa.received[3]["metadata"]["location"]["latitude"] == pytest.approx(13.7563)

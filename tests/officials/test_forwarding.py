@@ -329,17 +329,17 @@ def test_the_reported_sentence_forwards_to_the_real_department(services_db) -> N
     with session_scope(services_db) as s:
         register_official(s, channel="telegram", user_id="990", agency=DPT)
     text = f"ส่งต่อ {code} ไปกรมโยธาฯ ครับ เป็นงานระบบระบายน้ำใหญ่"
-    messages, _ = run(ActionUpdateRequestStatus(), _forward_sentence(text, code, "กรม"))  # what the NLU picked then
-    assert "ยังไม่ได้ระบุ" in messages[0]["text"]
-    with session_scope(services_db) as s:
-        assert s.scalars(select(ServiceRequest)).one().agency == LOCAL
-    messages, _ = run(ActionUpdateRequestStatus(), _forward_sentence(text, code, "กรมโยธาฯ"))
+    # what the NLU picked then: "กรม", a piece of the word the official typed; the whole word is the target
+    messages, _ = run(ActionUpdateRequestStatus(), _forward_sentence(text, code, "กรม"))
     assert messages[0]["response"] == "utter_request_forwarded" and messages[0]["agency"] == DPT
     with session_scope(services_db) as s:
         request = s.scalars(select(ServiceRequest)).one()
         assert request.agency == DPT and request.history[-1].action == "forwarded"
+        assert request.history[-1].note.endswith("เป็นงานระบบระบายน้ำใหญ่")  # the reason whole, "เป็น" included
         notice = s.scalars(select(Outbox).where(Outbox.kind == "request_status")).all()[-1]
         assert DPT in notice.payload["text"]  # the citizen is told the real department
+    messages, _ = run(ActionUpdateRequestStatus(), _forward_sentence(text, code, "กรมโยธาฯ"))
+    assert messages[0]["response"] == "utter_request_not_for_you"  # a second time: it left this agency
 
 
 def test_a_request_stranded_at_a_non_catalog_agency_is_recovered_by_the_fallback_desk(world) -> None:
