@@ -428,8 +428,14 @@ def fmt(values: list[float]) -> str:
 PROFILE_SHOW = """
 import pstats, sys
 stats = pstats.Stats(sys.argv[1])
-stats.sort_stats(sys.argv[2]).print_stats(int(sys.argv[3]))
+stats.sort_stats(sys.argv[2]).print_stats(sys.argv[4], int(sys.argv[3]))
 """
+# the message path only (start-up, model loading and imports dominate a whole-process profile)
+PROFILE_FILTER = {
+    "rasa": "processor.py|tracker_store|policies|featurizers|core/actions|trackers.py|nlu/|channel.py|thai_tokenizer|graph.py|events.py|domain.py",
+    "actions": "executor|endpoint|actions/|storage/|usecases/|common/",
+    "gateway": "connectors/|usecases/|storage/|bot/|common/|httpx|aiohttp",
+}
 
 
 async def profile(args: argparse.Namespace) -> int:
@@ -464,8 +470,8 @@ async def profile(args: argparse.Namespace) -> int:
             continue
         python = str(ROOT / ".venv-rasa" / "bin" / "python") if name == "rasa" else sys.executable
         for order in ("cumulative", "tottime"):
-            shown = subprocess.run([python, "-c", PROFILE_SHOW, str(path), order, str(args.profile_top)], capture_output=True,
-                                   text=True, check=False)
+            shown = subprocess.run([python, "-c", PROFILE_SHOW, str(path), order, str(args.profile_top), PROFILE_FILTER[name]],
+                                   capture_output=True, text=True, check=False)
             print(f"\n-- {name}: top {args.profile_top} by {order}\n" + shown.stdout[-12000:], flush=True)
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
