@@ -12,6 +12,11 @@ and wrapped:
 - it binds to 127.0.0.1 unless ACTION_SERVER_HOST says otherwise (multi-host set-ups);
 - no CORS: no browser has any business calling it.
 
+Cold start (issue #20): before it listens (so before `/health` answers and `bot run`
+reports it healthy) a law search and a service lookup run once, read-only, loading
+what the first citizen's question would otherwise wait for: the law vocabulary built
+from the corpus, PyThaiNLP's dictionary and tokenizer, the service catalog.
+
 usage: python -m actions.server [--port 5055]
 """
 
@@ -59,6 +64,31 @@ def create_app(key: str, actions_package: str = "actions") -> Sanic:
     return app
 
 
+WARM_LAW_QUERY = "กฎหมายคุ้มครองแรงงานเรื่องค่าจ้าง"
+WARM_SERVICE_QUERY = "ทำบัตรประชาชนใช้อะไรบ้าง"
+
+
+def warm_up() -> float:
+    """One law search and one service lookup (read-only); seconds taken. A failure only costs the first question time."""
+    import time
+
+    from actions import db
+    from storage.laws.search import search_laws
+    from storage.laws.sections import best_sections
+    from storage.services import find_services
+
+    began = time.perf_counter()
+    try:
+        with db.session() as session:
+            hits = search_laws(session, WARM_LAW_QUERY)
+            if hits:
+                best_sections(session, hits[0].law_id, WARM_LAW_QUERY)
+            find_services(session, text=WARM_SERVICE_QUERY)
+    except Exception as exc:  # noqa: BLE001 - e.g. a database without the corpus yet
+        logger.warning("action server warm-up failed (%s)", type(exc).__name__)
+    return time.perf_counter() - began
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     settings = get_settings()
@@ -72,6 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     if os.environ.get(HOOKS_ENV) == "1" and os.environ.get(PAUSE_ENV):
         logger.warning("TEST HOOK ACTIVE: %s pauses after it commits (%s=1); never set this outside tests", os.environ[PAUSE_ENV], HOOKS_ENV)
     app = create_app(key)
+    logger.info("action server warmed up in %.1f s", warm_up())
     app.run(host=args.host, port=args.port, single_process=True, access_log=False, motd=False)
 
 

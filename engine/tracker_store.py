@@ -11,19 +11,56 @@ Loaded by class path from the endpoints file (`type: engine.tracker_store.Gatewa
 same keys as `type: SQL`). On SQLite, `secure_delete` is on, so deleted events are
 overwritten on disk rather than left in free pages.
 
+Cost independent of the conversation's length (issue #20). Stock Rasa loads every event
+since the session started and saves by counting the stored ones, so each message costs
+more than the one before (a busy group never lets its session expire). Here:
+
+- `retrieve` returns a *window*: a snapshot of the state where the window starts (the
+  session start, a `SlotSet` for each slot that was set, the active loop with its flags,
+  a pause) followed by the stored events of the last `window_turns` user turns. The
+  snapshot lives in `tracker_windows`, one row per conversation (where the window starts
+  and the state there), moved forward on each save by replaying the few events that left
+  the window: bounded work per message. Rules here have at most 5 steps and the policies'
+  `max_history` is 4-5, so a window of a few turns predicts exactly what the whole session
+  does (tests/engine/test_tracker_window.py replays the scenarios both ways). The gateway
+  only ever resumes a conversation's latest message (engine/channel.py), always in the window.
+- `save` appends the events after the last stored one it loaded (by id, not by count: a
+  window holds fewer events than are stored).
+- The full history stays in Rasa's `events` table (audit, exports, `retrieve_full_tracker`);
+  nothing is copied. A conversation without a snapshot row (stored before this store, or
+  after a partial erasure) is read whole once, then windowed.
+
+`window_turns` comes from the endpoints file (`window_turns: 10`) or RASA_TRACKER_WINDOW_TURNS;
+0 means unbounded (the whole session, as stock Rasa).
+
 Imports only Rasa, the standard library and `common` (engine runtime, Python 3.10).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActionExecutionRejected,
+    ActiveLoop,
+    ConversationPaused,
+    Event,
+    LoopInterrupted,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
+from rasa.shared.core.trackers import DialogueStateTracker, TrackerActiveLoop
+from sqlalchemy.orm import aliased, declarative_base
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +69,36 @@ SLOT = "slot"
 ACTION = "action"
 SESSION_STARTED = "session_started"
 SESSION_START_ACTION = "action_session_start"
+
+WINDOW_ENV = "RASA_TRACKER_WINDOW_TURNS"
+DEFAULT_WINDOW_TURNS = 10
+LOADED = "_gateway_loaded"  # attribute set on each tracker `retrieve` returns: what of it is stored
+
+_WindowBase = declarative_base()
+
+
+class TrackerWindow(_WindowBase):  # type: ignore[misc,valid-type]
+    """Where a conversation's window starts (first event id loaded) and the state just before it."""
+
+    __tablename__ = "tracker_windows"
+
+    sender_id = sa.Column(sa.String(255), primary_key=True)
+    anchor_id = sa.Column(sa.Integer, nullable=False)
+    state = sa.Column(sa.Text, nullable=False)  # {"session": bool, "slots": [[name, value]], "loop": {...}|null, "paused": bool}
+
+
+# `sender_id = ? AND id >= ?` is a range scan with it (PostgreSQL's single-column index would read the whole conversation).
+_EVENTS_BY_SENDER_AND_ID = sa.Index("ix_events_sender_id_id", SQLTrackerStore.SQLEvent.sender_id, SQLTrackerStore.SQLEvent.id)
+
+
+@dataclasses.dataclass
+class _Loaded:
+    """What `retrieve` put in a tracker: `prefix` synthetic events (never saved), then stored events with these ids."""
+
+    prefix: int
+    ids: list[int]
+    loop: dict[str, Any] | None = None
+    windowed: bool = False  # the conversation has a `tracker_windows` row describing this window
 
 
 def _secure_delete(dbapi_connection: Any, _record: Any) -> None:
@@ -50,14 +117,181 @@ def _speaker(data: dict[str, Any]) -> str | None:
     return str(user_id) if user_id not in (None, "") else None
 
 
-class GatewayTrackerStore(SQLTrackerStore):
-    """`SQLTrackerStore` that can forget a person and purge what is past retention."""
+def window_turns_setting(value: Any = None) -> int:
+    """Turns kept in a window: the endpoints file's `window_turns`, else RASA_TRACKER_WINDOW_TURNS, else 10; 0 = unbounded."""
+    raw = value if value not in (None, "") else os.environ.get(WINDOW_ENV, "").strip() or DEFAULT_WINDOW_TURNS
+    try:
+        turns = int(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"window_turns must be a whole number of turns (0: unbounded), not {raw!r}") from None
+    if turns < 0:
+        raise ValueError("window_turns must be 0 (unbounded) or more")
+    return turns
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+
+class GatewayTrackerStore(SQLTrackerStore):
+    """`SQLTrackerStore` with a bounded window per message, that can forget a person and purge what is past retention."""
+
+    def __init__(self, *args: Any, window_turns: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.window_turns = window_turns_setting(window_turns)
+        try:
+            _WindowBase.metadata.create_all(self.engine)
+            _EVENTS_BY_SENDER_AND_ID.create(self.engine, checkfirst=True)
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:  # another process created them meanwhile
+            logger.warning("tracker store: could not create the window table or index (%s)", type(exc).__name__)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _secure_delete)
             self.engine.dispose()  # connections opened by create_all did not have it
+
+    # ------------------------------------------------------------------ the window
+
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        """The current session as a window: the state where it starts, then the last `window_turns` turns."""
+        if not self.domain:
+            return None
+        columns = (self.SQLEvent.id, self.SQLEvent.type_name, self.SQLEvent.timestamp, self.SQLEvent.data)
+        state: dict[str, Any] | None = None
+        with self.session_scope() as session:
+            window = session.get(TrackerWindow, sender_id) if self.window_turns else None
+            rows: Sequence[Any] = []
+            if window is not None:
+                rows = session.query(*columns).filter(
+                    self.SQLEvent.sender_id == sender_id, self.SQLEvent.id >= window.anchor_id
+                ).order_by(self.SQLEvent.id).all()
+                starts = [row.timestamp for row in rows if row.type_name == SESSION_STARTED]
+                if starts:  # a session started inside the window: what Rasa's own query keeps
+                    rows = [row for row in rows if row.timestamp is not None and row.timestamp >= max(starts)]
+                else:
+                    state = json.loads(window.state)
+            if window is None or not rows:
+                window = None
+                rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).with_entities(*columns).all()
+        if not rows:
+            return None
+        ids: list[int] = []
+        events: list[Event] = []
+        for row in rows:
+            event = Event.from_parameters(json.loads(row.data))
+            if event is not None:
+                events.append(event)
+                ids.append(int(row.id))
+        prefix = self._prefix(state, rows[0].timestamp) if state else []
+        loop = state.get("loop") if state else None
+        tracker = self._replay(sender_id, prefix, loop, events)
+        setattr(tracker, LOADED, _Loaded(prefix=len(prefix), ids=ids, loop=loop, windowed=window is not None))
+        return tracker
+
+    @staticmethod
+    def _prefix(state: dict[str, Any], timestamp: float | None) -> list[Event]:
+        """Events recreating the state where the window starts (never saved)."""
+        ts = timestamp
+        events: list[Event] = []
+        if state.get("session"):
+            events += [ActionExecuted(ACTION_SESSION_START_NAME, timestamp=ts), SessionStarted(timestamp=ts)]
+        events += [SlotSet(name, value, timestamp=ts) for name, value in state.get("slots") or []]
+        loop = state.get("loop")
+        if loop and loop.get("name"):
+            events.append(ActiveLoop(loop["name"], timestamp=ts))
+            if loop.get("is_interrupted"):
+                events.append(LoopInterrupted(True, timestamp=ts))
+            if loop.get("rejected"):
+                events.append(ActionExecutionRejected(loop["name"], timestamp=ts))
+        if state.get("paused"):
+            events.append(ConversationPaused(timestamp=ts))
+        return events
+
+    def _replay(self, sender_id: str, prefix: list[Event], loop: dict[str, Any] | None, events: Iterable[Event]) -> DialogueStateTracker:
+        tracker = DialogueStateTracker(sender_id, self.domain.slots)
+        for event in prefix:
+            tracker.update(event)
+        if loop and loop.get("name"):
+            tracker.active_loop = TrackerActiveLoop(**loop)  # its trigger message too, which no event recreates
+        for event in events:
+            tracker.update(event)
+        return tracker
+
+    @staticmethod
+    def _state(tracker: DialogueStateTracker, events: Sequence[Event]) -> dict[str, Any]:
+        slots = [[name, slot.value] for name, slot in tracker.slots.items()
+                 if slot.has_been_set or slot.value != slot.initial_value]
+        loop = dataclasses.asdict(tracker.active_loop) if tracker.active_loop and tracker.active_loop.name else None
+        return {"session": any(isinstance(e, SessionStarted) for e in events), "slots": slots, "loop": loop,
+                "paused": tracker.is_paused()}
+
+    def _window_start(self, stored: Sequence[Event]) -> int:
+        """Index in `stored` of the first event to keep: the last `window_turns` user turns, from the session start."""
+        users = [i for i, e in enumerate(stored) if isinstance(e, UserUttered)]
+        start = 0
+        if len(users) > self.window_turns:
+            start = users[-self.window_turns]
+            before = stored[start - 1] if start else None
+            if isinstance(before, ActionExecuted) and before.action_name == ACTION_LISTEN_NAME:
+                start -= 1
+        sessions = [i for i, e in enumerate(stored) if isinstance(e, SessionStarted)]
+        if sessions and sessions[-1] > start:
+            begin = sessions[-1]
+            before = stored[begin - 1] if begin else None
+            if isinstance(before, ActionExecuted) and before.action_name == ACTION_SESSION_START_NAME:
+                begin -= 1  # stored just before the session start, with a later timestamp: Rasa's query keeps it
+            start = max(start, begin)
+        return start
+
+    def _event_row(self, sender_id: str, event: Event) -> Any:
+        data = event.as_dict()
+        return self.SQLEvent(
+            sender_id=sender_id,
+            type_name=event.type_name,
+            timestamp=data.get("timestamp"),
+            intent_name=(data.get("parse_data") or {}).get("intent", {}).get("name"),
+            action_name=data.get("name"),
+            data=json.dumps(data),
+        )
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Append the events after the last stored one `retrieve` loaded, and move the window forward."""
+        await self.stream_events(tracker)
+        loaded: _Loaded | None = getattr(tracker, LOADED, None)
+        if loaded is None:
+            await self._save_unloaded(tracker)
+            return
+        events = list(tracker.events)
+        first_new = loaded.prefix + len(loaded.ids)
+        if len(events) < first_new:  # nothing in Rasa shortens a tracker's events; refuse to guess
+            logger.error("tracker store: a tracker lost events since it was loaded; nothing saved")
+            return
+        new = events[first_new:]
+        stored = events[loaded.prefix:]
+        start = self._window_start(stored) if self.window_turns else 0
+        if not new and (not self.window_turns or (start == 0 and loaded.windowed)):
+            return
+        with self.session_scope() as session:
+            rows = [self._event_row(tracker.sender_id, event) for event in new]
+            session.add_all(rows)
+            session.flush()
+            ids = loaded.ids + [int(row.id) for row in rows]
+            if self.window_turns and ids and (start > 0 or not loaded.windowed):
+                head = events[: loaded.prefix + start]
+                before = self._replay(tracker.sender_id, events[: loaded.prefix], loaded.loop, stored[:start])
+                session.merge(TrackerWindow(sender_id=tracker.sender_id, anchor_id=ids[start],
+                                            state=json.dumps(self._state(before, head))))
+                loaded.windowed = True
+            session.commit()
+        loaded.ids = ids
+
+    async def _save_unloaded(self, tracker: DialogueStateTracker) -> None:
+        """A tracker `retrieve` did not return (a new conversation): Rasa's rule, events beyond the stored count."""
+        with self.session_scope() as session:
+            stored = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
+            events = list(tracker.events)
+            rows = [self._event_row(tracker.sender_id, event) for event in events[stored:]]
+            session.add_all(rows)
+            session.flush()
+            ids = [int(row.id) for row in rows]
+            session.query(TrackerWindow).filter(TrackerWindow.sender_id == tracker.sender_id).delete(synchronize_session=False)
+            session.commit()
+        if stored == 0:  # all of it is stored now, with these ids: later saves of this tracker append after them
+            setattr(tracker, LOADED, _Loaded(prefix=0, ids=ids))
 
     # ------------------------------------------------------------------ finding a person
 
@@ -89,6 +323,7 @@ class GatewayTrackerStore(SQLTrackerStore):
         """Delete every event of the conversation, all sessions. Hold the conversation's lock."""
         with self.session_scope() as session:
             deleted = session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id).delete(synchronize_session=False)
+            session.query(TrackerWindow).filter(TrackerWindow.sender_id == sender_id).delete(synchronize_session=False)
             session.commit()
         return int(deleted or 0)
 
@@ -123,6 +358,8 @@ class GatewayTrackerStore(SQLTrackerStore):
                     doomed.add(row_id)
                     if type_name == SLOT and data.get("value") not in (None, True, False, ""):
                         slot_values.add((str(data.get("name")), json.dumps(data.get("value"), sort_keys=True)))
+            # The window's snapshot may hold the person's slot values: it goes, the next turn reads the session whole once.
+            session.query(TrackerWindow).filter(TrackerWindow.sender_id == sender_id).delete(synchronize_session=False)
             if not others:
                 deleted = session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id).delete(synchronize_session=False)
                 session.commit()
