@@ -104,6 +104,17 @@ async def metrics(request: Request) -> Response:
     lines.append("# TYPE gateway_channel_enabled gauge")
     for name in ("line", "telegram"):
         lines.append(f'gateway_channel_enabled{{channel="{name}"}} {int(name in state.channels)}')
+    import json
+    import re
+
+    try:  # written by `bot run`'s supervisor (bot/commands/run.py); absent when the gateway runs alone
+        parts = json.loads((state.settings.var_dir / "supervisor.json").read_text(encoding="utf-8")).get("parts") or {}
+    except (OSError, ValueError, AttributeError):
+        parts = {}
+    lines.append("# TYPE supervisor_restarts_total counter")
+    for name, part in sorted(parts.items()):
+        if re.fullmatch(r"[a-z0-9_-]{1,40}", str(name)) and isinstance(part, dict):
+            lines.append(f'supervisor_restarts_total{{part="{name}"}} {int(part.get("restarts") or 0)}')
     return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
 

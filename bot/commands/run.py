@@ -4,18 +4,27 @@ Starts, on 127.0.0.1: the Rasa server (engine runtime), the action server and th
 gateway (app runtime) and, when present, the follow-up scheduler; waits until each
 is healthy, prints where to talk to the bot, and on Ctrl-C (or SIGTERM) stops every
 process group it started, so no orphan is left behind.
+
+Supervision (`Supervisor`): a part that exits is restarted with exponential backoff
+(1 s, 2 s, 4 s ... capped at 30 s; back to 1 s once it stayed healthy for 60 s) while the
+others keep running; it counts as back only when its health check passes. Restarts are
+written to `var/supervisor.json`, shown by `bot status` and exported by the gateway's
+/metrics. A part failing during start-up more than 5 times in a row stops `bot run`.
 """
 
 from __future__ import annotations
 
 # The project's imports sit inside the commands: `bot --help` imports every command module (start-up measured in bot/commands/__init__.py).
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -23,6 +32,7 @@ import httpx
 
 from bot.rasa_api import rasa_api_token
 from common import internal_auth
+from common.clock import now as clock_now
 from common.settings import PROJECT_ROOT, Settings, get_settings
 
 ENGINE_BIN = PROJECT_ROOT / ".venv-rasa" / "bin"
@@ -38,6 +48,7 @@ class Service:
     health_headers: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    ready_key: str | None = None  # the health answer is JSON and this key must be set (Rasa: the model is loaded)
 
 
 def rasa_endpoints_yaml(settings: Settings) -> str:
@@ -106,6 +117,7 @@ def build_services(settings: Settings, rasa_port: int, schedulers: int = 1) -> l
             f"http://127.0.0.1:{rasa_port}/status",
             engine_env,
             health_headers={"Authorization": f"Bearer {rasa_api_token(keys[internal_auth.RASA_API])}"},
+            ready_key="model_file",  # Rasa answers /status before its model is loaded
         ),
         Service(
             "actions",
@@ -158,8 +170,11 @@ def _healthy(service: Service) -> bool:
     if service.health_url is None:
         return True
     try:
-        return httpx.get(service.health_url, headers=service.health_headers, timeout=2, trust_env=False).status_code == 200
-    except httpx.HTTPError:
+        response = httpx.get(service.health_url, headers=service.health_headers, timeout=2, trust_env=False)
+        if response.status_code != 200:
+            return False
+        return service.ready_key is None or bool(response.json().get(service.ready_key))
+    except (httpx.HTTPError, ValueError, AttributeError):
         return False
 
 
@@ -186,6 +201,215 @@ def _tail(path: Path | None, lines: int = 15) -> str:
     if path is None or not path.exists():
         return ""
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+STATUS_FILE = "supervisor.json"  # under settings.var_dir; read by `bot status` and the gateway's /metrics
+
+
+class SupervisorGaveUp(click.ClickException):
+    """A part kept failing during start-up: `bot run` stops, as it did before supervision."""
+
+
+@dataclass
+class PartState:
+    """What the supervisor knows about one part (the JSON status file shows it)."""
+
+    state: str = "starting"  # starting | up | waiting (for its restart) | stopped
+    restarts: int = 0
+    startup_failures: int = 0  # in a row, since the part was last healthy
+    backoff_level: int = 0  # the next restart waits base * 2**level (capped); reset after `reset_after` s healthy
+    last_exit: str | None = None  # "exit 1" / "signal SIGKILL"
+    last_exit_at: str | None = None
+    last_restart_at: str | None = None
+    started: float = 0.0  # monotonic
+    healthy_since: float | None = None  # monotonic
+    next_start: float = 0.0  # monotonic
+    down_since: float | None = None  # monotonic: when the part was last seen dead
+
+
+def describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"signal {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"signal {-returncode}"
+    return f"exit {returncode}"
+
+
+class Supervisor:
+    """Keeps every part of `bot run` running: a part that exits is restarted with exponential backoff.
+
+    `step()` looks at each part once (poll, health check, due restarts) and writes the status file
+    when something changed; `run()` repeats it until asked to stop. A restarted part counts as back
+    only once its health check passes (Rasa: with its model loaded). A part that fails during start-up
+    more than `max_startup_failures` times in a row raises `SupervisorGaveUp` with the tail of its log.
+    Logs name the part, its exit code or signal and its log file, never what the log says (it may hold
+    message text). Time: `monotonic` for delays, `clock` (common/clock.py) for the instants shown.
+    """
+
+    def __init__(
+        self,
+        services: list[Service],
+        log_dir: Path,
+        status_path: Path | None = None,
+        *,
+        clock: Callable[[], datetime] = clock_now,
+        monotonic: Callable[[], float] = time.monotonic,
+        start: Callable[[Service], None] | None = None,
+        healthy: Callable[[Service], bool] = lambda s: _healthy(s),
+        echo: Callable[[str], None] = lambda m: click.echo(m, err=True),
+        backoff_base: float = 1.0,
+        backoff_cap: float = 30.0,
+        reset_after: float = 60.0,
+        max_startup_failures: int = 5,
+        startup_timeout: float = 300.0,
+        settle: float = 2.0,
+    ) -> None:
+        self.services = services
+        self.log_dir = log_dir
+        self.status_path = status_path
+        self.clock = clock
+        self.monotonic = monotonic
+        self._start = start or (lambda s: _start(s, log_dir))
+        self._healthy = healthy
+        self.echo = echo
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.reset_after = reset_after
+        self.max_startup_failures = max_startup_failures
+        self.startup_timeout = startup_timeout
+        self.settle = settle  # a part without a health check counts as up once it stayed alive this long
+        self.parts = {s.name: PartState() for s in services}
+        self.recoveries: list[tuple[str, float]] = []  # (part, seconds from its exit seen to healthy again)
+
+    # ------------------------------------------------------------------ life cycle
+    def start_all(self) -> None:
+        """Start every part not running yet (a running one, e.g. started by a test harness, is adopted)."""
+        now = self.monotonic()
+        for service in self.services:
+            part = self.parts[service.name]
+            if service.process is None or service.process.poll() is not None:
+                self._start(service)
+            part.state, part.started = "starting", now
+        self.write_status()
+
+    def all_healthy(self) -> bool:
+        return all(p.state == "up" for p in self.parts.values())
+
+    def backoff(self, level: int) -> float:
+        return min(self.backoff_cap, self.backoff_base * 2**level)
+
+    def step(self) -> None:
+        changed = False
+        for service in self.services:
+            changed |= self._step_part(service, self.parts[service.name], self.monotonic())
+        if changed:
+            self.write_status()
+
+    def run(self, stopping: Callable[[], bool], interval: float = 0.5, sleep: Callable[[float], None] = time.sleep) -> None:
+        while not stopping():
+            self.step()
+            sleep(interval)
+
+    def stop(self) -> None:
+        _stop(self.services)
+        for part in self.parts.values():
+            part.state = "stopped"
+        self.write_status(running=False)
+
+    # ------------------------------------------------------------------ one part
+    def _step_part(self, service: Service, part: PartState, now: float) -> bool:
+        process = service.process
+        if part.state == "waiting":
+            if now < part.next_start:
+                return False
+            self._start(service)
+            part.state, part.started = "starting", now
+            part.restarts += 1
+            part.last_restart_at = self.clock().isoformat()
+            self.echo(f"supervisor: {service.name} restarted (restart {part.restarts}, pid {self._pid(service)})")
+            return True
+        returncode = process.poll() if process is not None else -1
+        if part.state == "up":
+            if returncode is None:
+                if part.healthy_since is not None and part.backoff_level and now - part.healthy_since >= self.reset_after:
+                    part.backoff_level = 0  # healthy long enough: the next crash restarts quickly again
+                return False
+            if part.healthy_since is not None and now - part.healthy_since >= self.reset_after:
+                part.backoff_level = 0
+            self._exited(service, part, returncode, now, during_startup=False)
+            return True
+        # starting
+        if returncode is not None:
+            self._exited(service, part, returncode, now, during_startup=True)
+            return True
+        if service.health_url is None and now - part.started < self.settle:
+            return False
+        if self._healthy(service):
+            part.state, part.healthy_since = "up", now
+            part.startup_failures = 0
+            if part.down_since is not None:
+                took = now - part.down_since
+                self.recoveries.append((service.name, took))
+                self.echo(f"supervisor: {service.name} is healthy again ({took:.1f} s after it stopped)")
+                part.down_since = None
+            return True
+        if now - part.started > self.startup_timeout:
+            self.echo(f"supervisor: {service.name} not healthy after {self.startup_timeout:.0f} s; stopping it")
+            _stop([service])
+            self._exited(service, part, service.process.poll() if service.process else -1, now, during_startup=True)
+            return True
+        return False
+
+    def _exited(self, service: Service, part: PartState, returncode: int, now: float, *, during_startup: bool) -> None:
+        part.last_exit = describe_exit(returncode)
+        part.last_exit_at = self.clock().isoformat()
+        part.healthy_since = None
+        if part.down_since is None:
+            part.down_since = now
+        if during_startup:
+            part.startup_failures += 1
+            if part.startup_failures > self.max_startup_failures:
+                part.state = "stopped"
+                self.write_status()
+                raise SupervisorGaveUp(
+                    f"{service.name} failed during start-up {part.startup_failures} times in a row "
+                    f"({part.last_exit}):\n{_tail(service.log_path)}"
+                )
+        delay = self.backoff(part.backoff_level)
+        part.backoff_level += 1
+        part.state, part.next_start = "waiting", now + delay
+        where = f"during start-up, failure {part.startup_failures} in a row" if during_startup else "while running"
+        self.echo(f"supervisor: {service.name} stopped ({part.last_exit}, {where}); restart in {delay:g} s; log: {service.log_path}")
+
+    @staticmethod
+    def _pid(service: Service) -> int | None:
+        return service.process.pid if service.process is not None else None
+
+    # ------------------------------------------------------------------ status file
+    def status(self, *, running: bool = True) -> dict[str, object]:
+        parts = {}
+        for service in self.services:
+            part = self.parts[service.name]
+            alive = service.process is not None and service.process.poll() is None
+            parts[service.name] = {
+                "pid": self._pid(service) if alive else None,
+                "state": part.state,
+                "healthy": part.state == "up" and alive,
+                "restarts": part.restarts,
+                "last_exit": part.last_exit,
+                "last_exit_at": part.last_exit_at,
+                "last_restart_at": part.last_restart_at,
+                "log": str(service.log_path) if service.log_path else None,
+            }
+        return {"supervisor_pid": os.getpid(), "running": running, "updated_at": self.clock().isoformat(), "parts": parts}
+
+    def write_status(self, *, running: bool = True) -> None:
+        if self.status_path is None:
+            return
+        tmp = self.status_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.status(running=running), indent=2), encoding="utf-8")
+        os.replace(tmp, self.status_path)  # readers never see half a file
 
 
 @click.command(name="run")
@@ -234,21 +458,20 @@ def cli(rasa_port: int, timeout: int, schedulers: int) -> None:
 
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
+    supervisor = Supervisor(services, log_dir, settings.var_dir / STATUS_FILE, startup_timeout=timeout)
     try:
-        for service in services:
-            _start(service, log_dir)
+        supervisor.start_all()
         click.echo("starting: " + ", ".join(s.name for s in services) + f" (logs in {log_dir})")
-        pending = list(services)
+        announced: set[str] = set()
         deadline = time.monotonic() + timeout
-        while pending and not stopping:
-            for service in list(pending):
-                if service.process and service.process.poll() is not None:
-                    raise click.ClickException(f"{service.name} exited during start-up:\n{_tail(service.log_path)}")
-                if _healthy(service):
-                    click.echo(f"  {service.name} is up")
-                    pending.remove(service)
+        while not stopping and not supervisor.all_healthy():
+            supervisor.step()  # a part failing during start-up is retried; too many failures in a row stop here
+            for name, part in supervisor.parts.items():
+                if part.state == "up" and name not in announced:
+                    click.echo(f"  {name} is up")
+                    announced.add(name)
             if time.monotonic() > deadline:
-                names = ", ".join(s.name for s in pending)
+                names = ", ".join(n for n, p in supervisor.parts.items() if p.state != "up")
                 raise click.ClickException(f"not healthy after {timeout} s: {names}")
             time.sleep(0.5)
         if stopping:
@@ -260,13 +483,10 @@ def cli(rasa_port: int, timeout: int, schedulers: int) -> None:
         click.echo("  terminal chat: .venv/bin/bot shell   (in another terminal; --help for group/user options)")
         channels = [name for name, on in (("LINE", settings.line_enabled), ("Telegram", settings.telegram_enabled)) if on]
         click.echo(f"  channels:      {', '.join(channels) if channels else 'none configured (web chat and shell only)'}")
+        click.echo("  supervision:   a part that stops is restarted (`bot status` shows restarts)")
         click.echo("Press Ctrl-C to stop.")
-        while not stopping:
-            for service in services:
-                if service.process and service.process.poll() is not None:
-                    raise click.ClickException(f"{service.name} stopped unexpectedly:\n{_tail(service.log_path)}")
-            time.sleep(0.5)
+        supervisor.run(lambda: stopping)
     finally:
         click.echo("stopping ...")
-        _stop(services)
+        supervisor.stop()
         click.echo("stopped.")
