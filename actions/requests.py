@@ -134,6 +134,8 @@ class ValidateRequestForm(FormValidationAction):
             return [*events, *await super().run(dispatcher, tracker, domain)]
         with db.session() as s:
             match = find_services(s, entity=entity, text=text)
+            if match.how == "fuzzy" and entity is None:
+                match = find_services(s, entity=None, text=None)  # a near spelling of a generic word is no choice
             service = match.single
             if service is not None and service.kind not in ("report", "complaint") and QUESTION_START.search(text):
                 # "ลงทะเบียนเบี้ยคนแก่ที่ไหนครับ": a question, not a filing; answer it and file nothing
@@ -176,7 +178,7 @@ class ValidateRequestForm(FormValidationAction):
 
     def _interruption(self, dispatcher: CollectingDispatcher, tracker: Tracker, requested: str, text: str) -> Events | None:
         """A question, a change of mind or an edit in the middle of the form: handled, then the form goes on."""
-        earlier = _value_before_this_turn(tracker, "service")
+        earlier = _service_before_this_turn(tracker)
         keep: Events = [SlotSet("request_stopped", False)]
         if tracker.get_slot("service") != earlier:
             keep.append(SlotSet("service", earlier))  # the entity mapping's guess from this message
@@ -278,7 +280,10 @@ class ValidateRequestForm(FormValidationAction):
                 if whole.single is not None or not match.services:
                     match = whole
             if match.single is not None:
-                return {"service": match.single.name}
+                chosen = {"service": match.single.name}
+                if requested == "service" and not tracker.get_slot("request_details") and own_details(said, match.single):
+                    chosen["request_details"] = said[:1000]  # a whole description answers both questions
+                return chosen
             if match.services:
                 dispatcher.utter_message(response="utter_which_service", buttons=choice_buttons(match.services, "request_service"))
             else:
@@ -333,6 +338,17 @@ def _value_before_this_turn(tracker: Tracker, slot: str) -> Any:
         if event.get("event") == "slot" and event.get("name") == slot:
             return event.get("value")
     return tracker.slots.get(slot) if last_user == len(events) else None
+
+
+def _service_before_this_turn(tracker: Tracker) -> Any:
+    """The service the form had settled before this message (a guess mapped from this message's entity does not count)."""
+    events = tracker.events
+    last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=len(events))
+    before = [e for e in events[:last_user] if e.get("event") == "slot" and e.get("name") == "service"]
+    if before:
+        return before[-1].get("value")
+    changed_now = any(e.get("event") == "slot" and e.get("name") == "service" for e in events[last_user:])
+    return None if changed_now else tracker.get_slot("service")
 
 
 def _forget(tracker: Tracker, slot: str) -> None:
@@ -579,6 +595,9 @@ class ActionCancelRequest(Action):
             return _kept(dispatcher, asked_to_cancel(tracker))
         citizen = citizen_of(speaker_of(tracker))
         request_id = _request_id(tracker)
+        pending = asked_to_cancel(tracker) if request_id is None else None
+        if pending is not None:  # "ยกเลิกเลยค่ะ" right after the bot asked about that request: the wish repeated is a yes
+            return _cancel(dispatcher, tracker, parse_request_id(pending))
         with db.session() as s:
             if request_id is None:
                 # "cancel my request": show the latest open one and let the citizen press to confirm
