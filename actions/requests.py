@@ -123,8 +123,11 @@ class ValidateRequestForm(FormValidationAction):
         return await super().run(dispatcher, tracker, domain)
 
     async def _start(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, text: str) -> Events:
-        """The form's first turn: keep what the first message already says (the service and the details)."""
-        events: Events = []
+        """The form's first turn: keep what the first message already says (the service and the details).
+
+        The slot set first also tells Rasa this turn is validated, so this runs once (not again after activation).
+        """
+        events: Events = [SlotSet("request_stopped", False)]
         entity = latest_entity(tracker, "service")
         if tracker.get_slot("service") and entity is None:
             # "อยากยื่นคำร้อง" right after asking about some service: ask which one rather than assume it
