@@ -50,6 +50,7 @@ _END = r"(?=\s|$|\{|ครับ|ค่ะ|คะ|นะ|จ้า|คำร้�
 STOP = re.compile(r"^\s*(/cancel_request|ยกเลิก|ไม่เอาแล้ว|ไม่ยื่นแล้ว|ไม่แจ้งแล้ว|พอแล้ว|หยุด|cancel|stop)" + _END, re.IGNORECASE)
 SKIP = re.compile(r"^\s*(/deny|ไม่ต้อง|ไม่มี|ไม่ใช่|ไม่สะดวก|ไม่|ข้าม|skip|no)" + _END, re.IGNORECASE)
 YES = re.compile(r"^\s*(/affirm|ใช่|ยืนยัน|ตกลง|โอเค|ok|ได้|ส่งเลย|ยื่นเลย|yes|ถูกต้อง)", re.IGNORECASE)
+NATURAL_YES = re.compile(r"(ค่ะ|ครับ|คับ|ค่า|โอเค|ได้|ใช่|ยืนยัน|ส่ง|ยื่น|ตกลง|จ้า|ok|เอา|ถูก|yes|👍)", re.IGNORECASE)
 PHONE = re.compile(r"(?<!\d)0[0-9](?:[\s-]?[0-9]){7,8}(?!\d)")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 WORDISH = re.compile(r"[0-9A-Za-z\u0E01-\u0E2E\u0E50-\u0E59]")
@@ -140,8 +141,10 @@ class ValidateRequestForm(FormValidationAction):
             if match.how == "fuzzy" and entity is None:
                 match = find_services(s, entity=None, text=None)  # a near spelling of a generic word is no choice
             service = match.single
-            if service is not None and service.kind not in ("report", "complaint") and QUESTION_START.search(text):
-                # "ลงทะเบียนเบี้ยคนแก่ที่ไหนครับ": a question, not a filing; answer it and file nothing
+            asks = (QUESTION.search(text) and len(text) <= 60) or (service is not None and service.kind not in ("report", "complaint") and QUESTION_START.search(text))
+            if service is not None and asks:
+                # "ลงทะเบียนเบี้ยคนแก่ที่ไหนครับ", "แจ้งไฟถนนดับต้องใช้อะไรบ้าง": a question, not a filing; the card
+                # answers it (its button starts the form) and nothing is filed
                 _service_card(dispatcher, s, service)
                 return [*events, SlotSet("request_confirm", "answered"), SlotSet("request_stopped", True), SlotSet("requested_slot", None)]
             if service is not None:
@@ -252,8 +255,8 @@ class ValidateRequestForm(FormValidationAction):
         if tracker.get_slot("requested_slot") != "request_confirm":
             return {}
         text = _text(tracker)
-        if _intent(tracker) == "affirm" or YES.match(text):
-            return {"request_confirm": True}
+        if YES.match(text) or (_intent(tracker) == "affirm" and NATURAL_YES.search(text)):
+            return {"request_confirm": True}  # filing needs a real yes: a bare "อืมม" is asked again
         if _intent(tracker) in ("deny", "cancel_request") or SKIP.match(text):
             return {"request_confirm": False}
         return {"request_confirm": "unclear"}
