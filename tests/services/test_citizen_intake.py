@@ -176,3 +176,16 @@ def test_line_photos_reach_the_bot_in_private_chats_only() -> None:
     kind, text, extra = channel._kind_text(event, "private")
     assert (kind, text, extra) == ("message", PHOTO_PAYLOAD, {"photo": {"provider": "line", "message_id": "4711"}})
     assert channel._kind_text(event, "group")[0] is None
+
+
+def test_filing_needs_a_real_yes(services_db) -> None:
+    filled = {"service": "ไฟถนนดับ", "request_details": "ดับ", "request_location": {"address": "ซอย 5"}, "request_contact": "-"}
+    messages, slots = validate(form_tracker("อืมม", "request_confirm", filled, intent="affirm"))
+    assert slots["request_confirm"] is None and messages[0]["response"] == "utter_confirm_unclear"
+    _, slots = validate(form_tracker("ได้เลยค่ะ", "request_confirm", filled, intent="affirm"))
+    assert slots["request_confirm"] is True
+
+
+def test_a_question_about_a_report_service_shows_its_card_and_files_nothing(services_db) -> None:
+    messages, slots = _start("แจ้งไฟถนนดับต้องใช้อะไรบ้าง")
+    assert messages[0]["custom"]["cards"][0]["title"] == "ไฟถนนดับ" and slots["request_confirm"] == "answered"
