@@ -70,6 +70,8 @@ _FILING_WORDS = re.compile(
     r"(อยากให้|อยาก|ต้องการ|ขอ|แจ้ง|ร้องเรียน|ร้องทุกข์|ยื่น|คำร้อง|เรื่อง|ช่วย|ด้วย|หน่อย|ครับ|ค่ะ|คะ|คับ|ค่า|จ้า|จ้ะ|นะ|ที|เลย|ให้|มา|ซ่อม|แก้ไข|ดู)"
 )
 MIN_OWN_DETAILS = 8
+# words that make a message a place, whatever else it says
+PLACE = re.compile(r"(ซอย|ซ\.|ถนน|ถ\.|ตำบล|ต\.|อำเภอ|อ\.|จังหวัด|จ\.|แขวง|เขต|เลขที่|กรุงเทพ|หมู่บ้าน|ม\.\s*\d|หน้า|ข้าง|ตรง|ใกล้|แถว|ปาก)")
 PHOTO_MAX = 10
 
 
@@ -214,6 +216,14 @@ class ValidateRequestForm(FormValidationAction):
                     if not new.needs_location:
                         events.append(SlotSet("request_location", None))
                     return events
+        if requested == "request_location" and earlier and not PLACE.search(text) and shared_location(tracker) is None:
+            with db.session() as s:
+                same = find_services(s, text=text).single
+            if same is not None and same.name == earlier:
+                # "น้ำไม่ไหลตั้งแต่เมื่อวานเช้า ทั้งหมู่ 4 …" at the place question: more about the problem, not the place
+                details = f"{tracker.get_slot('request_details') or ''} {text}".strip()[:1000]
+                dispatcher.utter_message(text="รับรายละเอียดเพิ่มไว้แล้วครับ")
+                return [*keep, SlotSet("request_details", details)]
         if requested == "request_confirm":
             return self._edit(dispatcher, tracker, text, keep)
         return None

@@ -189,3 +189,11 @@ def test_filing_needs_a_real_yes(services_db) -> None:
 def test_a_question_about_a_report_service_shows_its_card_and_files_nothing(services_db) -> None:
     messages, slots = _start("แจ้งไฟถนนดับต้องใช้อะไรบ้าง")
     assert messages[0]["custom"]["cards"][0]["title"] == "ไฟถนนดับ" and slots["request_confirm"] == "answered"
+
+
+def test_more_about_the_problem_at_the_place_question_is_kept_as_details(services_db) -> None:
+    slots_before = {"service": "น้ำประปาไม่ไหล", "request_details": "น้ำประปาไม่ไหลตั้งแต่เมื่อวานค่ะ ทั้งหมู่บ้านเลย"}
+    messages, slots = validate(form_tracker("น้ำไม่ไหลตั้งแต่เมื่อวานเช้า ทั้งหมู่ 4 ไม่มีน้ำใช้เลยค่ะ", "request_location", slots_before))
+    assert "request_location" not in slots and slots["request_details"].endswith("ไม่มีน้ำใช้เลยค่ะ")
+    _, slots = validate(form_tracker("ซอยวัดใหม่ 12 ต.ในเมือง", "request_location", slots_before))
+    assert slots["request_location"] == {"address": "ซอยวัดใหม่ 12 ต.ในเมือง"}
