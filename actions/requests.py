@@ -20,6 +20,7 @@ from rasa_sdk.types import DomainDict
 from actions import db, ratelimit
 from actions.idempotency import once_per_message
 from actions.identity import citizen_of, shared_location, speaker_of
+from actions.service_cards import card_message
 from actions.services import choice_buttons, latest_entity
 from common.ids import format_request_id, parse_request_id
 from common.numbers import parse_number
@@ -29,6 +30,7 @@ from storage.models.services import COMPLETED, OPEN_STATUSES
 from storage.requests import (
     NotCompleted,
     RequestClosed,
+    add_attachment,
     RequestNotFound,
     cancel_request,
     create_request,
@@ -38,18 +40,39 @@ from storage.requests import (
     rate_request,
 )
 from storage.requests import latest_completed_unrated
+from storage.agencies import get_agency
+from storage.service_laws import law_lines
 from storage.services import find_services, get_service
 
 Events = list[dict[str, Any]]
-FORM_SLOTS = ("service", "request_details", "request_location", "request_contact", "request_confirm")
+FORM_SLOTS = ("service", "request_details", "request_location", "request_contact", "request_confirm", "request_photos")
 _END = r"(?=\s|$|\{|ครับ|ค่ะ|คะ|นะ|จ้า|คำร้อง|เรื่อง|การ|ก่อน|ดีกว่า|เลย)"
 STOP = re.compile(r"^\s*(/cancel_request|ยกเลิก|ไม่เอาแล้ว|ไม่ยื่นแล้ว|ไม่แจ้งแล้ว|พอแล้ว|หยุด|cancel|stop)" + _END, re.IGNORECASE)
 SKIP = re.compile(r"^\s*(/deny|ไม่ต้อง|ไม่มี|ไม่ใช่|ไม่สะดวก|ไม่|ข้าม|skip|no)" + _END, re.IGNORECASE)
 YES = re.compile(r"^\s*(/affirm|ใช่|ยืนยัน|ตกลง|โอเค|ok|ได้|ส่งเลย|ยื่นเลย|yes|ถูกต้อง)", re.IGNORECASE)
+NATURAL_YES = re.compile(r"(ค่ะ|ครับ|คับ|ค่า|โอเค|ได้|ใช่|ยืนยัน|ส่ง|ยื่น|ตกลง|จ้า|ok|เอา|ถูก|yes|👍)", re.IGNORECASE)
 PHONE = re.compile(r"(?<!\d)0[0-9](?:[\s-]?[0-9]){7,8}(?!\d)")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 WORDISH = re.compile(r"[0-9A-Za-z\u0E01-\u0E2E\u0E50-\u0E59]")
 MIN_DETAILS = 3
+# an information question asked in the middle of the form ("ต้องใช้เอกสารอะไรบ้าง", "กี่วันเสร็จ")
+QUESTION = re.compile(
+    r"(เอกสาร\S*(อะไร|ไร|ไหน|บ้าง)|ใช้(อะไร|ไร)บ้าง|กี่วัน|ใช้เวลา(นาน|กี่|เท่า)|นานไหม|นานมั้ย|นานไม๊|ค่าธรรมเนียม|เสียเงิน|เสียค่า|ฟรีไหม|ฟรีมั้ย"
+    r"|เท่าไหร่|เท่าไร|ต้องเตรียม|ทำที่ไหน|ยื่นที่ไหน|ติดต่อที่ไหน|เบอร์(โทร)?(อะไร|ไหน)|ต้องไปเอง)"
+)
+# a change of mind about what is being filed ("เปลี่ยนเป็นแจ้งถนนชำรุดแทน", "ไม่ใช่ไฟถนน เป็นเรื่องขยะ")
+CHANGE = re.compile(r"(เปลี่ยนเป็น|ขอเปลี่ยน|เปลี่ยนเรื่อง|แทนดีกว่า|แทนครับ|แทนค่ะ|แทนนะ|\Sแทน$|ไม่ใช่.{0,20}(เป็น|แต่|คือ)|เอาเป็น|จริงๆ(แล้ว)?(เป็น|คือ|จะ))")
+EDIT_DETAILS = re.compile(r"(แก้|เปลี่ยน|เพิ่ม)\s*(ไข)?\s*(รายละเอียด|ข้อความ)")
+EDIT_PLACE = re.compile(r"(แก้|เปลี่ยน)\s*(ไข)?\s*(ที่อยู่|สถานที่|ตำแหน่ง|จุด|โลเคชั่น|โลเคชัน)")
+EDIT_CONTACT = re.compile(r"(แก้|เปลี่ยน)\s*(ไข)?\s*(เบอร์|เบอ|อีเมล|เมล|ช่องทางติดต่อ)")
+# words of a filing that say nothing about the problem itself: what is left is the citizen's own details
+_FILING_WORDS = re.compile(
+    r"(อยากให้|อยาก|ต้องการ|ขอ|แจ้ง|ร้องเรียน|ร้องทุกข์|ยื่น|คำร้อง|เรื่อง|ช่วย|ด้วย|หน่อย|ครับ|ค่ะ|คะ|คับ|ค่า|จ้า|จ้ะ|นะ|ที|เลย|ให้|มา|ซ่อม|แก้ไข|ดู)"
+)
+MIN_OWN_DETAILS = 8
+# words that make a message a place, whatever else it says
+PLACE = re.compile(r"(ซอย|ซ\.|ถนน|ถ\.|ตำบล|ต\.|อำเภอ|อ\.|จังหวัด|จ\.|แขวง|เขต|เลขที่|กรุงเทพ|หมู่บ้าน|ม\.\s*\d|หน้า|ข้าง|ตรง|ใกล้|แถว|ปาก)")
+PHOTO_MAX = 10
 
 
 def _text(tracker: Tracker) -> str:
@@ -91,14 +114,136 @@ class ValidateRequestForm(FormValidationAction):
             return [SlotSet("request_stopped", True), SlotSet("requested_slot", None)]
         if requested and _intent(tracker) == "human_handoff":
             return [SlotSet("request_stopped", True), SlotSet("requested_slot", None)]
-        if not requested and tracker.get_slot("service") and latest_entity(tracker, "service") is None:
-            # "อยากยื่นคำร้อง" right after asking about some service: ask which one rather than assume it
-            tracker.slots["service"] = None
-            for event in tracker.events:
-                if event.get("event") == "slot" and event.get("name") == "service":
-                    event["value"] = None
-            return [SlotSet("service", None), *await super().run(dispatcher, tracker, domain)]
+        photo = shared_photo(tracker)
+        if requested and (photo is not None or _intent(tracker) == "share_photo"):
+            return await self._go_on(dispatcher, tracker, domain, self._photo(dispatcher, tracker, photo))
+        if requested and requested != "service" and not text.startswith("/"):
+            handled = self._interruption(dispatcher, tracker, requested, text)
+            if handled is not None:
+                return await self._go_on(dispatcher, tracker, domain, handled)
+        if not requested:
+            return await self._start(dispatcher, tracker, domain, text)
         return await super().run(dispatcher, tracker, domain)
+
+    async def _start(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, text: str) -> Events:
+        """The form's first turn: keep what the first message already says (the service and the details).
+
+        The slot set first also tells Rasa this turn is validated, so this runs once (not again after activation).
+        """
+        events: Events = [SlotSet("request_stopped", False)]
+        entity = latest_entity(tracker, "service")
+        if tracker.get_slot("service") and entity is None:
+            # "อยากยื่นคำร้อง" right after asking about some service: ask which one rather than assume it
+            _forget(tracker, "service")
+            events.append(SlotSet("service", None))
+        if text.startswith("/"):
+            return [*events, *await super().run(dispatcher, tracker, domain)]
+        with db.session() as s:
+            match = find_services(s, entity=entity, text=text)
+            if match.how == "fuzzy" and entity is None:
+                match = find_services(s, entity=None, text=None)  # a near spelling of a generic word is no choice
+            service = match.single
+            asks = (QUESTION.search(text) and len(text) <= 60) or (service is not None and service.kind not in ("report", "complaint") and QUESTION_START.search(text))
+            if service is not None and asks:
+                # "ลงทะเบียนเบี้ยคนแก่ที่ไหนครับ", "แจ้งไฟถนนดับต้องใช้อะไรบ้าง": a question, not a filing; the card
+                # answers it (its button starts the form) and nothing is filed
+                _service_card(dispatcher, s, service)
+                return [*events, SlotSet("request_confirm", "answered"), SlotSet("request_stopped", True), SlotSet("requested_slot", None)]
+            if service is not None:
+                tracker.slots["service"] = service.name
+                events.append(SlotSet("service", service.name))
+                own = own_details(text, service)
+            else:
+                own = own_details(text, None)
+                if len(match.services) > 1:
+                    dispatcher.utter_message(response="utter_which_service", buttons=choice_buttons(match.services, "request_service"))
+        if own:
+            tracker.slots["request_details"] = text[:1000]
+            events.append(SlotSet("request_details", text[:1000]))
+        later = await super().run(dispatcher, tracker, domain)
+        if service is not None:
+            # the mapping's guess from the entity alone must not undo the service read from the whole message
+            later = [e for e in later if not (e.get("event") == "slot" and e.get("name") == "service")]
+        return [*events, *later]
+
+    async def _go_on(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, events: Events) -> Events:
+        """The form goes on after a photo, a question or an edit: the next slot it needs is asked."""
+        tracker.add_slots(events)
+        following = await self.next_requested_slot(dispatcher, tracker, domain)
+        return [*events, following] if following is not None else events
+
+    def _photo(self, dispatcher: CollectingDispatcher, tracker: Tracker, photo: dict[str, Any] | None) -> Events:
+        photos = list(tracker.get_slot("request_photos") or [])
+        if photo is None:
+            dispatcher.utter_message(text="ยังไม่ได้รับไฟล์รูปครับ ลองส่งรูปอีกครั้งได้เลยครับ")
+            return [SlotSet("request_photos", photos)]
+        if len(photos) >= PHOTO_MAX:
+            dispatcher.utter_message(text=f"แนบรูปได้สูงสุด {PHOTO_MAX} รูปต่อคำร้องครับ รูปนี้ยังไม่ได้แนบ")
+            return [SlotSet("request_photos", photos)]
+        photos.append(photo)
+        dispatcher.utter_message(text=f"ได้รับรูปแล้วครับ (รูปที่ {len(photos)}) จะแนบไปกับคำร้องนี้ให้เจ้าหน้าที่ดูด้วย")
+        return [SlotSet("request_photos", photos)]
+
+    def _interruption(self, dispatcher: CollectingDispatcher, tracker: Tracker, requested: str, text: str) -> Events | None:
+        """A question, a change of mind or an edit in the middle of the form: handled, then the form goes on."""
+        earlier = _service_before_this_turn(tracker)
+        keep: Events = [SlotSet("request_stopped", False)]
+        if tracker.get_slot("service") != earlier:
+            keep.append(SlotSet("service", earlier))  # the entity mapping's guess from this message
+        asked = _intent(tracker) == "ask_service_info" and _confidence(tracker) >= 0.8 and len(text) < 80
+        if (QUESTION.search(text) and len(text) <= 60) or asked:
+            with db.session() as s:
+                named = latest_entity(tracker, "service")
+                target = get_service(s, named) if named else None
+                if target is None:
+                    found = find_services(s, text=text)
+                    target = found.single
+                target = target or get_service(s, earlier or "")
+                if target is None:
+                    return None
+                _service_card(dispatcher, s, target)
+            dispatcher.utter_message(text=f"ต่อเรื่องที่กำลังแจ้ง{(' (' + earlier + ')') if earlier else ''}นะครับ ตอบคำถามด้านล่างได้เลย หรือพิมพ์ \"ยกเลิก\" หากไม่ต้องการแจ้งต่อ")
+            return keep
+        if CHANGE.search(text) or (requested == "request_confirm" and not YES.match(text) and not SKIP.match(text)):
+            with db.session() as s:
+                found = find_services(s, entity=latest_entity(tracker, "service"), text=_CHANGE_WORDS.sub(" ", text))
+                new = found.single
+                if new is not None and new.name != earlier:
+                    dispatcher.utter_message(text=f"เปลี่ยนเป็นแจ้งเรื่อง \"{new.name}\" ({new.agency}) แล้วครับ")
+                    events = [SlotSet("request_stopped", False), SlotSet("service", new.name), SlotSet("request_confirm", None)]
+                    own = own_details(_CHANGE_WORDS.sub(" ", text), new)
+                    events.append(SlotSet("request_details", text[:1000] if own else None))
+                    if not new.needs_location:
+                        events.append(SlotSet("request_location", None))
+                    return events
+        if requested == "request_location" and earlier and not PLACE.search(text) and shared_location(tracker) is None:
+            with db.session() as s:
+                same = find_services(s, text=text).single
+            if same is not None and same.name == earlier:
+                # "น้ำไม่ไหลตั้งแต่เมื่อวานเช้า ทั้งหมู่ 4 …" at the place question: more about the problem, not the place
+                details = f"{tracker.get_slot('request_details') or ''} {text}".strip()[:1000]
+                dispatcher.utter_message(text="รับรายละเอียดเพิ่มไว้แล้วครับ")
+                return [*keep, SlotSet("request_details", details)]
+        if requested == "request_confirm":
+            return self._edit(dispatcher, tracker, text, keep)
+        return None
+
+    def _edit(self, dispatcher: CollectingDispatcher, tracker: Tracker, text: str, keep: Events) -> Events | None:
+        """Edits at the confirmation card in plain Thai: phone, details, place."""
+        digits = text.translate(str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789"))
+        phone = PHONE.search(digits)
+        email = EMAIL.search(text)
+        if phone or email or EDIT_CONTACT.search(text):
+            value = re.sub(r"[\s-]", "", phone.group(0)) if phone else (email.group(0) if email else None)
+            dispatcher.utter_message(text=f"แก้ช่องทางติดต่อเป็น {value} แล้วครับ" if value else "ได้ครับ ขอช่องทางติดต่อใหม่ครับ")
+            return [*keep, SlotSet("request_contact", value), SlotSet("request_confirm", None)]
+        if EDIT_DETAILS.search(text):
+            dispatcher.utter_message(text="ได้ครับ พิมพ์รายละเอียดใหม่ได้เลย")
+            return [*keep, SlotSet("request_details", None), SlotSet("request_confirm", None)]
+        if EDIT_PLACE.search(text):
+            dispatcher.utter_message(text="ได้ครับ ส่งตำแหน่งหรือพิมพ์ที่อยู่ใหม่ได้เลย")
+            return [*keep, SlotSet("request_location", None), SlotSet("request_confirm", None)]
+        return None
 
     # Extraction: only the slot being asked for takes the message.
 
@@ -120,8 +265,8 @@ class ValidateRequestForm(FormValidationAction):
         if tracker.get_slot("requested_slot") != "request_confirm":
             return {}
         text = _text(tracker)
-        if _intent(tracker) == "affirm" or YES.match(text):
-            return {"request_confirm": True}
+        if YES.match(text) or (_intent(tracker) == "affirm" and NATURAL_YES.search(text)):
+            return {"request_confirm": True}  # filing needs a real yes: a bare "อืมม" is asked again
         if _intent(tracker) in ("deny", "cancel_request") or SKIP.match(text):
             return {"request_confirm": False}
         return {"request_confirm": "unclear"}
@@ -142,10 +287,19 @@ class ValidateRequestForm(FormValidationAction):
         text = str(value or "")
         if not text.strip():
             return {"service": None}  # nothing said yet: the form asks
+        said = _text(tracker)
         with db.session() as s:
+            # the entity first, then the whole message ("แม่อายุ60แล้ว ลงทะเบียนเบี้ยคนแก่": the entity may be a stray word)
             match = find_services(s, entity=text, text=text)
+            if match.single is None and said and not said.startswith("/") and said != text:
+                whole = find_services(s, entity=None, text=said)
+                if whole.single is not None or not match.services:
+                    match = whole
             if match.single is not None:
-                return {"service": match.single.name}
+                chosen = {"service": match.single.name}
+                if requested == "service" and not tracker.get_slot("request_details") and own_details(said, match.single):
+                    chosen["request_details"] = said[:1000]  # a whole description answers both questions
+                return chosen
             if match.services:
                 dispatcher.utter_message(response="utter_which_service", buttons=choice_buttons(match.services, "request_service"))
             else:
@@ -200,6 +354,59 @@ def _value_before_this_turn(tracker: Tracker, slot: str) -> Any:
         if event.get("event") == "slot" and event.get("name") == slot:
             return event.get("value")
     return tracker.slots.get(slot) if last_user == len(events) else None
+
+
+def _service_before_this_turn(tracker: Tracker) -> Any:
+    """The service the form had settled before this message (a guess mapped from this message's entity does not count)."""
+    events = tracker.events
+    last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=len(events))
+    before = [e for e in events[:last_user] if e.get("event") == "slot" and e.get("name") == "service"]
+    if before:
+        return before[-1].get("value")
+    changed_now = any(e.get("event") == "slot" and e.get("name") == "service" for e in events[last_user:])
+    return None if changed_now else tracker.get_slot("service")
+
+
+def _forget(tracker: Tracker, slot: str) -> None:
+    tracker.slots[slot] = None
+    for event in tracker.events:
+        if event.get("event") == "slot" and event.get("name") == slot:
+            event["value"] = None
+
+
+def _confidence(tracker: Tracker) -> float:
+    return float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
+
+
+QUESTION_START = re.compile(r"(ที่ไหน|ยังไง|อย่างไร|ทำไง|ไหม|มั้ย|ไม๊|อะไรบ้าง|ไรบ้าง|เท่าไหร่|เท่าไร|กี่วัน|\?)")
+_CHANGE_WORDS = re.compile(r"เปลี่ยนเป็น|ขอเปลี่ยน|เปลี่ยนเรื่อง|ไม่ใช่เรื่อง\S*|ไม่ใช่|แทน|เอาเป็น|ดีกว่า")
+
+
+def own_details(text: str, service: Any) -> bool:
+    """Whether the message says more than "file <service>": then it is kept as the details."""
+    if text.startswith("/"):
+        return False
+    rest = text.lower()
+    names = [service.name, *service.aliases] if service is not None else []
+    for name in sorted(names, key=len, reverse=True):
+        rest = rest.replace(str(name).lower(), " ")
+    rest = _FILING_WORDS.sub(" ", rest)
+    return len(WORDISH.findall(rest)) >= MIN_OWN_DETAILS
+
+
+def shared_photo(tracker: Tracker) -> dict[str, Any] | None:
+    """A photo the citizen sent with the latest message (the gateway's `photo` metadata), if any."""
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    photo = metadata.get("photo")
+    if isinstance(photo, dict) and photo.get("message_id"):
+        return {"provider": str(photo.get("provider") or "line"), "message_id": str(photo["message_id"])}
+    return None
+
+
+def _service_card(dispatcher: CollectingDispatcher, session, service) -> None:  # type: ignore[no-untyped-def]
+    agency = get_agency(session, service.agency)
+    dispatcher.utter_message(response="utter_service_info_intro", service=service.name,
+                             json_message=card_message(service, agency.phone if agency else None, law_lines(session, service.name)))
 
 
 def _location_text(location: dict[str, Any] | None) -> str:
@@ -257,6 +464,8 @@ class ActionSubmitRequest(Action):
 
     @once_per_message
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
+        if tracker.get_slot("request_confirm") == "answered":  # a question answered at the start: nothing to file
+            return _reset()
         if tracker.get_slot("request_stopped") or tracker.get_slot("request_confirm") is not True:
             if _intent(tracker) == "human_handoff":
                 return [*_reset(), FollowupAction("action_human_handoff")]
@@ -277,6 +486,7 @@ class ActionSubmitRequest(Action):
                 s, citizen, service, details=tracker.get_slot("request_details") or "",
                 location=location if isinstance(location, dict) else None,
                 contact=contact if contact and contact != "-" else None,
+                attachments=[p for p in tracker.get_slot("request_photos") or [] if isinstance(p, dict)],
             )
             code, agency, duration = request.code, request.agency, service.duration or f"ประมาณ {service.duration_days} วัน"
         dispatcher.utter_message(response="utter_request_filed", request_id=code, agency=agency, duration=duration,
@@ -331,14 +541,83 @@ class ActionCheckRequestStatus(Action):
         return []
 
 
+CONFIRM_CANCEL = re.compile(r"ต้องการยกเลิกคำร้อง (REQ-\d{6})")
+KEEP_REQUEST = re.compile(r"^\s*(ไม่|ยังไม่|อย่า|ไม่ต้อง)\s*ยกเลิก")
+
+
+def asked_to_cancel(tracker: Tracker) -> str | None:
+    """The request the bot's previous message asked to cancel ("ต้องการยกเลิกคำร้อง REQ-… ใช่ไหมครับ"), if it did."""
+    events = tracker.events
+    last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=len(events))
+    for event in reversed(events[:last_user]):
+        if event.get("event") == "user":
+            return None
+        if event.get("event") == "bot":
+            found = CONFIRM_CANCEL.search(event.get("text") or "")
+            if found:
+                return found.group(1)
+    return None
+
+
+def _kept(dispatcher: CollectingDispatcher, code: str | None) -> Events:
+    if code:
+        dispatcher.utter_message(text=f"รับทราบครับ ไม่ยกเลิก คำร้อง {code} ยังดำเนินการต่อตามปกติ")
+    else:
+        dispatcher.utter_message(response="utter_ok")
+    return []
+
+
+class ActionAffirmInContext(Action):
+    """A bare "ใช่ค่ะ" / "โอเค" / "ได้เลย": yes to the question the bot just asked, if it asked one."""
+
+    def name(self) -> str:
+        return "action_affirm_in_context"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
+        code = asked_to_cancel(tracker)
+        if code is None:
+            dispatcher.utter_message(response="utter_anything_else")
+            return []
+        return _cancel(dispatcher, tracker, parse_request_id(code))
+
+
+class ActionDenyInContext(Action):
+    """A bare "ไม่" / "ไม่ใช่": no to the question the bot just asked."""
+
+    def name(self) -> str:
+        return "action_deny_in_context"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
+        return _kept(dispatcher, asked_to_cancel(tracker))
+
+
+def _cancel(dispatcher: CollectingDispatcher, tracker: Tracker, request_id: int | None) -> Events:
+    citizen = citizen_of(speaker_of(tracker))
+    with db.session() as s:
+        try:
+            request = cancel_request(s, citizen.key, request_id)
+        except RequestNotFound:
+            return _not_found(dispatcher)
+        except RequestClosed as closed:
+            dispatcher.utter_message(response="utter_request_already_closed", request_id=format_request_id(request_id), status=STATUS_THAI[closed.status])
+            return []
+        dispatcher.utter_message(response="utter_request_cancelled", request_id=request.code)
+    return []
+
+
 class ActionCancelRequest(Action):
     def name(self) -> str:
         return "action_cancel_request"
 
     @once_per_message
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
+        if KEEP_REQUEST.match(_text(tracker)):  # "ไม่ยกเลิกแล้วค่ะ"
+            return _kept(dispatcher, asked_to_cancel(tracker))
         citizen = citizen_of(speaker_of(tracker))
         request_id = _request_id(tracker)
+        pending = asked_to_cancel(tracker) if request_id is None else None
+        if pending is not None:  # "ยกเลิกเลยค่ะ" right after the bot asked about that request: the wish repeated is a yes
+            return _cancel(dispatcher, tracker, parse_request_id(pending))
         with db.session() as s:
             if request_id is None:
                 # "cancel my request": show the latest open one and let the citizen press to confirm
@@ -423,4 +702,37 @@ class ActionRateService(Action):
                                          status=STATUS_THAI[not_done.status])
                 return []
             dispatcher.utter_message(response="utter_rating_thanks", rating=str(score), request_id=request.code, agency=request.agency)
+        return []
+
+
+RECENT_REQUEST_MINUTES = 60
+
+
+class ActionReceivePhoto(Action):
+    """A photo outside the request form: attached to the request filed in the last hour, else a polite note."""
+
+    def name(self) -> str:
+        return "action_receive_photo"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
+        from datetime import UTC, timedelta
+
+        from common import clock as app_clock
+
+        photo = shared_photo(tracker)
+        speaker = speaker_of(tracker)
+        if photo is not None and not speaker.in_group:
+            citizen = citizen_of(speaker)
+            with db.session() as s:
+                latest = latest_open_request(s, citizen.key)
+                if latest is not None:
+                    created = latest.created_at if latest.created_at.tzinfo else latest.created_at.replace(tzinfo=UTC)
+                    if app_clock.now() - created <= timedelta(minutes=RECENT_REQUEST_MINUTES):
+                        request = add_attachment(s, citizen.key, latest.id, photo)
+                        dispatcher.utter_message(text=f"แนบรูปประกอบกับคำร้อง {request.code} ({request.service}) ให้แล้วครับ เจ้าหน้าที่จะเห็นรูปนี้ด้วย")
+                        return []
+        dispatcher.utter_message(text=(
+            "ได้รับรูปแล้วครับ แต่ตอนนี้ผมอ่านได้เฉพาะข้อความ ตำแหน่งที่ตั้ง และการกดปุ่ม จึงยังไม่รู้ว่ารูปนี้เกี่ยวกับเรื่องอะไร "
+            "หากเป็นรูปประกอบเรื่องที่จะแจ้ง พิมพ์ \"แจ้งเรื่อง\" แล้วส่งรูประหว่างกรอกข้อมูลได้เลยครับ 🙏"
+        ))
         return []

@@ -67,6 +67,7 @@ WELCOME = ("สวัสดีครับ ขอบคุณที่เพิ�
            "รับเรื่องร้องเรียน และติดตามคำร้องให้ได้ พิมพ์ถามได้เลย หรือพิมพ์ \"เมนู\" เพื่อดูสิ่งที่ช่วยได้ครับ\n"
            "ข้อความและข้อมูลที่คุณให้ไว้ใช้เพื่อให้บริการและส่งเรื่องถึงหน่วยงานที่รับผิดชอบเท่านั้น "
            "ขอดูหรือลบข้อมูลของคุณได้ทุกเมื่อด้วยการพิมพ์ \"ขอดูข้อมูลของฉัน\" หรือ \"ลบข้อมูลของฉัน\" (ตาม พ.ร.บ.คุ้มครองข้อมูลส่วนบุคคล)")
+PHOTO_PAYLOAD = "/share_photo"
 UNSUPPORTED = ("ขออภัยครับ ตอนนี้ผมอ่านได้เฉพาะข้อความ ตำแหน่งที่ตั้ง (แชร์โลเคชัน) และการกดปุ่มเมนูเท่านั้น "
                "รบกวนพิมพ์เป็นข้อความแทนนะครับ 🙏")
 
@@ -329,6 +330,10 @@ class LineChannel:
                 return "message", location["address"] or "ตำแหน่งที่ตั้ง", {"location": location}
             if group:
                 return None, "", {}  # stickers and photos in a group are for the people there
+            if message.type == "image" and message.id:
+                # a photo goes to the bot as the share_photo intent with its LINE content id (evidence for a request,
+                # fetched from LINE's content API by whoever needs it; the image itself is not stored here)
+                return "message", PHOTO_PAYLOAD, {"photo": {"provider": "line", "message_id": str(message.id)}}
             return "unsupported", "", {"message_type": message.type}
         if isinstance(event, PostbackEvent):
             return "message", str(event.postback.data or "") if event.postback else "", {"postback": True}

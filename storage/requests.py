@@ -12,6 +12,7 @@ ID is "not found", exactly like an unknown one.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -193,9 +194,13 @@ def _history(session: Session, request: ServiceRequest, action: str, actor: str,
 
 def create_request(
     session: Session, citizen: Citizen, service: Service, *, details: str, location: dict[str, Any] | None = None,
-    contact: str | None = None, now: datetime | None = None,
+    contact: str | None = None, now: datetime | None = None, attachments: list[dict[str, Any]] | None = None,
 ) -> ServiceRequest:
-    """File a request, route it to the service's agency and schedule its escalation."""
+    """File a request, route it to the service's agency and schedule its escalation.
+
+    `attachments`: photos the citizen sent while filing ({"provider": "line", "message_id": ...}),
+    kept as history rows whose note is the reference (blanked by erasure and retention like every note).
+    """
     now = now or utcnow()
     request = ServiceRequest(
         citizen_key=citizen.key, channel=citizen.channel, reply_to=citizen.reply_to, service=service.name,
@@ -205,7 +210,42 @@ def create_request(
     session.add(request)
     session.flush()
     _history(session, request, "created", "citizen")
+    for attachment in (attachments or [])[:MAX_ATTACHMENTS]:
+        _history(session, request, "attachment", "citizen", note=attachment_reference(attachment))
     _route(session, request, service, now, note=None)
+    return request
+
+
+MAX_ATTACHMENTS = 10
+
+
+def attachment_reference(attachment: dict[str, Any]) -> str:
+    """How a photo is kept: its platform and the platform's content id (never the image itself)."""
+    provider = re.sub(r"[^a-z]", "", str(attachment.get("provider") or "line").lower())[:10] or "line"
+    content = re.sub(r"[^0-9A-Za-z_-]", "", str(attachment.get("message_id") or ""))[:64]
+    return f"{provider}-image:{content}"
+
+
+def attachments_of(request: ServiceRequest) -> list[str]:
+    return [row.note for row in request.history if row.action == "attachment" and row.note]
+
+
+def add_attachment(session: Session, citizen_key: str, request_id: int, attachment: dict[str, Any]) -> ServiceRequest:
+    """A photo sent right after filing: kept with the request and shown to the agency's groups."""
+    request = _own(session, citizen_key, request_id)
+    if request.status not in OPEN_STATUSES:
+        raise RequestClosed(request.status)
+    if len(attachments_of(request)) >= MAX_ATTACHMENTS:
+        return request
+    reference = attachment_reference(attachment)
+    _history(session, request, "attachment", "citizen", note=reference)
+    session.flush()
+    text = wording.attachment_notice(request, reference)
+    for chat_id in agency_chats(session, request.agency) or agency_chats(session, FALLBACK_DESK):
+        enqueue(
+            session, kind="request_attachment", channel="telegram", recipient=chat_id, text=text,
+            idempotency_key=f"request:{request.id}:attachment:{len(request.history)}:{chat_id}", cause=("request", str(request.id)),
+        )
     return request
 
 

@@ -33,6 +33,7 @@ class RequestView(Protocol):
     location: dict[str, Any] | None
     contact: str | None
     created_at: datetime
+    history: Sequence[Any]
 
 
 class HistoryView(Protocol):
@@ -69,6 +70,9 @@ def request_card(request: RequestView, heading: str) -> dict[str, Any]:
         lines.append(f"สถานที่: {where}")
     if request.contact:
         lines.append(f"ติดต่อกลับ: {request.contact}")
+    photos = [row.note for row in request.history if row.action == "attachment" and row.note]
+    if photos:
+        lines.append(f"📷 รูปประกอบ {len(photos)} รูป (รหัสรูป {', '.join(photos)})")
     return card(
         f"{heading} {request.code}",
         subtitle=f"{request.service} · {request.agency}",
@@ -80,6 +84,11 @@ def request_card(request: RequestView, heading: str) -> dict[str, Any]:
             button("เสร็จสิ้น", '/update_request_status{"request_id": "%s", "request_status": "completed"}' % request.code),
         ],
     )
+
+
+def attachment_notice(request: RequestView, reference: str) -> str:
+    """Told to the agency's groups when a citizen adds a photo to a request already filed."""
+    return f"📷 ผู้ยื่นคำร้อง {request.code} ({request.service}) ส่งรูปประกอบเพิ่ม 1 รูป (รหัสรูป {reference})"
 
 
 def routed_text(request: RequestView, heading: str, note: str | None) -> str:
@@ -151,6 +160,9 @@ def status_lines(history: Sequence[HistoryView], anonymised: bool) -> list[str]:
             what = "เจ้าหน้าที่ตอบกลับ"
         elif row.action == "rated":
             what = f"ให้คะแนน {row.note}"
+        elif row.action == "attachment":
+            lines.append(f"{moment(row.at)} · แนบรูปประกอบ")
+            continue
         else:
             what = STATUS_THAI.get(row.status, row.status)
         note = f" ({row.note})" if row.note and row.action not in ("rated", "created") and not anonymised else ""

@@ -143,14 +143,24 @@ def test_cards_become_a_flex_message(gateway) -> None:
     assert flex["altText"] == "ผลค้นหา" and flex["contents"]["type"] == "bubble"
 
 
-@pytest.mark.parametrize("payload", ["line_sticker.json", "line_image.json"])
-def test_stickers_and_images_get_a_polite_thai_reply_without_rasa(gateway, payload: str) -> None:
+def test_stickers_get_a_polite_thai_reply_without_rasa(gateway) -> None:
     server, rasa, line, _ = gateway
-    body = line_body(payload)
+    body = line_body("line_sticker.json")
     httpx.post(f"{server.url}/webhooks/line", content=body, headers={"x-line-signature": sign(body)})
     wait_for(lambda: line.replies)
     assert "ข้อความ" in line.replies[0]["messages"][0]["text"]
     assert rasa.received == []
+
+
+def test_a_photo_reaches_rasa_as_evidence_with_its_content_id(gateway) -> None:
+    """Issue #18: a LINE image in a 1:1 chat is the share_photo intent with the image's content id (never the image)."""
+    server, rasa, line, _ = gateway
+    body = line_body("line_image.json")
+    httpx.post(f"{server.url}/webhooks/line", content=body, headers={"x-line-signature": sign(body)})
+    wait_for(lambda: rasa.received)
+    sent = rasa.received[0]
+    raw = json.loads(body)["events"][0]["message"]
+    assert sent["message"] == "/share_photo" and sent["metadata"]["photo"] == {"provider": "line", "message_id": raw["id"]}
 
 
 def test_follow_gets_a_welcome_and_location_reaches_rasa(gateway) -> None:
