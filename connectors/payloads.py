@@ -110,6 +110,7 @@ BUTTON_PAYLOADS: dict[str, frozenset[str]] = {
     "update_request_status": frozenset({"request_id", "request_status", "agency"}),
     "update_task_status": frozenset({"task_id", "time", "task_status"}),
     "set_reminder": frozenset({"time"}),
+    "share_photo": frozenset(),  # sent by the gateway for a LINE image (connectors/line.py PHOTO_PAYLOAD); the photo is in metadata
 }
 
 
