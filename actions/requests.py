@@ -21,7 +21,7 @@ from actions import db, ratelimit
 from actions.idempotency import once_per_message
 from actions.identity import citizen_of, shared_location, speaker_of
 from actions.service_cards import card_message
-from actions.services import choice_buttons, latest_entity
+from actions.services import choice_buttons, latest_entity, law_citations
 from common.ids import format_request_id, parse_request_id
 from common.numbers import parse_number
 from common.replies import button, card, cards, location_request
@@ -41,7 +41,6 @@ from storage.requests import (
 )
 from storage.requests import latest_completed_unrated
 from storage.agencies import get_agency
-from storage.service_laws import law_lines
 from storage.services import find_services, get_service
 
 Events = list[dict[str, Any]]
@@ -406,7 +405,7 @@ def shared_photo(tracker: Tracker) -> dict[str, Any] | None:
 def _service_card(dispatcher: CollectingDispatcher, session, service) -> None:  # type: ignore[no-untyped-def]
     agency = get_agency(session, service.agency)
     dispatcher.utter_message(response="utter_service_info_intro", service=service.name,
-                             json_message=card_message(service, agency.phone if agency else None, law_lines(session, service.name)))
+                             json_message=card_message(service, agency.phone if agency else None, law_citations(session, service.name)))
 
 
 def _location_text(location: dict[str, Any] | None) -> str:

@@ -30,6 +30,11 @@ def choice_buttons(services: list[Service], intent: str) -> list[dict[str, str]]
     return [button(s.name, '/%s{"service": "%s"}' % (intent, s.name)) for s in services[:10]]
 
 
+
+def law_citations(session, service: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The acts (and sections) a service rests on, worded for its card."""
+    return [citation(ref.title, ref.sections) for ref in laws_for_service(session, service)]
+
 class ActionServiceInfo(Action):
     def name(self) -> str:
         return "action_service_info"
@@ -42,7 +47,7 @@ class ActionServiceInfo(Action):
             if match.single is not None:
                 service = match.single
                 agency = get_agency(s, service.agency)
-                payload = card_message(service, agency.phone if agency else None, [citation(ref.title, ref.sections) for ref in laws_for_service(s, service.name)])
+                payload = card_message(service, agency.phone if agency else None, law_citations(s, service.name))
                 dispatcher.utter_message(response="utter_service_info_intro", service=service.name, json_message=payload)
                 return [SlotSet("service", service.name)]
             if match.services:
