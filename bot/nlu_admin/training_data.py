@@ -259,13 +259,15 @@ def intent_examples(data_dir: Path) -> dict[str, list[tuple[str, Path]]]:
 
 
 def intent_files(data_dir: Path) -> dict[str, Path]:
-    """Which file holds each intent (the first, if an untidy intent is spread over several)."""
-    homes: dict[str, Path] = {}
+    """Which file is each intent's home: the one holding most of its examples (the first of equals), so an
+    annotation lands beside the intent's main examples, not in a smaller file of extra phrasings."""
+    counts: dict[str, dict[Path, int]] = {}
     for data_file in data_files(data_dir):
         for block in data_file.blocks:
             if block.kind == "intent":
-                homes.setdefault(block.name, data_file.path)
-    return homes
+                per_file = counts.setdefault(block.name, {})
+                per_file[data_file.path] = per_file.get(data_file.path, 0) + len(block.examples)
+    return {name: max(per_file, key=per_file.__getitem__) for name, per_file in counts.items()}
 
 
 def domain_names(domain_dir: Path = DOMAIN_DIR) -> tuple[set[str], set[str]]:
@@ -424,7 +426,8 @@ def add_example(data_dir: Path, intent: str, example: str, *, group: str | None 
             if not remaining:
                 raise DataError(f"moving the example would leave {block.name} without examples", "move_empties")
             write_blocks(data_file.path, {("intent", block.name): remaining})
-        home = next((f for f in data_files(data_dir) if f.find("intent", intent)), None)
+        holding = [f for f in data_files(data_dir) if f.find("intent", intent)]
+        home = max(holding, key=lambda f: len(f.find("intent", intent).examples), default=None)  # type: ignore[union-attr]
         path = home.path if home else data_dir / f"{group or NEW_INTENT_GROUP}.yml"
         current = home.find("intent", intent).examples if home else []  # type: ignore[union-attr]
         same = [e for e in current if example_key(e) == key]
