@@ -318,6 +318,24 @@ class Run:
         except Exception as exc:  # noqa: BLE001 - a harness or stack error is reported as this scenario's failure
             self.show_new()
             return Result(self.s, False, f"step {steps}: {type(exc).__name__}: {exc}", self.transcript, time.monotonic() - started, steps)
+        finally:
+            self.release_groups()
+
+    def release_groups(self) -> None:
+        """The scenario's groups leave their agencies when it ends. All scenarios share one database, so
+        without this every later request for an agency fans out to the group of every finished scenario
+        that linked it (hundreds of groups; a real agency has a few), and a scenario's own card queues
+        behind the others' under Telegram's per-group pacing."""
+        if not self.groups:
+            return
+        from sqlalchemy import update
+
+        from storage.db import session_scope
+        from storage.models.officials import GroupLink
+
+        with session_scope(self.stack.engine) as session:
+            for channel, chat in self.groups.values():
+                session.execute(update(GroupLink).where(GroupLink.channel == channel, GroupLink.chat_id == chat).values(agency=None))
 
     def setup(self, item: dict[str, Any]) -> None:
         name, args = next(iter(item.items()))
