@@ -60,7 +60,8 @@ def status_buttons(code: str) -> list[dict[str, str]]:
 
 def _list_requests(dispatcher: CollectingDispatcher, session, actor, scope: str) -> None:  # type: ignore[no-untyped-def]
     """Answer "วันนี้มีคำร้องใหม่เข้ามามั้ย": the agency's requests, new ones or all still open."""
-    rows = agency_requests(session, actor, limit=200)
+    # new requests: the newest first (an official asking "anything new today?" wants the latest, not the backlog)
+    rows = agency_requests(session, actor, limit=200, newest_first=scope in ("new", "today"))
     if scope in ("new", "today"):
         rows = [r for r in rows if r.status == SUBMITTED]
     if scope == "today":

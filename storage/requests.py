@@ -386,8 +386,10 @@ def _at_fallback_desk(session: Session, actor: Actor, agency: str) -> bool:
     return actor.agency == FALLBACK_DESK and not any(staffing(session, agency))
 
 
-def agency_requests(session: Session, actor: Actor, *, open_only: bool = True, limit: int = 20) -> list[ServiceRequest]:
-    """The requests with the official's agency; the fallback desk also sees those with unstaffed agencies."""
+def agency_requests(session: Session, actor: Actor, *, open_only: bool = True, limit: int = 20,
+                    newest_first: bool = False) -> list[ServiceRequest]:
+    """The requests with the official's agency (oldest first: the backlog; or newest first); the fallback desk
+    also sees those with unstaffed agencies."""
     agencies = {actor.agency}
     if actor.agency == FALLBACK_DESK:
         waiting = set(session.scalars(select(ServiceRequest.agency).where(ServiceRequest.status.in_(OPEN_STATUSES)).distinct()))
@@ -395,7 +397,8 @@ def agency_requests(session: Session, actor: Actor, *, open_only: bool = True, l
     stmt = select(ServiceRequest).where(ServiceRequest.agency.in_(sorted(agencies)))
     if open_only:
         stmt = stmt.where(ServiceRequest.status.in_(OPEN_STATUSES))
-    return list(session.scalars(stmt.order_by(ServiceRequest.id).limit(limit)))
+    order = ServiceRequest.id.desc() if newest_first else ServiceRequest.id
+    return list(session.scalars(stmt.order_by(order).limit(limit)))
 
 
 def _notify_citizen(session: Session, request: ServiceRequest, kind: str, text: str, key: str, *, buttons: list[dict[str, str]] | None = None, due_at: datetime | None = None, stale_at: datetime | None = None) -> None:
