@@ -44,7 +44,8 @@ from common import clock
 from tests.live.stack import BOT_ID, BOT_USERNAME, ROOT, LiveStack, Seen
 
 SCENARIO_DIR = ROOT / "tests" / "scenarios"
-DEFAULT_TIMEOUT = 30.0  # seconds a step waits for what it expects (2 shared cores, a Rasa that warms up)
+DEFAULT_TIMEOUT = 90.0  # seconds a step waits for what it expects: 2 shared cores, a Rasa that warms up, and Telegram's
+# 3 s per group spacing (bot/scheduler/rate_limits.py) when a burst of concurrent scenarios sends one group 20 cards
 SETTLE = 0.4  # seconds after the event is handled before checking that something did NOT arrive
 
 STEP_KINDS = ("say", "location", "sticker", "image", "tap", "postback", "follow", "wait")
