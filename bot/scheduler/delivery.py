@@ -428,8 +428,11 @@ class Deliverer:
 
     async def _one(self, message: OutgoingMessage) -> Result:
         if self.limiter is not None:
-            if await self.limiter.wait(message.channel, message.recipient, MAX_RATE_WAIT) is None:
-                return message, Deferred(self.limiter.next_free(message.channel, message.recipient))
+            pause = self.limiter.slot(message.channel, message.recipient, message.id, MAX_RATE_WAIT)
+            if pause > MAX_RATE_WAIT:
+                return message, Deferred(pause)  # due again at its reserved slot
+            if pause:
+                await asyncio.sleep(pause)
         return await _attempt(self.send, message, self.send_timeout)
 
     def _upcoming(self, now: datetime) -> datetime | None:

@@ -18,7 +18,10 @@ message to the same chat at the same moment, which the platform tolerates (short
 bursts) and, if not, answers 429: the row is then retried after `retry_after`, never
 lost (see `bot.scheduler.delivery`). A message whose slot is more than a couple of
 seconds away (a busy group) is put back with its due time moved to that slot instead
-of holding one of the scheduler's sending slots meanwhile.
+of holding one of the scheduler's sending slots meanwhile; the slot stays reserved for
+it (`slot(..., key=row id)`), so the messages queued for one busy group go out in the
+order they were claimed, one per spacing, each at its own slot (not all retried at the
+next free slot, where one wins and the others are put back again).
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ class RateLimiter:
         self.clock = clock
         self._buckets: dict[str, _Bucket] = {}
         self._next_in_chat: dict[str, float] = {}
+        self._held: dict[object, float] = {}  # slots reserved for messages put back until then
         self.schedulers = 0
         self.share(schedulers)
 
@@ -101,6 +105,24 @@ class RateLimiter:
             self._next_in_chat[recipient] = at + spacing
             if len(self._next_in_chat) > 10_000:  # forget chats whose spacing is long over
                 self._next_in_chat = {k: v for k, v in self._next_in_chat.items() if v > now}
+        return wait
+
+    def slot(self, channel: str, recipient: str, key: object, max_wait: float) -> float:
+        """Reserve the next slot for the message `key` and return the seconds until it (0: at once).
+
+        A slot further away than `max_wait` stays held for `key`: the caller puts the message
+        back until then, and when it comes back (same `key`) it gets that slot, not a new one.
+        """
+        now = self.clock()
+        held = self._held.pop(key, None)
+        if held is not None:
+            return max(0.0, held - now)
+        wait = self.delay(channel, recipient)
+        assert wait is not None
+        if wait > max_wait:
+            self._held[key] = now + wait
+            if len(self._held) > 10_000:  # forget slots whose message another scheduler sent
+                self._held = {k: v for k, v in self._held.items() if v > now - 60.0}
         return wait
 
     def next_free(self, channel: str, recipient: str) -> float:

@@ -5,7 +5,7 @@ The stack starts once per pytest session, the first time a `live` test asks for 
 the session. `LIVE_DATABASE=postgres` runs it on a fresh PostgreSQL database on the
 `TEST_POSTGRES_URL` server (dropped afterwards) instead of a temporary SQLite file; `TEST_REDIS_URL` (CI starts Redis) gives Rasa a Redis lock store,
 as a multi-machine deployment has. `SCENARIO_CONCURRENCY` (default 6) scenarios run at
-once.
+once. `LIVE_KEEP_DIR=1` keeps the stack's directory (its database and logs) for a look afterwards.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ def live_stack() -> Iterator[LiveStack]:
         if not base:
             pytest.fail("LIVE_DATABASE=postgres needs TEST_POSTGRES_URL")
         database_url, drop = fresh_postgres_database(base)
-    stack = LiveStack(database_url=database_url, redis_url=os.environ.get("TEST_REDIS_URL") or None)
+    stack = LiveStack(database_url=database_url, redis_url=os.environ.get("TEST_REDIS_URL") or None,
+                      keep_dir=os.environ.get("LIVE_KEEP_DIR") == "1")
     try:
         try:
             stack.start()

@@ -183,6 +183,41 @@ def test_a_row_whose_rate_limit_slot_is_far_away_is_put_back_not_held(db_engine)
     assert all(r.attempts == 0 and r.due_at > past + timedelta(days=1) for r in waiting), "put back, not a failed attempt"
 
 
+def test_a_busy_groups_queue_goes_out_in_order_each_message_put_back_once(db_engine, monkeypatch) -> None:
+    """Five cards to one group at once: each keeps the slot it was given when put back (no herd
+    retried at the next free slot, where one wins and the rest are put back again)."""
+    from bot.scheduler import delivery, rate_limits
+    from bot.scheduler.rate_limits import RateLimiter
+
+    monkeypatch.setattr(rate_limits, "TELEGRAM_GROUP_SPACING", 0.3)
+    monkeypatch.setattr(delivery, "MAX_RATE_WAIT", 0.05)
+    past = datetime(2026, 1, 1, tzinfo=UTC)
+    with session_scope(db_engine) as s:
+        for i in range(5):
+            enqueue(s, kind="request_routed", channel="telegram", recipient="-100", text=f"คำขอ {i}",
+                    idempotency_key=f"group:{i}", due_at=past)
+    sent: list[str] = []
+
+    async def send(message: OutgoingMessage) -> None:
+        sent.append(message.payload["text"])
+
+    async def main() -> delivery.DeliveryStats:
+        stop = asyncio.Event()
+        deliverer = Deliverer(db_engine, send, owner="a", poll=0.02, limiter=RateLimiter())
+        task = asyncio.create_task(deliverer.run(stop))
+        for _ in range(500):
+            if len(sent) == 5:
+                break
+            await asyncio.sleep(0.02)
+        stop.set()
+        return await task
+
+    stats = asyncio.run(main())
+    assert sent == [f"คำขอ {i}" for i in range(5)], "first queued, first sent"
+    assert stats.postponed == 4, f"each waiting card put back once, not again at every free slot ({stats.postponed})"
+    assert all(r.state == SENT and r.attempts == 1 for r in _rows_by_key(db_engine).values())
+
+
 def _rows_by_key(engine) -> dict[str, Outbox]:
     with session_scope(engine) as s:
         return {r.idempotency_key: r for r in s.scalars(select(Outbox))}

@@ -55,6 +55,20 @@ def test_telegram_stays_under_30_per_second_and_spaces_messages_to_one_group() -
     assert limiter.delay("web", "w1") == 0.0
 
 
+def test_a_message_put_back_keeps_its_slot_and_later_ones_queue_behind_it() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock)
+    waits = [limiter.slot("telegram", "-100123", key, max_wait=2.0) for key in (1, 2, 3)]
+    assert waits[0] == 0.0
+    assert waits[1] == pytest.approx(TELEGRAM_GROUP_SPACING) and waits[2] == pytest.approx(2 * TELEGRAM_GROUP_SPACING)
+    assert limiter.slot("telegram", "-100123", 4, max_wait=2.0) == pytest.approx(3 * TELEGRAM_GROUP_SPACING), "behind the held ones"
+    clock.t += TELEGRAM_GROUP_SPACING
+    assert limiter.slot("telegram", "-100123", 2, max_wait=2.0) == 0.0, "back at its slot: goes at once, takes no new slot"
+    clock.t += TELEGRAM_GROUP_SPACING + 5.0  # message 3 comes back late
+    assert limiter.slot("telegram", "-100123", 3, max_wait=2.0) == 0.0
+    assert limiter.slot("telegram", "-100123", 3, max_wait=2.0) > 0.0, "a slot is used once"
+
+
 def test_live_scheduler_count(db_engine) -> None:
     ttl = timedelta(seconds=30)
     now = utcnow()
