@@ -50,9 +50,11 @@ def live_stack() -> Iterator[LiveStack]:
 
 
 @pytest.fixture(scope="session")
-def scenario_results(live_stack: LiveStack) -> dict[str, Result]:
-    """Every scenario file, run once per session, several scenarios at a time."""
-    scenarios = load_all()
+def scenario_results(request: pytest.FixtureRequest, live_stack: LiveStack) -> dict[str, Result]:
+    """The selected scenarios (all, or those `-k` picked), run once per session, several at a time."""
+    selected = {item.callspec.params["scenario_id"] for item in request.session.items
+                if hasattr(item, "callspec") and "scenario_id" in item.callspec.params}
+    scenarios = [s for s in load_all() if not selected or s.id in selected]
     began = time.monotonic()
     results = run_scenarios(live_stack, scenarios, concurrency=int(os.environ.get("SCENARIO_CONCURRENCY", "6")))
     _TIMINGS["scenario suite"] = time.monotonic() - began
