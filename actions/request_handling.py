@@ -29,7 +29,7 @@ from common.replies import button
 from common.thai_datetime import TZ, format_thai
 from common.wording.requests import STATUS_THAI
 from storage.agencies import CHOICE, CONFIRM, FALLBACK_DESK, Resolution, get_agency, resolve_agency
-from storage.officials import PermissionDenied, require_official
+from storage.officials import PermissionDenied, find_official, require_official
 from storage.requests import (
     OFFICIAL_STATUSES,
     InvalidTransition,
@@ -124,6 +124,21 @@ def unstaffed_warning(found: Resolution, code: str) -> dict[str, Any]:
                  f"{FALLBACK_DESK} เพื่อประสานหน่วยงานต่อ"),
         "buttons": [_forward_button(f"ยืนยันส่งต่อให้ {target.name}", code, f"#{target.agency_id}{CONFIRMED}")],
     }
+
+
+def is_official_request_update(tracker: Tracker) -> bool:
+    """An official's message in a group that names exactly one request ID and a status for it
+    ("REQ-000093 ไม่อนุมัติครับ เป็นไฟของหมู่บ้านจัดสรร …"): an update of that request, whatever the
+    classifier made of the reason's words (a reason often names the problem, like a citizen's report)."""
+    text = tracker.latest_message.get("text") or ""
+    if is_payload(text) or id_kinds(text) != {"request"} or request_status_in(text) is None:
+        return False
+    speaker = speaker_of(tracker)
+    if not speaker.in_group:
+        return False
+    with db.session() as s:
+        official = find_official(s, speaker.channel, speaker.user_id)
+        return official is not None and official.active
 
 
 class ActionUpdateRequestStatus(Action):

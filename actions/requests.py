@@ -20,6 +20,7 @@ from rasa_sdk.types import DomainDict
 from actions import db, ratelimit
 from actions.idempotency import once_per_message
 from actions.identity import citizen_of, shared_location, speaker_of
+from actions.request_handling import ActionUpdateRequestStatus, is_official_request_update
 from actions.service_cards import card_message
 from actions.services import choice_buttons, latest_entity, law_citations
 from common.ids import format_request_id, parse_request_id
@@ -137,6 +138,10 @@ class ValidateRequestForm(FormValidationAction):
             events.append(SlotSet("service", None))
         if text.startswith("/"):
             return [*events, *await super().run(dispatcher, tracker, domain)]
+        if is_official_request_update(tracker):
+            # read as the update it is; nothing to file (the form ends without a word of its own)
+            done = ActionUpdateRequestStatus().run(dispatcher, tracker, domain)
+            return [*events, *done, SlotSet("request_confirm", "answered"), SlotSet("request_stopped", True), SlotSet("requested_slot", None)]
         with db.session() as s:
             match = find_services(s, entity=entity, text=text)
             if match.how == "fuzzy" and entity is None:

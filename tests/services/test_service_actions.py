@@ -240,6 +240,25 @@ def test_an_official_forwards_by_naming_an_agency(services_db) -> None:
     assert messages[0]["response"] == "utter_request_forwarded" and messages[0]["agency"] == "กรมที่ดิน"
 
 
+def test_an_officials_rejection_whose_reason_sounds_like_a_report_updates_the_request(services_db) -> None:
+    """The classifier may start the citizens' form on "REQ-… ไม่อนุมัติ เป็นไฟของหมู่บ้าน…ต้องซ่อมเอง":
+    the form's first turn reads it as the official's update instead, and files nothing."""
+    code = _file_for("U1")
+    text = f"{code} ไม่อนุมัติครับ เป็นไฟของหมู่บ้านจัดสรร นิติบุคคลหมู่บ้านต้องซ่อมเอง"
+    t = tracker(text, "request_service", user_id="901", channel="telegram", chat_type="supergroup", chat_id=AGENCY_GROUP,
+                entities=[ent(text, code, "request_id")], slots={"requested_slot": None}, active_loop="request_form")
+    messages, slots = validate(t)
+    assert slots["requested_slot"] is None and slots["request_confirm"] == "answered", "the form ends; nothing to file"
+    assert not any(m.get("response", "").startswith("utter_ask_") for m in messages)
+    with session_scope(services_db) as s:
+        rows = s.scalars(select(ServiceRequest)).all()
+    assert len(rows) == 1 and rows[0].status == "rejected" and "นิติบุคคลหมู่บ้านต้องซ่อมเอง" in (rows[0].status_note or "")
+    citizen = tracker(f"{code} ไม่อนุมัติ เพราะอะไรคะ", "request_service", user_id="U1", slots={"requested_slot": None},
+                      active_loop="request_form", entities=[ent(f"{code} ไม่อนุมัติ เพราะอะไรคะ", code, "request_id")])
+    _, slots = validate(citizen)
+    assert slots.get("request_confirm") != "answered", "a citizen's message is not an official's update"
+
+
 # --- PDPA and handoff ----------------------------------------------------
 
 
