@@ -39,7 +39,7 @@ from actions.request_handling import ActionUpdateRequestStatus
 from common.ids import format_task_id, parse_task_id
 from common.thai_datetime import format_thai, parse_when
 from storage.models.officials import Official
-from storage.officials import Actor, PermissionDenied, find_official, group_link, require_official
+from storage.officials import Actor, PermissionDenied, find_official, group_link, require_official, seen_in_chat
 from storage.reminders import create_reminder
 from storage.models.officials import Official
 from storage.outbox import cancel_pending
@@ -125,18 +125,26 @@ def _assignees_in(session, speaker: Speaker, text: str, entities: list[dict[str,
     official of this channel, matched by display name; an agency is the classifier's entity or
     the agency of a registered official named in full after "ให้".
     """
-    people = sorted(_officials_of(session, speaker.channel, text), key=lambda o: -len(o.display_name or ""))
     person, spans = None, []
-    for official in people:
+    named: list[tuple[Official, re.Match[str]]] = []
+    for official in _officials_of(session, speaker.channel, text):
         m = None
         if official.display_name:
             m = re.search(rf"(?:{_GIVE}\s*{_PERSON_PREFIX}\s*|@){re.escape(official.display_name)}(?![ก-ฮ]{{2}})", text)
         if m is None:
             m = re.search(rf"@{re.escape(official.user_id)}\b", text)
         if m is not None:
-            person = official
-            spans.append(m.span())
-            break
+            named.append((official, m))
+    if named:
+        # the longest name said ("วิภาวดี" over "วิภา"); display names are not unique: among officials
+        # sharing it, one who has written in this group, then one of the speaker's agency
+        longest = max(len(o.display_name or "") for o, _ in named)
+        named = [(o, m) for o, m in named if len(o.display_name or "") == longest]
+        if len(named) > 1:
+            seen = seen_in_chat(session, speaker.channel, speaker.chat_id, speaker.chat_type, [o.user_id for o, _ in named])
+            named.sort(key=lambda om: (om[0].user_id not in seen, om[0].agency != actor_agency, om[0].id))
+        person = named[0][0]
+        spans.append(named[0][1].span())
     agencies: list[str] = []
     for entity in entities:
         if entity.get("entity") == "agency" and entity.get("value") and "start" in entity:

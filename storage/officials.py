@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from common.ids import sender_id
+from storage.models.channels import InboundEvent
 from storage.models.officials import ROLE_ADMIN, ROLE_COORDINATOR, ROLE_GLOBAL_ADMIN, ROLES, GroupLink, Official, Project
 
 _RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -41,6 +43,13 @@ class Actor:
 
 def find_official(session: Session, channel: str, user_id: str) -> Official | None:
     return session.scalar(select(Official).where(Official.channel == channel, Official.user_id == str(user_id)))
+
+
+def seen_in_chat(session: Session, channel: str, chat_id: str, chat_type: str, user_ids: list[str]) -> set[str]:
+    """Which of `user_ids` have written in this group chat (their own conversation there has messages)."""
+    keys = {sender_id(channel, chat_id, chat_type, user_id): user_id for user_id in user_ids}
+    found = session.scalars(select(InboundEvent.conversation).where(InboundEvent.conversation.in_(list(keys))).distinct())
+    return {keys[key] for key in found}
 
 
 def require_official(session: Session, channel: str, user_id: str, minimum: str = "member") -> Actor:

@@ -180,6 +180,34 @@ def test_whole_title_assignee_and_deadline_in_one_sentence(world) -> None:
         assert task.deadline is not None  # said on a Tuesday: no doubt about which Friday
 
 
+def test_two_officials_share_a_name_the_one_who_writes_in_this_group_gets_the_task(world) -> None:
+    """Display names are not unique: another agency office's วิภา (registered earlier, never in this
+    group) must not get the task said to "วิภา" here."""
+    from common.ids import sender_id
+    from storage.models.channels import InboundEvent
+
+    engine, _ = world
+    with session_scope(engine) as s:
+        register_official(s, channel="telegram", user_id="77", agency=LOCAL, display_name="วิภา")
+        s.add(InboundEvent(channel="telegram", external_id="tg:1", conversation=sender_id("telegram", GROUP, "supergroup", "77"),
+                           text="สวัสดีค่ะ"))
+    text = "สร้างงาน สำรวจไฟถนนทั้งตำบล ให้วิภา ภายในศุกร์นี้"
+    messages = run(ActionCreateTask(), tracker(text, "create_task", "31"))
+    assert messages[0]["response"] == "utter_task_created", messages
+    assert _assignee_ids(engine) == ["77"], "the วิภา who has written in this group"
+    with session_scope(engine) as s:
+        s.query(InboundEvent).delete()
+        s.add(InboundEvent(channel="telegram", external_id="tg:2", conversation=sender_id("telegram", GROUP, "supergroup", "32"),
+                           text="รับทราบค่ะ"))
+    run(ActionCreateTask(), tracker("สร้างงาน ทำรายงาน ให้วิภา", "create_task", "31"))
+    assert _assignee_ids(engine) == ["32"]
+
+
+def _assignee_ids(engine) -> list[str]:
+    with session_scope(engine) as s:
+        return [a.official.user_id for a in s.scalars(select(Task).order_by(Task.id.desc())).first().assignees]
+
+
 def test_title_keeps_its_tail(world) -> None:
     engine, _ = world
     text = "สร้างงาน สำรวจไฟถนนดับทั้งตำบล ภายใน 9 ธ.ค. 10 โมง"
