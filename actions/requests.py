@@ -20,6 +20,7 @@ from rasa_sdk.types import DomainDict
 from actions import db, ratelimit
 from actions.idempotency import once_per_message
 from actions.identity import citizen_of, shared_location, speaker_of
+from actions.places import Routing, place_of, place_text, route
 from actions.service_cards import card_message
 from actions.services import choice_buttons, latest_entity, law_citations
 from common.ids import format_request_id, parse_request_id
@@ -408,6 +409,11 @@ def _service_card(dispatcher: CollectingDispatcher, session, service) -> None:  
                              json_message=card_message(service, agency.phone if agency else None, law_citations(session, service.name)))
 
 
+def routing_of(service_agency: str, tracker: Tracker) -> Routing:
+    """The agency serving the place the citizen described (Bangkok's district office, the local body's area)."""
+    return route(service_agency, place_of(place_text(tracker.get_slot("request_details"), tracker.get_slot("request_location"))))
+
+
 def _location_text(location: dict[str, Any] | None) -> str:
     if not location:
         return "-"
@@ -427,7 +433,7 @@ class ActionAskRequestConfirm(Action):
         service_name = tracker.get_slot("service") or "-"
         with db.session() as s:
             service = get_service(s, service_name)
-            agency = service.agency if service else "-"
+            agency = routing_of(service.agency, tracker).label if service else "-"
         fields = [("บริการ", service_name), ("หน่วยงานที่รับผิดชอบ", agency), ("รายละเอียด", tracker.get_slot("request_details") or "-")]
         if tracker.get_slot("request_location"):
             fields.append(("สถานที่", _location_text(tracker.get_slot("request_location"))))
@@ -481,13 +487,16 @@ class ActionSubmitRequest(Action):
             if service is None:
                 dispatcher.utter_message(response="utter_request_service_unknown")
                 return _reset()
+            routing = routing_of(service.agency, tracker)
+            if isinstance(location, dict) and routing.office:
+                location = {**location, "office": routing.office}  # the office on the ground, shown to the officials
             request = create_request(
-                s, citizen, service, details=tracker.get_slot("request_details") or "",
+                s, citizen, service, details=tracker.get_slot("request_details") or "", agency=routing.agency,
                 location=location if isinstance(location, dict) else None,
                 contact=contact if contact and contact != "-" else None,
                 attachments=[p for p in tracker.get_slot("request_photos") or [] if isinstance(p, dict)],
             )
-            code, agency, duration = request.code, request.agency, service.duration or f"ประมาณ {service.duration_days} วัน"
+            code, agency, duration = request.code, routing.label, service.duration or f"ประมาณ {service.duration_days} วัน"
         dispatcher.utter_message(response="utter_request_filed", request_id=code, agency=agency, duration=duration,
                                  buttons=[{"title": "ดูสถานะ", "payload": '/check_request_status{"request_id": "%s"}' % code}])
         return _reset()

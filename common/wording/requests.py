@@ -68,6 +68,8 @@ def request_card(request: RequestView, heading: str) -> dict[str, Any]:
         if "latitude" in loc:
             where = f"{where} https://maps.google.com/?q={loc['latitude']},{loc['longitude']}".strip()
         lines.append(f"สถานที่: {where}")
+        if loc.get("office"):
+            lines.append(f"พื้นที่: {loc['office']}")
     if request.contact:
         lines.append(f"ติดต่อกลับ: {request.contact}")
     photos = [row.note for row in request.history if row.action == "attachment" and row.note]
