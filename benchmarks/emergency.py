@@ -25,12 +25,20 @@ LABELLED = ROOT / "benchmarks" / "emergency_texts.yml"
 NONE = "none"
 
 
-def labelled(held_out: bool = False) -> list[tuple[str, str]]:
-    data = yaml.safe_load(LABELLED.read_text(encoding="utf-8"))
-    if held_out:
-        data = data["held_out"]
+def _rows(data: dict) -> list[tuple[str, str]]:
     rows = [(text, category) for category, texts in data["positives"].items() for text in texts]
     return rows + [(text, NONE) for text in data["negatives"]]
+
+
+def labelled(held_out: bool = False) -> list[tuple[str, str]]:
+    """The development texts (the main lists and earlier held-out sets), or the current held-out set."""
+    data = yaml.safe_load(LABELLED.read_text(encoding="utf-8"))
+    if held_out:
+        return _rows(data["held_out"])
+    rows = _rows(data)
+    for key in sorted(k for k in data if k.startswith("held_out_")):
+        rows += _rows(data[key])
+    return rows
 
 
 def nlu_examples() -> list[str]:
