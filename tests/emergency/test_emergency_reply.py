@@ -81,3 +81,29 @@ async def test_other_messages_still_go_to_rasa_and_groups_are_not_read_for_emerg
         with pytest.raises(ConnectionError):
             await answerer.answer(event, _nothing)
     assert rasa.asked == ["กฎหมายเกี่ยวกับไฟไหม้ป่ามีไหม", "ไฟไหม้บ้านข้างๆ ช่วยด้วย"]
+
+
+async def test_in_a_handoff_the_number_comes_first_and_the_officials_still_get_the_message(sqlite_engine) -> None:
+    from sqlalchemy import select
+
+    from storage.db import session_scope
+    from storage.handoff import start_handoff
+    from storage.models.outbox import Outbox
+    from storage.officials import link_group, register_official
+    from storage.requests import Citizen
+
+    agency = "สำนักงานพัฒนารัฐบาลดิจิทัล"
+    with session_scope(sqlite_engine) as s:
+        register_official(s, channel="telegram", user_id="77", agency=agency)
+        link_group(s, channel="telegram", chat_id="-1009", agency=agency)
+        start_handoff(s, Citizen("line:U9", "line", "U9"), "line:U9")
+    rasa = RasaDown()
+    answerer = Answerer(sqlite_engine, rasa, started_at=on_day(0, 12), stats={"relayed_to_officials": 0})  # type: ignore[arg-type]
+    event = store_new_event(sqlite_engine, channel="line", external_id="h-1", conversation="line:U9",
+                            text="มีคนถือมีดไล่ฟันคนหน้าบ้าน", metadata={"channel": "line", "chat_type": "private", "user_id": "U9"})
+    assert event is not None
+    replies, _ = await answerer.answer(event, _nothing)
+    assert replies[0]["text"].startswith("🚓 โทร 191") and rasa.asked == []
+    with session_scope(sqlite_engine) as s:
+        relayed = s.scalars(select(Outbox).where(Outbox.kind == "handoff_message")).all()
+        assert len(relayed) == 1 and "ถือมีด" in relayed[0].payload["text"]
