@@ -26,7 +26,7 @@ from actions.services import choice_buttons, latest_entity, law_citations
 from common.ids import format_request_id, parse_request_id
 from common.numbers import parse_number
 from common.replies import button, card, cards, location_request
-from common.wording.requests import STATUS_THAI, rating_buttons, status_lines
+from common.wording.requests import STATUS_THAI, filed_via_fallback_desk, rating_buttons, status_lines
 from storage.models.services import COMPLETED, OPEN_STATUSES
 from storage.requests import (
     NotCompleted,
@@ -41,7 +41,8 @@ from storage.requests import (
     rate_request,
 )
 from storage.requests import latest_completed_unrated
-from storage.agencies import get_agency
+from storage.agencies import FALLBACK_DESK, get_agency
+from storage.officials import agency_chats
 from storage.services import find_services, get_service
 
 Events = list[dict[str, Any]]
@@ -497,8 +498,11 @@ class ActionSubmitRequest(Action):
                 attachments=[p for p in tracker.get_slot("request_photos") or [] if isinstance(p, dict)],
             )
             code, agency, duration = request.code, routing.label, service.duration or f"ประมาณ {service.duration_days} วัน"
+            unstaffed = routing.agency != FALLBACK_DESK and not agency_chats(s, routing.agency)
         dispatcher.utter_message(response="utter_request_filed", request_id=code, agency=agency, duration=duration,
                                  buttons=[{"title": "ดูสถานะ", "payload": '/check_request_status{"request_id": "%s"}' % code}])
+        if unstaffed:  # storage.requests routes it to the fallback desk: say so instead of "ส่งถึง …" alone
+            dispatcher.utter_message(text=filed_via_fallback_desk(routing.agency, FALLBACK_DESK))
         return _reset()
 
 

@@ -102,6 +102,12 @@ def at_fallback_desk(agency: str, desk: str) -> str:
     return f"\n(ยังไม่มีกลุ่มของ {agency} ในระบบ ส่งมาที่โต๊ะกลาง {desk} เพื่อประสานต่อ)"
 
 
+def filed_via_fallback_desk(agency: str, desk: str) -> str:
+    """Told to the citizen when the agency serving the place has no group in the system yet (truthfully)."""
+    return (f"หมายเหตุ: ตอนนี้ {agency} ยังไม่มีเจ้าหน้าที่ในระบบแชตนี้ "
+            f"เรื่องของคุณจึงส่งไปที่ {desk} ก่อน เพื่อประสานส่งต่อให้ครับ")
+
+
 def escalation_text(request: RequestView, days: int) -> str:
     return (f"⚠️ คำร้อง {request.code} ({request.service}) ยังไม่มีเจ้าหน้าที่รับเรื่อง เกินระยะเวลาปกติ {days} วันแล้ว "
             f"กรุณามอบหมายผู้รับผิดชอบด้วยครับ")

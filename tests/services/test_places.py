@@ -59,3 +59,38 @@ def test_the_place_is_read_from_the_details_and_the_address() -> None:
     text = place_text("ไฟดับมาอาทิตย์นึง อยู่เขตบางกะปิ", {"latitude": 13.7, "longitude": 100.6, "address": "ซอยลาดพร้าว 101"})
     assert place_of(text).district == "บางกะปิ"
     assert place_text(None, None) == ""
+
+
+def test_a_bangkok_street_light_is_confirmed_and_filed_with_the_district_office_named(services_db) -> None:
+    from sqlalchemy import select
+
+    from actions.requests import ActionAskRequestConfirm, ActionSubmitRequest
+    from storage.db import session_scope
+    from common.wording.requests import request_card
+    from storage.models.services import ServiceRequest
+    from tests.services.conftest import run, tracker
+    from tests.services.test_service_actions import form_tracker
+
+    filled = {"service": "ไฟถนนดับ", "request_details": "ไฟถนนในซอยดับมาอาทิตย์นึงแล้วค่ะ อยู่เขตบางกะปิ", "request_contact": "-",
+              "request_location": {"address": "ซอยลาดพร้าว 101 แขวงคลองจั่น เขตบางกะปิ กรุงเทพ"}}
+    messages, _ = run(ActionAskRequestConfirm(), form_tracker("-", "request_confirm", filled))
+    summary = dict(messages[0]["custom"]["cards"][0]["fields"])
+    assert summary["หน่วยงานที่รับผิดชอบ"] == "กรุงเทพมหานคร (สำนักงานเขตบางกะปิ)"
+    messages, _ = run(ActionSubmitRequest(), tracker("ยืนยัน", "affirm", slots={**filled, "request_confirm": True}))
+    assert messages[0]["response"] == "utter_request_filed" and messages[0]["agency"] == "กรุงเทพมหานคร (สำนักงานเขตบางกะปิ)"
+    assert "ยังไม่มีเจ้าหน้าที่" in messages[1]["text"]  # no BMA group linked in this database: said, not hidden
+    with session_scope(services_db) as s:
+        request = s.scalars(select(ServiceRequest)).one()
+        assert request.agency == BMA and request.location["office"] == "สำนักงานเขตบางกะปิ"
+        assert "พื้นที่: สำนักงานเขตบางกะปิ" in request_card(request, "เรื่องใหม่")["lines"]  # what the officials' card shows
+
+
+def test_a_staffed_local_administration_gets_no_fallback_note(services_db) -> None:
+    from actions.requests import ActionSubmitRequest
+    from tests.services.conftest import run, tracker
+
+    filled = {"service": "ไฟถนนดับ", "request_details": "ไฟดับ", "request_contact": "-", "request_confirm": True,
+              "request_location": {"address": "หน้าวัด ต.บ้านใหม่ อ.เมือง จ.เชียงใหม่"}}
+    messages, _ = run(ActionSubmitRequest(), tracker("ยืนยัน", "affirm", slots=filled))
+    assert messages[0]["agency"] == "องค์กรปกครองส่วนท้องถิ่น (เทศบาลหรือ อบต. ในพื้นที่ตำบลบ้านใหม่ อำเภอเมือง)"
+    assert len(messages) == 1
