@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from usecases.emergency import DOMESTIC, FIRE, MEDICAL, SUICIDE, VIOLENCE, detect, normalise
 
@@ -64,3 +66,11 @@ def test_the_labelled_benchmark_set_is_large_enough() -> None:
     rows = labelled()
     assert sum(1 for _, label in rows if label != NONE) >= 60
     assert sum(1 for _, label in rows if label == NONE) + len(nlu_examples()) + len(scenario_texts()) >= 100
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_gets_an_answer_and_the_same_one_twice(text: str) -> None:
+    first = detect(text)
+    assert first == detect(text)
+    assert first is None or first.category in first.categories
