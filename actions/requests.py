@@ -20,13 +20,14 @@ from rasa_sdk.types import DomainDict
 from actions import db, ratelimit
 from actions.idempotency import once_per_message
 from actions.identity import citizen_of, shared_location, speaker_of
+from actions.places import Routing, place_of, place_text, route
 from actions.request_handling import ActionUpdateRequestStatus, is_official_request_update
 from actions.service_cards import card_message
 from actions.services import choice_buttons, latest_entity, law_citations
 from common.ids import format_request_id, parse_request_id
 from common.numbers import parse_number
 from common.replies import button, card, cards, location_request
-from common.wording.requests import STATUS_THAI, rating_buttons, status_lines
+from common.wording.requests import STATUS_THAI, filed_via_fallback_desk, rating_buttons, status_lines
 from storage.models.services import COMPLETED, OPEN_STATUSES
 from storage.requests import (
     NotCompleted,
@@ -41,7 +42,8 @@ from storage.requests import (
     rate_request,
 )
 from storage.requests import latest_completed_unrated
-from storage.agencies import get_agency
+from storage.agencies import FALLBACK_DESK, get_agency
+from storage.officials import agency_chats
 from storage.services import find_services, get_service
 
 Events = list[dict[str, Any]]
@@ -413,6 +415,11 @@ def _service_card(dispatcher: CollectingDispatcher, session, service) -> None:  
                              json_message=card_message(service, agency.phone if agency else None, law_citations(session, service.name)))
 
 
+def routing_of(service_agency: str, tracker: Tracker) -> Routing:
+    """The agency serving the place the citizen described (Bangkok's district office, the local body's area)."""
+    return route(service_agency, place_of(place_text(tracker.get_slot("request_details"), tracker.get_slot("request_location"))))
+
+
 def _location_text(location: dict[str, Any] | None) -> str:
     if not location:
         return "-"
@@ -432,7 +439,7 @@ class ActionAskRequestConfirm(Action):
         service_name = tracker.get_slot("service") or "-"
         with db.session() as s:
             service = get_service(s, service_name)
-            agency = service.agency if service else "-"
+            agency = routing_of(service.agency, tracker).label if service else "-"
         fields = [("บริการ", service_name), ("หน่วยงานที่รับผิดชอบ", agency), ("รายละเอียด", tracker.get_slot("request_details") or "-")]
         if tracker.get_slot("request_location"):
             fields.append(("สถานที่", _location_text(tracker.get_slot("request_location"))))
@@ -486,15 +493,21 @@ class ActionSubmitRequest(Action):
             if service is None:
                 dispatcher.utter_message(response="utter_request_service_unknown")
                 return _reset()
+            routing = routing_of(service.agency, tracker)
+            if isinstance(location, dict) and routing.office:
+                location = {**location, "office": routing.office}  # the office on the ground, shown to the officials
             request = create_request(
-                s, citizen, service, details=tracker.get_slot("request_details") or "",
+                s, citizen, service, details=tracker.get_slot("request_details") or "", agency=routing.agency,
                 location=location if isinstance(location, dict) else None,
                 contact=contact if contact and contact != "-" else None,
                 attachments=[p for p in tracker.get_slot("request_photos") or [] if isinstance(p, dict)],
             )
-            code, agency, duration = request.code, request.agency, service.duration or f"ประมาณ {service.duration_days} วัน"
+            code, agency, duration = request.code, routing.label, service.duration or f"ประมาณ {service.duration_days} วัน"
+            unstaffed = routing.agency != FALLBACK_DESK and not agency_chats(s, routing.agency)
         dispatcher.utter_message(response="utter_request_filed", request_id=code, agency=agency, duration=duration,
                                  buttons=[{"title": "ดูสถานะ", "payload": '/check_request_status{"request_id": "%s"}' % code}])
+        if unstaffed:  # storage.requests routes it to the fallback desk: say so instead of "ส่งถึง …" alone
+            dispatcher.utter_message(text=filed_via_fallback_desk(routing.agency, FALLBACK_DESK))
         return _reset()
 
 

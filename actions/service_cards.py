@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from common.replies import button, card, cards
-from storage.services import Service
+from storage.services import Service, in_person_only
 
 
 def service_card(service: Service, agency_phone: str | None = None, laws: list[str] | None = None) -> dict[str, Any]:
@@ -26,15 +26,19 @@ def service_card(service: Service, agency_phone: str | None = None, laws: list[s
     if laws:  # the laws the service rests on (storage/service_laws.py, issue #24)
         lines.append("กฎหมายที่เกี่ยวข้อง:")
         lines += [f"• {law}" for law in laws]
-    action = "แจ้งเรื่องนี้" if service.kind in ("report", "complaint") else "ยื่นคำร้องผ่านแชต"
+    buttons = [button("ขั้นตอนนี้ยุ่งยาก", '/report_obstacle{"service": "%s"}' % service.name)]
+    if in_person_only(service.name):  # a passport or an ID card needs the person there: no chat filing to offer
+        lines.append("บริการนี้ต้องไปยื่นด้วยตนเองที่หน่วยงาน ยื่นผ่านแชตไม่ได้ครับ")
+    else:
+        action = "แจ้งเรื่องนี้" if service.kind in ("report", "complaint") else "ยื่นคำร้องผ่านแชต"
+        buttons.insert(0, button(action, '/request_service{"service": "%s"}' % service.name))
     return card(
         service.name,
         subtitle=service.agency,
         lines=lines,
         fields=fields,
         link={"label": "เว็บไซต์หน่วยงาน", "url": service.url} if service.url else None,
-        buttons=[button(action, '/request_service{"service": "%s"}' % service.name),
-                 button("ขั้นตอนนี้ยุ่งยาก", '/report_obstacle{"service": "%s"}' % service.name)],
+        buttons=buttons,
     )
 
 

@@ -13,7 +13,8 @@ Schema (all strings Thai, already final wording):
                 "lines": [str, ...],                 # body lines, shown in order
                 "fields": [[label, value], ...],     # optional label/value rows
                 "link": {"label": str, "url": str} | None,
-                "buttons": [{"title": str, "payload": str}, ...]}]}   # <= 3 per card
+                "buttons": [{"title": str, "payload": str}, ...],     # <= 3 per card
+                "calls": [{"number": str, "label": str}, ...]}]}      # optional tap-to-call (tel:) buttons
 
     {"type": "location_request", "text": str}        # ask for a location (LINE quick reply)
 """
@@ -36,6 +37,20 @@ class Link(TypedDict):
     url: str
 
 
+class Call(TypedDict):
+    number: str  # digits (and spaces) as dialled: "1669", "02 113 6789"
+    label: str
+
+
+def call(number: str, label: str) -> Call:
+    return {"number": number, "label": label}
+
+
+def tel_uri(number: str) -> str:
+    """The tel: URI of a number as written ("02 113 6789" -> "tel:021136789")."""
+    return "tel:" + "".join(ch for ch in number if ch.isdigit() or ch == "+")
+
+
 def button(title: str, payload: str) -> Button:
     return {"title": title, "payload": payload}
 
@@ -48,8 +63,9 @@ def card(
     fields: list[tuple[str, str]] | None = None,
     link: Link | None = None,
     buttons: list[Button] | None = None,
+    calls: list[Call] | None = None,
 ) -> dict[str, Any]:
-    return {
+    out = {
         "title": title,
         "subtitle": subtitle,
         "lines": list(lines or []),
@@ -57,6 +73,9 @@ def card(
         "link": link,
         "buttons": list(buttons or [])[:MAX_CARD_BUTTONS],
     }
+    if calls:
+        out["calls"] = list(calls)[:MAX_CARD_BUTTONS]
+    return out
 
 
 def cards(alt_text: str, items: list[dict[str, Any]]) -> dict[str, Any]:

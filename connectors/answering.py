@@ -22,12 +22,14 @@ from connectors.dbcall import db
 from connectors.payloads import as_user_text
 from connectors.rasa_client import RasaAnswer, RasaClient
 from connectors.replies import normalise
+from common.wording.emergency import emergency_reply
 from common.wording.handoff import BOT_IS_BACK
 from storage.db import session_scope
 from storage.inbound import Event
 from storage.ratelimits import Limit, Verdict, hit_once
 from storage.nlu_capture import capture_values
 from usecases.admin_commands import answer_command
+from usecases.emergency import detect as detect_emergency
 from usecases.handoff_relay import RELAY_THROTTLED, open_handoffs, relay
 
 logger = logging.getLogger(__name__)
@@ -50,6 +52,11 @@ UNREADABLE = "ขออภัยครับ ผมอ่านข้อคว�
 
 def truncated_note(limit: int) -> str:
     return f"ข้อความยาวเกินไป ผมอ่านเฉพาะ {limit:,} ตัวอักษรแรกนะครับ"
+
+
+def _private(event: Event) -> bool:
+    """A one-to-one chat (officials' groups talk about cases; their words are not emergencies)."""
+    return str(event.metadata.get("chat_type") or "private") == "private"
 
 
 def message_id(event: Event) -> str:
@@ -90,7 +97,13 @@ class Answerer:
             return replies, None
         if not event.text.strip():  # only control or formatting characters: nothing left to read, but say so
             return replies + [text_reply(UNREADABLE)], None
-        if await self._with_officials(event):
+        # A danger to life gets its emergency number first, decided here without Rasa (usecases/emergency.py):
+        # it cannot wait on the model or on a Rasa that is slow or down. Never logged (sensitive).
+        emergency = detect_emergency(event.text[: self.max_text]) if _private(event) else None
+        if emergency is not None:
+            self.stats["emergency_replies"] = self.stats.get("emergency_replies", 0) + 1
+            replies.append(emergency_reply(emergency.categories))
+        if await self._with_officials(event):  # officials see the message too (after the number, not instead of it)
             relayed = await db(self.engine, relay, self.engine, event.conversation, event.text[: self.max_text], event.id, self.limits)
             if relayed == "relayed":
                 self.stats["relayed_to_officials"] += 1
@@ -100,6 +113,8 @@ class Answerer:
             self._handoffs.discard(event.conversation)
             if relayed == "released":
                 return replies + [text_reply(BOT_IS_BACK)], None
+        if emergency is not None:  # the number and what to do is the whole answer: Rasa's would only dilute it
+            return replies, None
         if self.log_text:
             logger.debug("event %d to Rasa (%d characters)", event.id, len(event.text or ""))
         slow = asyncio.create_task(while_waiting(event))

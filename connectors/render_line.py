@@ -14,6 +14,8 @@ from linebot.v3.messaging import (
     TextMessage,
 )
 
+from common.replies import tel_uri
+
 MAX_QUICK_REPLIES = 13
 MAX_LABEL = 20
 MAX_TEXT = 5000
@@ -44,6 +46,9 @@ def _bubble(card: dict[str, Any]) -> dict[str, Any]:
             {"type": "text", "text": str(value)[:300] or "-", "size": "sm", "flex": 5, "wrap": True},
         ]})
     footer: list[dict[str, Any]] = []
+    for c in card.get("calls", [])[:3]:  # tap to call: first, in the card's colour of urgency
+        footer.append({"type": "button", "style": "primary", "color": "#C62828", "height": "sm",
+                       "action": {"type": "uri", "label": _label(c["label"]), "uri": tel_uri(c["number"])}})
     if card.get("link"):
         footer.append({"type": "button", "style": "link", "height": "sm",
                        "action": {"type": "uri", "label": _label(card["link"]["label"]), "uri": card["link"]["url"]}})

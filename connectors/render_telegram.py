@@ -39,6 +39,7 @@ def _card_html(card: dict[str, Any]) -> str:
         lines.append(f"<i>{_e(card['subtitle'])}</i>")
     lines += [_e(line) for line in card.get("lines", [])]
     lines += [f"{_e(label)}: {_e(value)}" for label, value in card.get("fields", [])]
+    lines += [f"📞 {_e(c['label'])}" for c in card.get("calls", [])]  # Telegram's buttons cannot open tel: links
     return "\n".join(lines)
 
 

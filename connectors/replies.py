@@ -45,6 +45,8 @@ def as_plain_text(reply: dict[str, Any]) -> str:
                 lines.append(f"  {line}")
             for label, value in card.get("fields", []):
                 lines.append(f"  {label}: {value}")
+            for c in card.get("calls", []):
+                lines.append(f"  📞 {c['label']}")
             if card.get("link"):
                 lines.append(f"  {card['link']['label']}: {card['link']['url']}")
     elif custom.get("type") == "location_request" and custom.get("text"):

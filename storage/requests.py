@@ -195,8 +195,9 @@ def _history(session: Session, request: ServiceRequest, action: str, actor: str,
 def create_request(
     session: Session, citizen: Citizen, service: Service, *, details: str, location: dict[str, Any] | None = None,
     contact: str | None = None, now: datetime | None = None, attachments: list[dict[str, Any]] | None = None,
+    agency: str | None = None,
 ) -> ServiceRequest:
-    """File a request, route it to the service's agency and schedule its escalation.
+    """File a request, route it to the service's agency (or `agency`: the one serving the place) and schedule its escalation.
 
     `attachments`: photos the citizen sent while filing ({"provider": "line", "message_id": ...}),
     kept as history rows whose note is the reference (blanked by erasure and retention like every note).
@@ -204,7 +205,7 @@ def create_request(
     now = now or utcnow()
     request = ServiceRequest(
         citizen_key=citizen.key, channel=citizen.channel, reply_to=citizen.reply_to, service=service.name,
-        agency=service.agency, details=(details or "").strip()[:MAX_DETAILS] or None, location=location,
+        agency=agency or service.agency, details=(details or "").strip()[:MAX_DETAILS] or None, location=location,
         contact=(contact or "").strip()[:200] or None, status=SUBMITTED, created_at=now, updated_at=now,
     )
     session.add(request)

@@ -47,6 +47,17 @@ def seed_services() -> list[dict[str, Any]]:
     return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("services", []) if path.exists() else []
 
 
+def in_person_only(name: str) -> bool:
+    """A service that needs the person at the office (photo, fingerprints, signatures before the registrar):
+    `in_person: true` in the seed catalog. Nothing to file by chat for it."""
+    return name in _in_person()
+
+
+@lru_cache(maxsize=1)
+def _in_person() -> frozenset[str]:
+    return frozenset(str(entry["name"]) for entry in seed_services() if entry.get("in_person"))
+
+
 def load_catalog(session: Session) -> tuple[int, int]:
     """Insert or update every seed agency and service; returns (agencies, services)."""
     agencies = {a.name: a for a in session.scalars(select(Agency))}

@@ -68,6 +68,8 @@ def request_card(request: RequestView, heading: str) -> dict[str, Any]:
         if "latitude" in loc:
             where = f"{where} https://maps.google.com/?q={loc['latitude']},{loc['longitude']}".strip()
         lines.append(f"สถานที่: {where}")
+        if loc.get("office"):
+            lines.append(f"พื้นที่: {loc['office']}")
     if request.contact:
         lines.append(f"ติดต่อกลับ: {request.contact}")
     photos = [row.note for row in request.history if row.action == "attachment" and row.note]
@@ -98,6 +100,12 @@ def routed_text(request: RequestView, heading: str, note: str | None) -> str:
 def at_fallback_desk(agency: str, desk: str) -> str:
     """Appended to a routed request shown at the fallback desk because the agency has no group yet."""
     return f"\n(ยังไม่มีกลุ่มของ {agency} ในระบบ ส่งมาที่โต๊ะกลาง {desk} เพื่อประสานต่อ)"
+
+
+def filed_via_fallback_desk(agency: str, desk: str) -> str:
+    """Told to the citizen when the agency serving the place has no group in the system yet (truthfully)."""
+    return (f"หมายเหตุ: ตอนนี้ {agency} ยังไม่มีเจ้าหน้าที่ในระบบแชตนี้ "
+            f"เรื่องของคุณจึงส่งไปที่ {desk} ก่อน เพื่อประสานส่งต่อให้ครับ")
 
 
 def escalation_text(request: RequestView, days: int) -> str:

@@ -30,7 +30,8 @@ def test_a_canary_in_messages_and_error_paths_reaches_no_log(live_stack: LiveSta
     stack = live_stack
     user = {"type": "user", "userId": f"Ucanary{stack.next_id()}"}
     said = [f"แจ้งไฟถนนดับครับ ผมชื่อ{CANARY_NAME} โทร {CANARY_PHONE}", f"เบอร์ 089-765-1234 ค่ะ {CANARY_NAME}",
-            f"/request_service{{\"service\": {{\"x\": \"{CANARY_PHONE}\"}}}}", f"ยกเลิก REQ-99999999 {CANARY_PHONE}", "ยกเลิก"]
+            f"/request_service{{\"service\": {{\"x\": \"{CANARY_PHONE}\"}}}}", f"ยกเลิก REQ-99999999 {CANARY_PHONE}", "ยกเลิก",
+            f"ไฟไหม้บ้าน{CANARY_NAME} ช่วยด้วย โทร {CANARY_PHONE}"]  # an emergency, answered by the gateway itself
     for text in said:
         event_id = stack.line_event(user, {"type": "message", "message": {"id": str(stack.next_id()), "type": "text", "text": text}})
         _wait_done(stack, "line", event_id)

@@ -85,3 +85,15 @@ def test_loading_fills_the_new_fields_and_updates_in_place(session) -> None:
     assert dpt.name == "กรมโยธาธิการและผังเมือง" and dpt.english_name.startswith("Department of Public Works")
     assert "กรมโยธาฯ" in dpt.aliases and dpt.ministry == "กระทรวงมหาดไทย"
     assert get_agency(session, "กรม") is None and get_agency(session, "กรมทางหลวงชนบธ") is None  # get_agency never guesses
+
+
+def test_a_service_done_in_person_offers_no_chat_filing(session) -> None:
+    load_catalog(session)
+    passport = card_message(get_service(session, "หนังสือเดินทาง"), None)["cards"][0]
+    titles = [b["title"] for b in passport["buttons"]]
+    assert "ยื่นคำร้องผ่านแชต" not in titles and "ขั้นตอนนี้ยุ่งยาก" in titles
+    assert any("ต้องไปยื่นด้วยตนเอง" in line for line in passport["lines"])
+    streetlight = card_message(get_service(session, "ไฟถนนดับ"), None)["cards"][0]
+    assert streetlight["buttons"][0]["title"] == "แจ้งเรื่องนี้"  # a report is still filed by chat
+    house = card_message(get_service(session, "ทะเบียนบ้าน"), None)["cards"][0]
+    assert house["buttons"][0]["title"] == "ยื่นคำร้องผ่านแชต"
