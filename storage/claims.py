@@ -140,6 +140,12 @@ def release(engine: Engine, conversation: str, owner: str, ttl: timedelta = CLAI
         return _release_or_next(conn, conversation, owner, now, ttl)
 
 
+def drop(engine: Engine, conversation: str, owner: str) -> None:
+    """Give the claim up (its oldest event waits for a retry: the periodic look finds it when due)."""
+    with engine.begin() as conn:
+        conn.execute(_RELEASE, {"p_conversation": conversation, "p_owner": owner})
+
+
 def finish_and_release(
     engine: Engine, event_id: int, conversation: str, owner: str, web_replies: list[dict[str, Any]] | None = None,
     chat_id: str | None = None, capture: dict[str, Any] | None = None, ttl: timedelta = CLAIM_TTL,
