@@ -79,6 +79,32 @@ class SingleUseLineApi(TimedLineApi):
         return JSONResponse({"sentMessages": [{"id": "1", "quoteToken": "q"}]})
 
 
+def postgres_cpu() -> float | None:
+    """CPU seconds used so far by the PostgreSQL server on this machine: its live processes, plus the
+    postmaster's reaped children (backends that ended). Server-wide: other databases' work counts too."""
+    total, found = 0.0, False
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            head, _, rest = Path(f"/proc/{entry}/stat").read_text().partition(") ")
+        except OSError:
+            continue
+        if not head.endswith("(postgres"):
+            continue
+        fields = rest.split()
+        found = True
+        total += (int(fields[11]) + int(fields[12])) / tick
+        try:
+            parent = Path(f"/proc/{fields[1]}/comm").read_text().strip()
+        except OSError:
+            parent = ""
+        if parent != "postgres":  # the postmaster: its ended children (backends) too
+            total += (int(fields[13]) + int(fields[14])) / tick
+    return total if found else None
+
+
 def load() -> str:
     one, five, _ = os.getloadavg()
     return f"load {one:.1f}/{five:.1f} on {os.cpu_count()} CPUs"
@@ -218,6 +244,7 @@ async def one_run(label: str, n: int, database_url: str, claims: str, rasa_url: 
     elif engine is not None:
         reset_events(engine)
     before = pg_counters(engine) if engine is not None else None
+    pg_cpu_before = postgres_cpu()
     gateways = Gateways(n, database_url, rasa_url, line_url, claims, tmp)
     takeover: dict[str, float] = {}
     try:
@@ -250,6 +277,9 @@ async def one_run(label: str, n: int, database_url: str, claims: str, rasa_url: 
         engine.dispose()
         result["unknown"] = len(unknown)
         result["lost"] = sum(1 for t in result["tokens"] if api.counts[t] == 0 and t not in unknown)
+        pg_cpu_after = postgres_cpu()
+        if pg_cpu_before is not None and pg_cpu_after is not None:
+            result["pg_cpu_ms"] = (pg_cpu_after - pg_cpu_before) * 1000 / (result["messages"] + 8)
         after = pg_counters(engine)
         messages = result["messages"] + 8  # the warm-up's too
         result["xacts"] = (after[0] - before[0]) / messages
@@ -294,7 +324,8 @@ def report(r: dict[str, Any], baseline: dict[str, Any] | None) -> None:
     line = (f"  {r['label']:<44} {r['rate']:7.1f} msg/s  p50 {pct(r['e2e'], 50):6.1f}  p95 {pct(r['e2e'], 95):7.1f} ms  "
             f"CPU {r['cpu_ms']:5.2f} ms/msg")
     if "writes" in r:
-        line += f"  PG {r['writes']:4.1f} row writes, {r['xacts']:4.1f} xacts /msg"
+        line += f"  PG {r['writes']:4.1f} row writes, {r['xacts']:4.1f} xacts"
+        line += f", {r['pg_cpu_ms']:4.2f} CPU-ms /msg" if "pg_cpu_ms" in r else " /msg"
     line += f"  lost {r['lost']} dup {r['duplicated']}"
     if r["unknown"]:
         line += f" ({r['unknown']} recorded unknown: reply token in use when killed, not used twice)"
@@ -402,6 +433,12 @@ async def gateways_part(args: argparse.Namespace, rasa_url: str) -> int:
               f"PostgreSQL serves about {p['writes_s'] / writes:.0f} msg/s, i.e. about {p['writes_s'] / writes / per_core:.1f} "
               "gateway processes at full load each before it is the bottleneck (this machine's 2 shared cores also ran the "
               "load and the probe's clients: a lower bound for a dedicated server)", flush=True)
+        if "pg_cpu_ms" in runs[2]:
+            pg_ms = runs[2]["pg_cpu_ms"]
+            print(f"== projection by CPU: PostgreSQL spent {pg_ms:.2f} CPU-ms per message (server-wide, so including any other "
+                  f"database's work meanwhile: an upper bound) against the gateway's {runs[2]['cpu_ms']:.2f}: one PostgreSQL core "
+                  f"serves about {1000 / pg_ms:.0f} msg/s, i.e. about {runs[2]['cpu_ms'] / pg_ms:.1f} fully loaded gateway processes "
+                  "per PostgreSQL core before it is the bottleneck (with fsync'd commits on a disk that keeps up)", flush=True)
     finally:
         engine.dispose()
         drop()
