@@ -97,6 +97,7 @@ TAKEN_LIMIT = 100_000  # conversations whose last taken event id is remembered
 KNOWN_LIMIT = 20_000  # conversations remembered as fully known (then forgotten and read from the store)
 CAPTURE_PURGE_EVERY = 3600.0  # seconds between purges of NLU captures past their retention
 DEAD_CHECK_EVERY = 1.0  # seconds between looks for claims of gateways that died on this machine
+STALE_CLAIMS_PURGE_EVERY = 60.0  # seconds between purges of lapsed claims with nothing left to handle
 CLAIM_SURE_FOR = claim_store.CLAIM_TTL.total_seconds() * 2 / 3  # seconds after an extension a claim is surely still held
 INLINE_RETRIES = 2  # sends retried at once (no slot held while waiting) before the event goes back to the store
 INLINE_WAIT = 2.0  # seconds: a longer wait (Retry-After, backoff) is waited in the store
@@ -190,6 +191,7 @@ class Worker:
         self._held: dict[str, float] = {}  # conversation -> monotonic time its claim was last known extended
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._dead_checked = 0.0
+        self._stale_purged = 0.0
 
     # ---- lifecycle
     def start(self) -> None:
@@ -314,6 +316,9 @@ class Worker:
             dead = await db(self.engine, claim_store.lapse_claims_of_dead, self.engine, is_dead_local_owner)
             if dead:
                 logger.warning("taking over the conversations of %d gateway(s) no longer running on this machine", len(dead))
+            if time.monotonic() - self._stale_purged >= STALE_CLAIMS_PURGE_EVERY:
+                self._stale_purged = time.monotonic()
+                await db(self.engine, claim_store.purge_stale, self.engine)
         return await db(self.engine, claim_store.unclaimed_due_conversations, self.engine, self.owner)
 
     async def _heartbeat(self) -> None:

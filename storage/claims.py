@@ -205,6 +205,15 @@ def lapse_claims_of_dead(engine: Engine, is_dead: Callable[[str], bool], now: da
     return dead
 
 
+def purge_stale(engine: Engine, now: datetime | None = None, older_than: timedelta = timedelta(minutes=1)) -> int:
+    """Delete lapsed claims of conversations with no open event left (e.g. erased meanwhile): the table
+    holds conversation keys, which name people, only while they are being worked on."""
+    now = now or utcnow()
+    has_open = select(_EVENTS.c.id).where(_EVENTS.c.conversation == _CLAIMS.c.conversation, _EVENTS.c.state.in_(EVENT_OPEN)).exists()
+    with engine.begin() as conn:
+        return conn.execute(delete(_CLAIMS).where(_CLAIMS.c.expires_at < now - older_than, ~has_open)).rowcount
+
+
 def unclaimed_due_conversations(engine: Engine, owner: str, now: datetime | None = None, limit: int = 1000) -> list[str]:
     """Conversations with a due open event that no other live gateway holds (the periodic look)."""
     with engine.connect() as conn:

@@ -137,3 +137,15 @@ def test_claims_of_a_dead_local_gateway_lapse_at_once(db_engine: Engine) -> None
     claimed = claims.claim_next(db_engine, "line:U1", alive)
     assert claimed is not None and claimed.event.id == e1 and claimed.taken_over
     assert claims.claim_next(db_engine, "line:U2", alive) is None, "another machine's claim waits for its lease"
+
+
+def test_lapsed_claims_with_nothing_open_are_purged(db_engine: Engine) -> None:
+    (e1,) = _store(db_engine, "line:U1")
+    _store(db_engine, "line:U2")
+    long_ago = utcnow() - timedelta(minutes=5)
+    assert claims.claim(db_engine, "line:U1", A, now=long_ago)
+    assert claims.claim(db_engine, "line:U2", A, now=long_ago)
+    assert claims.claim(db_engine, "line:U3", A, now=long_ago)  # e.g. its events erased meanwhile
+    mark_retry(db_engine, e1, "x", timedelta(seconds=1), 1)  # failed: nothing open left in line:U1
+    assert claims.purge_stale(db_engine) == 2
+    assert claims.holders(db_engine) == {"line:U2": A}, "open work keeps its (lapsed) claim for the taker-over"
