@@ -75,6 +75,7 @@ class Settings:
     outbound_read_timeout: float = 10.0  # seconds to wait for its answer
     outbound_channel_concurrency: int = 16  # replies in flight per platform at once (a stalled platform holds no more)
     reply_give_up_seconds: float = 900.0  # a reply not delivered this long after the message: recorded failed, sent later
+    gateway_claims: str = "auto"  # per-conversation claims (several gateways, docs/gateways.md): auto = on with PostgreSQL
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -121,6 +122,7 @@ def load_settings() -> Settings:
         outbound_read_timeout=_float("OUTBOUND_READ_TIMEOUT", 10.0),
         outbound_channel_concurrency=max(1, _int("OUTBOUND_CHANNEL_CONCURRENCY", 16)),
         reply_give_up_seconds=_float("REPLY_GIVE_UP_SECONDS", 900.0),
+        gateway_claims=(os.environ.get("GATEWAY_CLAIMS", "auto").strip().lower() or "auto"),
     )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -30,11 +29,9 @@ from storage.ratelimits import Limit, Verdict, hit_once
 from storage.nlu_capture import capture_values
 from usecases.admin_commands import answer_command
 from usecases.emergency import detect as detect_emergency
-from usecases.handoff_relay import RELAY_THROTTLED, open_handoffs, relay
+from usecases.handoff_relay import RELAY_THROTTLED, relay, with_officials
 
 logger = logging.getLogger(__name__)
-
-HANDOFF_REFRESH = 2.0  # seconds between looks at which conversations are with officials
 
 Replies = list[dict[str, Any]]
 
@@ -76,8 +73,6 @@ class Answerer:
         self.max_text = max_text
         self.log_text = log_text
         self.capture_secret = capture_secret  # None: NLU capture off
-        self._handoffs: set[str] = set()
-        self._handoffs_checked = 0.0
         self._asked: set[int] = set()  # events sent to Rasa by this gateway and not finished yet
         self.limits = limits or {}  # storage.ratelimits: messages per person / per group chat
 
@@ -110,7 +105,6 @@ class Answerer:
                 return replies, None
             if relayed in ("throttled", "throttled_quiet"):
                 return replies + ([text_reply(RELAY_THROTTLED)] if relayed == "throttled" else []), None
-            self._handoffs.discard(event.conversation)
             if relayed == "released":
                 return replies + [text_reply(BOT_IS_BACK)], None
         if emergency is not None:  # the number and what to do is the whole answer: Rasa's would only dilute it
@@ -126,10 +120,6 @@ class Answerer:
                                                      message_id=message_id(event), resumed=resumed)
         finally:
             slow.cancel()
-        if (answer.nlu or {}).get("intent") == "human_handoff":
-            # The citizen may have just been handed to officials: look again before their next
-            # message instead of trusting the cached view for up to HANDOFF_REFRESH seconds.
-            self._handoffs_checked = 0.0
         return replies + normalise(answer.messages), answer.nlu
 
     def _count(self, event: Event) -> Verdict:
@@ -151,17 +141,18 @@ class Answerer:
     def finished(self, event_id: int) -> None:
         self._asked.discard(event_id)
 
+    def may_have_been_asked(self, event_id: int) -> None:
+        """Another gateway may have asked Rasa about this event (its claim was taken over): ask as resumed."""
+        self._asked.add(event_id)
+
     def _resumed(self, event: Event) -> bool:
         """Might Rasa have seen this event already? (an earlier attempt, or an earlier gateway)"""
         return event.attempts > 0 or event.received_at < self.started_at or event.id in self._asked
 
     async def _with_officials(self, event: Event) -> bool:
-        """Is this conversation handed to officials? (a cached look, refreshed every few seconds)"""
-        now = time.monotonic()
-        if now - self._handoffs_checked > HANDOFF_REFRESH:
-            self._handoffs_checked = now
-            try:
-                self._handoffs = await db(self.engine, open_handoffs, self.engine)
-            except Exception:  # noqa: BLE001 - a missing table (old database) or a blip: answer as usual
-                self._handoffs = set()
-        return event.conversation in self._handoffs
+        """Is this conversation handed to officials? Asked of the store for every message (whichever gateway
+        handles it, a handoff counts from its first moment: no cached view, no race with a just-started handoff)."""
+        try:
+            return await db(self.engine, with_officials, self.engine, event.conversation, quick=True)
+        except Exception:  # noqa: BLE001 - a missing table (old database) or a blip: answer as usual
+            return False

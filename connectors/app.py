@@ -30,7 +30,7 @@ from connectors.line import LineChannel
 from connectors.rasa_client import RasaClient
 from connectors.telegram import TelegramChannel
 from connectors.worker import Worker
-from storage.db import get_engine
+from storage.db import get_engine, is_sqlite
 from storage.inbound import Event, count_undelivered, counts_by_state
 from storage.migrate import upgrade
 from storage.pseudonyms import pseudonym_secret
@@ -130,6 +130,16 @@ def enabled_channels(settings: Settings) -> dict[str, Channel]:
     return channels
 
 
+def uses_claims(settings: Settings, engine: Engine) -> bool:
+    """Per-conversation claims (several gateways, docs/gateways.md): GATEWAY_CLAIMS on/off, or auto:
+    on with PostgreSQL (any number of gateways may share it), off with SQLite (one gateway per database)."""
+    if settings.gateway_claims in ("on", "true", "1", "yes"):
+        return True
+    if settings.gateway_claims in ("off", "false", "0", "no"):
+        return False
+    return not is_sqlite(engine)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -166,7 +176,7 @@ def create_app(
                     log_text=settings.log_message_text, capture_secret=capture_secret,
                     capture_retention_days=settings.nlu_capture_retention_days, concurrency=concurrency,
                     channel_concurrency=settings.outbound_channel_concurrency, give_up_after=settings.reply_give_up_seconds,
-                    rate_limits=parse_limits(settings.rate_limits))
+                    rate_limits=parse_limits(settings.rate_limits), claims=uses_claims(settings, engine))
     state = GatewayState(settings=settings, engine=engine, worker=worker, channels=channels)
     holder["state"] = state
 

@@ -188,8 +188,7 @@ async def post_message(request: Request) -> Response:
     state.worker.stored([event])
     try:
         # the worker may have finished before the waiter existed: ask the store too
-        if not await db(state.engine, is_closed, state.engine, event_id, quick=True):
-            await asyncio.wait_for(waiter.wait(), timeout=WAIT_SECONDS)
+        await _until_closed(state, waiter, event_id)
     except TimeoutError:
         pending = JSONResponse({"event_id": event_id, "pending": True, "replies": [], "note": "กำลังดำเนินการ คำตอบจะตามมาในไม่ช้าครับ"}, status_code=202)
         return _with_session(pending, request, state, new_visitor)
@@ -197,6 +196,23 @@ async def post_message(request: Request) -> Response:
     answer = JSONResponse({"event_id": event_id, "replies": [{"id": i, **p} for i, p in replies],
                            "last_id": max((i for i, _ in replies), default=0), "notes": []})
     return _with_session(answer, request, state, new_visitor)
+
+
+async def _until_closed(state: GatewayState, waiter: asyncio.Event, event_id: int) -> None:
+    """Wait until the event is processed (TimeoutError after WAIT_SECONDS). With several gateways
+    another one may process it (its conversation was claimed there): the store is asked too."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_SECONDS
+    while not await db(state.engine, is_closed, state.engine, event_id, quick=True):
+        left = deadline - loop.time()
+        if left <= 0:
+            raise TimeoutError
+        try:
+            await asyncio.wait_for(waiter.wait(), timeout=min(left, 0.5) if state.worker.claims else left)
+            return
+        except TimeoutError:
+            if not state.worker.claims:
+                raise
 
 
 _STRING_FIELDS = ("text", "display_name", "message_id", "chat_id", "user_id", "channel", "chat_type")

@@ -19,6 +19,12 @@ the handoff relay, Rasa) and the courtesy notes while a person waits (connectors
   stored: for a conversation whose open events it knows all of ("known"), the next
   event is taken from memory instead of being read back. Anything it cannot vouch
   for (a restart, a retry waiting, an event stored elsewhere) is read from the store.
+- Several gateways (docs/gateways.md): with `claims` on (PostgreSQL), a gateway handles a
+  conversation only while it holds its claim (storage.claims: a lease of 10 s, extended every
+  3 s), reads every event from the store (another gateway may have stored the next one), and
+  looks every poll for conversations with due events that no live gateway holds. A claim taken
+  over from a gateway that died (lease lapsed, or a dead process on this machine at once) asks
+  Rasa about the oldest open event as resumed: Rasa answers it from its tracker if it had it.
 - Back-pressure: the store is the queue. Once `max_pending` events are open the
   webhooks answer 503 (the platforms retry later) instead of taking more.
 - NLU capture: Rasa's reading of a message (intent, confidence, entities) comes
@@ -56,6 +62,8 @@ from connectors.channel import DeliveryError
 from connectors.courtesy import BUSY_TEXT, Courtesy, Notify, Waiting
 from connectors.dbcall import db
 from connectors.rasa_client import RasaClient, RasaUnavailable
+from common.instances import instance_name, is_dead_local_owner
+from storage import claims as claim_store
 from storage.db import session_scope
 from storage.inbound import (
     Event,
@@ -88,6 +96,9 @@ MAX_ATTEMPTS = 40  # with backoff capped at 60 s: about half an hour of outage
 TAKEN_LIMIT = 100_000  # conversations whose last taken event id is remembered
 KNOWN_LIMIT = 20_000  # conversations remembered as fully known (then forgotten and read from the store)
 CAPTURE_PURGE_EVERY = 3600.0  # seconds between purges of NLU captures past their retention
+DEAD_CHECK_EVERY = 1.0  # seconds between looks for claims of gateways that died on this machine
+STALE_CLAIMS_PURGE_EVERY = 60.0  # seconds between purges of lapsed claims with nothing left to handle
+CLAIM_SURE_FOR = claim_store.CLAIM_TTL.total_seconds() * 2 / 3  # seconds after an extension a claim is surely still held
 INLINE_RETRIES = 2  # sends retried at once (no slot held while waiting) before the event goes back to the store
 INLINE_WAIT = 2.0  # seconds: a longer wait (Retry-After, backoff) is waited in the store
 NOTICE_DELAY = 60.0  # seconds before the scheduler tries a failed reply again
@@ -137,6 +148,8 @@ class Worker:
         rate_limits: dict[str, Limit] | None = None,
         channel_concurrency: int = 16,
         give_up_after: float = 900.0,
+        claims: bool = False,
+        owner: str | None = None,
     ) -> None:
         self.engine = engine
         self.rasa = rasa  # asked directly only to erase a person (PDPA); answers go through the answerer
@@ -172,21 +185,38 @@ class Worker:
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._open = 0
+        # several gateways: per-conversation claims (storage.claims); off for the single SQLite gateway
+        self.claims = claims
+        self.owner = owner or instance_name()
+        self._held: dict[str, float] = {}  # conversation -> monotonic time its claim was last known extended
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._dead_checked = 0.0
+        self._stale_purged = 0.0
 
     # ---- lifecycle
     def start(self) -> None:
         self._loop_task = asyncio.create_task(self._loop(), name="gateway-worker")
+        if self.claims:
+            self._heartbeat_task = asyncio.create_task(self._heartbeat(), name="gateway-claims-heartbeat")
 
     async def stop(self) -> None:
         self._stopping = True
         self._wake.set()
-        if self._loop_task:
-            self._loop_task.cancel()
-            await asyncio.gather(self._loop_task, return_exceptions=True)
+        for background in (self._loop_task, self._heartbeat_task):
+            if background:
+                background.cancel()
+                await asyncio.gather(background, return_exceptions=True)
         tasks = list(self._running.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self.claims:  # let the others go on at once with what this gateway held (asked again as resumed)
+            try:
+                await db(self.engine, claim_store.put_back, self.engine, self.owner)
+            except Exception as exc:  # noqa: BLE001 - the claims lapse after their lease anyway
+                logger.warning("claims not put back on stop (%s); they lapse after %d s", type(exc).__name__,
+                               claim_store.CLAIM_TTL.total_seconds())
+            self._held.clear()
 
     def wake(self) -> None:
         self._wake.set()
@@ -200,7 +230,9 @@ class Worker:
             self._open += 1
             if isinstance(item, Event):
                 conversation = item.conversation
-                if item.id > self._taken.get(conversation, 0):
+                if self.claims:
+                    pass  # read from the store: another gateway may hold older events of this conversation
+                elif item.id > self._taken.get(conversation, 0):
                     fresh = self._fresh.setdefault(conversation, [])
                     fresh.append(item)
                     fresh.sort(key=lambda e: e.id)
@@ -241,7 +273,8 @@ class Worker:
         if conversation in self._running:
             self._dirty.add(conversation)  # its drain may be past its last look at the store: make it look again
         else:
-            self._running[conversation] = asyncio.create_task(self._drain(conversation), name=f"drain-{len(self._running)}")
+            drain = self._drain_claimed if self.claims else self._drain
+            self._running[conversation] = asyncio.create_task(drain(conversation), name=f"drain-{len(self._running)}")
 
     @property
     def overloaded(self) -> bool:
@@ -261,9 +294,9 @@ class Worker:
             try:
                 self._open = await db(self.engine, count_open, self.engine)
                 await self._purge_captures()
-                for conversation in await db(self.engine, due_conversations, self.engine):
+                for conversation in await self._due():
                     if conversation not in self._running:
-                        if not self._fresh.get(conversation):
+                        if not self.claims and not self._fresh.get(conversation):
                             self._forget(conversation)  # open in the store yet not in memory: read it from there
                         self._kick(conversation)
             except Exception:  # noqa: BLE001 - the loop must survive a database hiccup
@@ -273,6 +306,94 @@ class Worker:
             except TimeoutError:
                 pass
             self._wake.clear()
+
+    async def _due(self) -> list[str]:
+        """Conversations with due events to start on (with claims: those no other live gateway holds)."""
+        if not self.claims:
+            return await db(self.engine, due_conversations, self.engine)
+        if time.monotonic() - self._dead_checked >= DEAD_CHECK_EVERY:
+            self._dead_checked = time.monotonic()
+            dead = await db(self.engine, claim_store.lapse_claims_of_dead, self.engine, is_dead_local_owner)
+            if dead:
+                logger.warning("taking over the conversations of %d gateway(s) no longer running on this machine", len(dead))
+            if time.monotonic() - self._stale_purged >= STALE_CLAIMS_PURGE_EVERY:
+                self._stale_purged = time.monotonic()
+                await db(self.engine, claim_store.purge_stale, self.engine)
+        return await db(self.engine, claim_store.unclaimed_due_conversations, self.engine, self.owner)
+
+    async def _heartbeat(self) -> None:
+        """Extend this gateway's claims every few seconds; a claim not extended is checked before each send."""
+        while not self._stopping:
+            await asyncio.sleep(claim_store.HEARTBEAT_EVERY)
+            started = time.monotonic()
+            try:
+                held = await db(self.engine, claim_store.heartbeat, self.engine, self.owner)
+            except Exception as exc:  # noqa: BLE001 - a database hiccup: sends check their claim themselves
+                logger.warning("claims not extended (%s)", type(exc).__name__)
+                continue
+            for conversation in list(self._held):
+                if conversation in held:
+                    self._held[conversation] = started
+
+    async def _still_held(self, conversation: str) -> bool:
+        """Before sending: whether this gateway surely still holds the conversation (after a stall, asks the store)."""
+        extended = self._held.get(conversation)
+        if extended is not None and time.monotonic() - extended < CLAIM_SURE_FOR:
+            return True
+        started = time.monotonic()
+        if await db(self.engine, claim_store.still_held, self.engine, conversation, self.owner, quick=True):
+            self._held[conversation] = started
+            return True
+        self._held.pop(conversation, None)
+        self.stats["claims_lost"] = self.stats.get("claims_lost", 0) + 1
+        logger.warning("a conversation's claim lapsed while this gateway was stalled: left to its new holder")
+        return False
+
+    async def _drain_claimed(self, conversation: str) -> None:
+        """With claims: claim the conversation, process its events oldest first from the store, release it."""
+        event: Event | None = None
+        try:
+            while not self._stopping:
+                if event is None:
+                    self._dirty.discard(conversation)
+                    started = time.monotonic()
+                    claimed = await db(self.engine, claim_store.claim_next, self.engine, conversation, self.owner, quick=True)
+                    if claimed is None:  # another gateway holds it, or nothing is due
+                        if conversation in self._dirty:
+                            continue  # stored here meanwhile: look again
+                        return
+                    self._held[conversation] = started
+                    event = claimed.event
+                    if claimed.taken_over:  # its last holder died or stopped: it may have asked Rasa already
+                        self.answerer.may_have_been_asked(event.id)
+                        self.stats["claims_taken_over"] = self.stats.get("claims_taken_over", 0) + 1
+                self._taking(event)
+                try:
+                    ok, event = await self._process(event)
+                except Exception as exc:  # noqa: BLE001 - e.g. the database went away: left for the next holder
+                    logger.warning("event %d: not finished (%s); tried again later", event.id, type(exc).__name__)
+                    await self._let_go(conversation, put_back=True)
+                    return
+                if not ok:  # it waits in the store (a retry), or the claim was lost
+                    await self._let_go(conversation)
+                    return
+                if event is None:  # released with the last event
+                    self._held.pop(conversation, None)
+                    if conversation not in self._dirty:
+                        return
+        finally:
+            self._running.pop(conversation, None)
+
+    async def _let_go(self, conversation: str, *, put_back: bool = False) -> None:
+        """Give the claim up: dropped (the event waits in the store for its retry), or put back (left unfinished)."""
+        self._held.pop(conversation, None)
+        try:
+            if put_back:
+                await db(self.engine, claim_store.put_back, self.engine, self.owner, [conversation])
+            else:
+                await db(self.engine, claim_store.drop, self.engine, conversation, self.owner, quick=True)
+        except Exception as exc:  # noqa: BLE001 - the claim lapses after its lease
+            logger.warning("claim not released (%s); it lapses after %d s", type(exc).__name__, claim_store.CLAIM_TTL.total_seconds())
 
     async def _drain(self, conversation: str) -> None:
         """Process one conversation's events, oldest first, until one has to wait; then exit."""
@@ -326,6 +447,8 @@ class Worker:
             if decided is None:
                 return False, None
             replies, capture = decided
+        if self.claims and not await self._still_held(event.conversation):
+            return False, None  # stalled past the lease: the new holder answers (asking Rasa as resumed)
         # Rasa's tracker has moved on; should this gateway stop before the event is done, the next
         # one asks again with the same message id and Rasa answers from its tracker.
         outcome = await self._deliver_with_retries(event, replies)
@@ -378,8 +501,20 @@ class Worker:
         if failure is None and event.progress.unknown:
             failure = Failure(REPLY_UNKNOWN, f"{event.progress.unknown} message(s) cut off; not sent again to avoid a duplicate")
         if failure is not None:
-            return await self._mark_undelivered(event, capture, failure)
+            await self._mark_undelivered(event, capture, failure)
+            if self.claims:
+                return await db(self.engine, claim_store.release, self.engine, event.conversation, self.owner, quick=True)
+            return None
         chat_id = str(event.metadata.get("chat_id") or event.conversation)
+        if self.claims:
+            try:
+                return await db(self.engine, claim_store.finish_and_release, self.engine, event.id, event.conversation, self.owner,
+                                web, chat_id, capture, quick=True)
+            except Exception as exc:
+                if capture is None:
+                    raise
+                logger.warning("event %d: NLU capture not stored (%s)", event.id, type(exc).__name__)
+                return await self._mark_finished(event, web, None)
         known = event.conversation in self._known
         following: Event | None = None  # known: memory holds the rest
         try:

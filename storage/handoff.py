@@ -91,6 +91,13 @@ def open_conversations(session: Session, now: datetime | None = None) -> set[str
     return {c for c in rows if c}
 
 
+def has_open_handoff(session: Session, conversation: str, now: datetime | None = None) -> bool:
+    """Whether the conversation is with officials right now (one indexed look; asked for every message)."""
+    now = now or utcnow()
+    return session.scalar(select(Handoff.id).where(Handoff.conversation == conversation, Handoff.status == HANDOFF_OPEN,
+                                                   Handoff.expires_at > now).limit(1)) is not None
+
+
 def relay_from_citizen(session: Session, conversation: str, text: str, event_id: int, now: datetime | None = None) -> bool:
     """Pass a citizen's message to the officials; False when no handoff is open any more."""
     now = now or utcnow()

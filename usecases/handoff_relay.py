@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from common.clock import now
 from storage.db import session_scope
 from storage.ratelimits import Limit, hit_once
-from storage.handoff import BACK_TO_BOT, active_handoff, open_conversations, relay_from_citizen, release_handoff
+from storage.handoff import BACK_TO_BOT, active_handoff, has_open_handoff, open_conversations, relay_from_citizen, release_handoff
 
 Relayed = Literal["relayed", "released", "closed", "throttled", "throttled_quiet"]
 # Relayed messages are urgent (they bypass quiet hours): one person must not flood an agency's group.
@@ -25,6 +25,13 @@ def open_handoffs(engine: Engine) -> set[str]:
     """The conversations handed to officials right now."""
     with session_scope(engine) as s:
         return open_conversations(s)
+
+
+def with_officials(engine: Engine, conversation: str) -> bool:
+    """Whether this conversation is handed to officials now (read from the store for every message:
+    no per-process cache, so every gateway sees a handoff the moment it starts)."""
+    with session_scope(engine) as s:
+        return has_open_handoff(s, conversation)
 
 
 def relay(engine: Engine, conversation: str, text: str, event_id: int, limits: dict[str, Limit] | None = None) -> Relayed:

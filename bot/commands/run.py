@@ -92,7 +92,7 @@ def internal_keys(settings: Settings) -> dict[str, str]:
     return {purpose: internal_auth.derive(secret, purpose) for purpose in purposes}
 
 
-def build_services(settings: Settings, rasa_port: int, schedulers: int = 1) -> list[Service]:
+def build_services(settings: Settings, rasa_port: int, schedulers: int = 1, gateways: int = 1) -> list[Service]:
     app_bin = Path(sys.executable).parent
     endpoints = settings.var_dir / "endpoints.yml"
     endpoints.write_text(rasa_endpoints_yaml(settings), encoding="utf-8")
@@ -124,12 +124,8 @@ def build_services(settings: Settings, rasa_port: int, schedulers: int = 1) -> l
             [str(app_bin / "python"), "-m", "actions.server", "--port", str(settings.action_server_port)],
             f"http://127.0.0.1:{settings.action_server_port}/health",
         ),
-        Service(
-            "gateway",
-            [str(app_bin / "bot"), "gateway"],
-            f"http://127.0.0.1:{settings.gateway_port}/healthz",
-        ),
     ]
+    services += gateway_services(settings, gateways, app_bin)
     import importlib.util
 
     if importlib.util.find_spec("bot.commands.scheduler") is not None:
@@ -137,6 +133,29 @@ def build_services(settings: Settings, rasa_port: int, schedulers: int = 1) -> l
             name = "scheduler" if schedulers == 1 else f"scheduler-{n}"
             services.append(Service(name, [str(app_bin / "bot"), "scheduler", "run"], None))
     return services
+
+
+def gateway_services(settings: Settings, gateways: int, app_bin: Path) -> list[Service]:
+    """One gateway, or N sharing the port through SO_REUSEPORT (`bot gateway --reuse-port`, docs/gateways.md).
+
+    Each one's health check goes to the shared port, so it may be answered by another: a gateway
+    that exits is still noticed (and restarted) by the supervisor through its process.
+    """
+    health = f"http://127.0.0.1:{settings.gateway_port}/healthz"
+    if gateways == 1:
+        return [Service("gateway", [str(app_bin / "bot"), "gateway"], health)]
+    return [Service(f"gateway-{n}", [str(app_bin / "bot"), "gateway", "--reuse-port"], health) for n in range(1, gateways + 1)]
+
+
+def check_gateways(settings: Settings, gateways: int) -> None:
+    """Several gateways need PostgreSQL: with SQLite one gateway handles a database's events."""
+    from storage.db import is_sqlite
+
+    if gateways > 1 and is_sqlite(settings.database_url):
+        raise click.ClickException(
+            f"--gateways {gateways} needs PostgreSQL (set DATABASE_URL=postgresql://...): "
+            "SQLite has a single writer, so one gateway handles a SQLite database's messages."
+        )
 
 
 def check_schedulers(settings: Settings, schedulers: int) -> None:
@@ -417,10 +436,13 @@ class Supervisor:
 @click.option("--timeout", default=300, show_default=True, help="Seconds to wait for all services to be healthy.")
 @click.option("--schedulers", default=1, show_default=True, type=click.IntRange(0, 32),
               help="Follow-up schedulers to start (more than one needs PostgreSQL; 0: none, e.g. they run elsewhere).")
-def cli(rasa_port: int, timeout: int, schedulers: int) -> None:
-    """Start Rasa, the action server, the gateway (and schedulers) on 127.0.0.1."""
+@click.option("--gateways", default=1, show_default=True, type=click.IntRange(1, 32),
+              help="Gateway processes sharing the gateway port (SO_REUSEPORT; more than one needs PostgreSQL).")
+def cli(rasa_port: int, timeout: int, schedulers: int, gateways: int) -> None:
+    """Start Rasa, the action server, the gateway(s) (and schedulers) on 127.0.0.1."""
     settings = get_settings()
     check_schedulers(settings, schedulers)
+    check_gateways(settings, gateways)
     if not (ENGINE_BIN / "rasa").exists():
         raise click.ClickException("the engine runtime (.venv-rasa) is missing: run `make run` or `make engine`.")
     if not MODEL.exists():
@@ -447,7 +469,7 @@ def cli(rasa_port: int, timeout: int, schedulers: int) -> None:
     ensure_corpus_at_startup(get_engine(), echo=click.echo)  # the shipped law corpus, once per archive sha256, before "ready"
 
     try:
-        services = build_services(settings, rasa_port, schedulers)
+        services = build_services(settings, rasa_port, schedulers, gateways)
     except internal_auth.MissingSecret as exc:
         raise click.ClickException(str(exc)) from None
     stopping = False

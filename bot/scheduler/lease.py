@@ -7,19 +7,19 @@ SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from common.instances import instance_name, is_dead_local_owner
 from storage.db import session_scope
 from storage.models.base import utcnow
 from storage.models.scheduler import SchedulerLease
 
 LEASE_NAME = "followups"
+
+__all__ = ["LEASE_NAME", "holder", "instance_name", "is_dead_local_owner", "release", "take_over_from_dead", "try_acquire"]
 
 
 def try_acquire(engine: Engine, owner: str, ttl: timedelta, now: datetime | None = None, name: str = LEASE_NAME) -> bool:
@@ -57,37 +57,6 @@ def release(engine: Engine, owner: str, name: str = LEASE_NAME) -> None:
             .where(SchedulerLease.name == name, SchedulerLease.owner == owner)
             .values(expires_at=datetime(1970, 1, 1, tzinfo=utcnow().tzinfo))
         )
-
-
-def _pid_namespace() -> int:
-    try:
-        return os.stat("/proc/self/ns/pid").st_ino
-    except OSError:
-        return 0
-
-
-def instance_name() -> str:
-    """A scheduler's name: "host:pid-namespace:pid:tag" (unique, and tells whether it runs here)."""
-    return f"{socket.gethostname()[:32]}:{_pid_namespace()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def is_dead_local_owner(owner: str) -> bool:
-    """Whether `owner` (see `instance_name`) was a process on this machine, in this PID
-    namespace, that no longer exists. Anything else (another machine or container, a live
-    pid, a name of another shape) counts as possibly alive."""
-    parts = owner.rsplit(":", 3)
-    if len(parts) != 4 or not parts[1].isdigit() or not parts[2].isdigit():
-        return False
-    host, namespace, pid = parts[0], int(parts[1]), int(parts[2])
-    if host != socket.gethostname()[:32] or namespace != _pid_namespace() or namespace == 0 or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False  # a live process of another user
-    return False
 
 
 def take_over_from_dead(engine: Engine, owner: str, ttl: timedelta, now: datetime | None = None, name: str = LEASE_NAME) -> bool:

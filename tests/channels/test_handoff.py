@@ -31,7 +31,6 @@ def _say(server: ServerThread, text: str) -> list[dict]:
 
 
 def test_messages_go_to_officials_while_handed_off(tmp_path, fake_rasa, monkeypatch) -> None:
-    monkeypatch.setattr("connectors.answering.HANDOFF_REFRESH", 0.0)
     rasa, rasa_server = fake_rasa
     settings = make_settings(tmp_path, rasa_url=rasa_server.url)
     engine = make_engine(settings.database_url)
