@@ -75,6 +75,10 @@ WINDOW_ENV = "RASA_TRACKER_WINDOW_TURNS"
 # session: with the citizens' and officials' actions of 2026-11-29, 37 of 1,017 replayed turns differ at 3 turns
 # (actions that read the conversation's history see only the window). RASA_TRACKER_WINDOW_TURNS=10 turns it on.
 DEFAULT_WINDOW_TURNS = 0
+# Actions kept after a window's first one: more than the longest rule looks back (3 states in the trained
+# RulePolicy, rules written here have at most 5 steps) and than the policies' max_history (4-5), so the one state
+# that differs from the whole session's (the window's first: no previous action, no user message) is never read.
+MIN_STATES = 6
 LOADED = "_gateway_loaded"  # attribute set on each tracker `retrieve` returns: what of it is stored
 
 _WindowBase = declarative_base()
@@ -222,15 +226,44 @@ class GatewayTrackerStore(SQLTrackerStore):
         return {"session": any(isinstance(e, SessionStarted) for e in events), "slots": slots, "loop": loop,
                 "paused": tracker.is_paused()}
 
-    def _window_start(self, stored: Sequence[Event]) -> int:
-        """Index in `stored` of the first event to keep: the last `window_turns` user turns, from the session start."""
-        users = [i for i, e in enumerate(stored) if isinstance(e, UserUttered)]
+    def _window_start(self, tracker: DialogueStateTracker, prefix: int) -> int:
+        """Index in the stored events (`tracker.events[prefix:]`) of the first event to keep.
+
+        The latest turn boundary (an `action_listen` just before a user message) where what Rasa
+        derives from the events after it is what it derives from the whole session: at least
+        `window_turns` user turns and MIN_STATES actions left after Rasa's own filtering
+        (`applied_events`: a form's happy-path turns collapse to its first run, a rewind removes
+        back to the previous remaining user message), and no form run just before it that a
+        later run of the form would collapse into (`_continues_a_loop`). None qualifies: the
+        window keeps its start (it grows, e.g. through a long form, until one does). Never
+        before the latest session start.
+        """
+        events = list(tracker.events)
+        stored = events[prefix:]
         start = 0
-        if len(users) > self.window_turns:
-            start = users[-self.window_turns]
-            before = stored[start - 1] if start else None
-            if isinstance(before, ActionExecuted) and before.action_name == ACTION_LISTEN_NAME:
-                start -= 1
+        users = sum(isinstance(e, UserUttered) for e in stored)
+        if users > self.window_turns:
+            applied = tracker.applied_events()
+            at = {id(event): i for i, event in enumerate(applied)}
+            loops = set(getattr(self.domain, "form_names", None) or []) | {
+                e.name for e in events if isinstance(e, ActiveLoop) and e.name}
+            users_after = actions_after = 0
+            user_after = [0] * (len(applied) + 1)
+            action_after = [0] * (len(applied) + 1)
+            for i in range(len(applied) - 1, -1, -1):
+                users_after += isinstance(applied[i], UserUttered)
+                actions_after += isinstance(applied[i], ActionExecuted)
+                user_after[i], action_after[i] = users_after, actions_after
+            for i in range(len(stored) - 2, 0, -1):
+                listen, user = stored[i], stored[i + 1]
+                if not (isinstance(listen, ActionExecuted) and listen.action_name == ACTION_LISTEN_NAME
+                        and isinstance(user, UserUttered) and id(listen) in at):
+                    continue
+                q = at[id(listen)]
+                if (user_after[q] >= self.window_turns and action_after[q] - 1 >= MIN_STATES
+                        and not self._continues_a_loop(applied[:q], loops)):
+                    start = i
+                    break
         sessions = [i for i, e in enumerate(stored) if isinstance(e, SessionStarted)]
         if sessions and sessions[-1] > start:
             begin = sessions[-1]
@@ -239,6 +272,30 @@ class GatewayTrackerStore(SQLTrackerStore):
                 begin -= 1  # stored just before the session start, with a later timestamp: Rasa's query keeps it
             start = max(start, begin)
         return start
+
+    @staticmethod
+    def _continues_a_loop(before: Sequence[Event], loops: set[str]) -> bool:
+        """Whether a later run of a form, looking back across this boundary, would find its previous run.
+
+        Rasa's `applied_events` drops a form's run and the turns since its previous run when the
+        form goes on without an unhappy path (DialogueStateTracker._first_loop_execution_or_unhappy_path);
+        this is that look-back, from an `action_listen` at the boundary. Reaching the window's start
+        means no (the window's start was chosen where it stops).
+        """
+        for loop in loops:
+            next_action: str | None = ACTION_LISTEN_NAME
+            for event in reversed(before):
+                if isinstance(event, ActiveLoop) and event.name is None:
+                    break
+                if isinstance(event, ActionExecutionRejected) and event.action_name == loop:
+                    break
+                if isinstance(event, UserUttered) and next_action is not None and next_action != loop:
+                    break
+                if isinstance(event, ActionExecuted):
+                    if event.action_name == loop:
+                        return True
+                    next_action = event.action_name
+        return False
 
     def _event_row(self, sender_id: str, event: Event) -> Any:
         data = event.as_dict()
@@ -265,7 +322,7 @@ class GatewayTrackerStore(SQLTrackerStore):
             return
         new = events[first_new:]
         stored = events[loaded.prefix:]
-        start = self._window_start(stored) if self.window_turns else 0
+        start = self._window_start(tracker, loaded.prefix) if self.window_turns else 0
         if not new and (not self.window_turns or (start == 0 and loaded.windowed)):
             return
         with self.session_scope() as session:
