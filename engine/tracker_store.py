@@ -55,9 +55,11 @@ from rasa.shared.core.events import (
     ConversationPaused,
     Event,
     LoopInterrupted,
+    ReminderScheduled,
     SessionStarted,
     SlotSet,
     UserUttered,
+    UserUtteranceReverted,
 )
 from rasa.shared.core.trackers import DialogueStateTracker, TrackerActiveLoop
 from sqlalchemy.orm import aliased, declarative_base
@@ -71,10 +73,9 @@ SESSION_STARTED = "session_started"
 SESSION_START_ACTION = "action_session_start"
 
 WINDOW_ENV = "RASA_TRACKER_WINDOW_TURNS"
-# Off (0 = unbounded) until the differential replay (tests/engine/test_tracker_window.py) agrees with the whole
-# session: with the citizens' and officials' actions of 2026-11-29, 37 of 1,017 replayed turns differ at 3 turns
-# (actions that read the conversation's history see only the window). RASA_TRACKER_WINDOW_TURNS=10 turns it on.
-DEFAULT_WINDOW_TURNS = 0
+# On: tests/engine/test_tracker_window.py replays the scenarios and test stories with a window of 3 turns and
+# requires the whole session's actions, slots and replies; 10 leaves room (rules here look back at most 3 states).
+DEFAULT_WINDOW_TURNS = 10
 # Actions kept after a window's first one: more than the longest rule looks back (3 states in the trained
 # RulePolicy, rules written here have at most 5 steps) and than the policies' max_history (4-5), so the one state
 # that differs from the whole session's (the window's first: no previous action, no user message) is never read.
@@ -91,7 +92,8 @@ class TrackerWindow(_WindowBase):  # type: ignore[misc,valid-type]
 
     sender_id = sa.Column(sa.String(255), primary_key=True)
     anchor_id = sa.Column(sa.Integer, nullable=False)
-    state = sa.Column(sa.Text, nullable=False)  # {"session": bool, "slots": [[name, value]], "loop": {...}|null, "paused": bool}
+    # {"session": bool, "slots": [[name, value]], "loop": {...}|null, "paused": bool, "reminders": [event], "stale": [[name, value]]}
+    state = sa.Column(sa.Text, nullable=False)
 
 
 # `sender_id = ? AND id >= ?` is a range scan with it (PostgreSQL's single-column index would read the whole conversation).
@@ -191,7 +193,17 @@ class GatewayTrackerStore(SQLTrackerStore):
 
     @staticmethod
     def _prefix(state: dict[str, Any], timestamp: float | None) -> list[Event]:
-        """Events recreating the state where the window starts (never saved)."""
+        """Events recreating the state where the window starts (never saved).
+
+        Besides the state (session start, slots, active loop and its flags, pause), what the whole
+        session's events show to whoever reads them rather than the state: reminders still
+        scheduled (Rasa fires a reminder only if its `ReminderScheduled` is in the applied events)
+        and, for each slot whose last `SlotSet` in the session is not its value now (a reset,
+        `AllSlotsReset`, a rewind), that last `SlotSet` (actions read it, e.g. "the value before
+        this turn"). Those go in a turn of their own that a rewind (`UserUtteranceReverted`)
+        takes back at once: they are in the events, the state is unchanged, and Rasa's policies
+        (which read the applied events) never see them.
+        """
         ts = timestamp
         events: list[Event] = []
         if state.get("session"):
@@ -206,6 +218,15 @@ class GatewayTrackerStore(SQLTrackerStore):
                 events.append(ActionExecutionRejected(loop["name"], timestamp=ts))
         if state.get("paused"):
             events.append(ConversationPaused(timestamp=ts))
+        for reminder in state.get("reminders") or []:
+            event = Event.from_parameters(reminder)
+            if event is not None:
+                events.append(event)
+        stale = state.get("stale") or []
+        if stale:
+            events += [ActionExecuted(ACTION_LISTEN_NAME, timestamp=ts), UserUttered(None, timestamp=ts)]
+            events += [SlotSet(name, value, timestamp=ts) for name, value in stale]
+            events.append(UserUtteranceReverted(timestamp=ts))
         return events
 
     def _replay(self, sender_id: str, prefix: list[Event], loop: dict[str, Any] | None, events: Iterable[Event]) -> DialogueStateTracker:
@@ -220,11 +241,22 @@ class GatewayTrackerStore(SQLTrackerStore):
 
     @staticmethod
     def _state(tracker: DialogueStateTracker, events: Sequence[Event]) -> dict[str, Any]:
+        """The state after `events` (`tracker` replayed them), as the next window's prefix recreates it."""
         slots = [[name, slot.value] for name, slot in tracker.slots.items()
                  if slot.has_been_set or slot.value != slot.initial_value]
         loop = dataclasses.asdict(tracker.active_loop) if tracker.active_loop and tracker.active_loop.name else None
+        last_set: dict[str, Any] = {}
+        for event in events:
+            if isinstance(event, SessionStarted):
+                last_set = {}  # Rasa loads the latest session only
+            elif isinstance(event, SlotSet):
+                last_set[event.key] = event.value
+        now = {name: value for name, value in slots}
+        stale = [[name, value] for name, value in last_set.items()
+                 if name not in now or json.dumps(now[name], sort_keys=True) != json.dumps(value, sort_keys=True)]
+        reminders = [event.as_dict() for event in tracker.applied_events() if isinstance(event, ReminderScheduled)]
         return {"session": any(isinstance(e, SessionStarted) for e in events), "slots": slots, "loop": loop,
-                "paused": tracker.is_paused()}
+                "paused": tracker.is_paused(), "reminders": reminders, "stale": stale}
 
     def _window_start(self, tracker: DialogueStateTracker, prefix: int) -> int:
         """Index in the stored events (`tracker.events[prefix:]`) of the first event to keep.
