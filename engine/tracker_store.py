@@ -17,13 +17,15 @@ more than the one before (a busy group never lets its session expire). Here:
 
 - `retrieve` returns a *window*: a snapshot of the state where the window starts (the
   session start, a `SlotSet` for each slot that was set, the active loop with its flags,
-  a pause) followed by the stored events of the last `window_turns` user turns. The
-  snapshot lives in `tracker_windows`, one row per conversation (where the window starts
-  and the state there), moved forward on each save by replaying the few events that left
-  the window: bounded work per message. Rules here have at most 5 steps and the policies'
-  `max_history` is 4-5, so a window of a few turns predicts exactly what the whole session
-  does (tests/engine/test_tracker_window.py replays the scenarios both ways). The gateway
-  only ever resumes a conversation's latest message (engine/channel.py), always in the window.
+  a pause, pending reminders, the last `SlotSet` of slots reset since) followed by the stored
+  events of the last `window_turns` user turns. The snapshot lives in `tracker_windows`, one
+  row per conversation (where the window starts and the state there), moved forward on each
+  save by replaying the few events that left the window: bounded work per message. The window
+  starts only at a turn boundary that Rasa's own filtering of the events (`applied_events`:
+  form turns collapsing, rewinds) never looks across, with at least MIN_STATES actions after it,
+  so it predicts exactly what the whole session does (tests/engine/test_tracker_window.py
+  replays the scenarios both ways). The gateway only ever resumes a conversation's latest
+  message (engine/channel.py), always in the window.
 - `save` appends the events after the last stored one it loaded (by id, not by count: a
   window holds fewer events than are stored).
 - The full history stays in Rasa's `events` table (audit, exports, `retrieve_full_tracker`);
