@@ -33,6 +33,7 @@ the ratios within one run. The law corpus import (~2 min) is cached as a SQLite 
 var/bench-cache/ keyed by the archive's sha256.
 
 Run: `.venv/bin/python -m benchmarks.engine [--baseline-root /work/wt-engine-base] [--quick]`
+(`--only-a --long-targets new`: (a) alone, e.g. once with RASA_TRACKER_WINDOW_TURNS=0 and once with the default window)
 """
 
 from __future__ import annotations
@@ -497,16 +498,19 @@ async def run(args: argparse.Namespace) -> int:
         for stack in stacks.values():  # one at a time: start-up is CPU-bound
             took = await asyncio.to_thread(stack.start)
             print(f"   {stack.name} stack up in {took:.0f} s ({stack.root})", flush=True)
-        stock = StockRasa(stacks["new"].action_url, stacks["new"].action_key, workdir)
-        await asyncio.to_thread(stock.wait)
-        print("   stock Rasa up", flush=True)
+        if not args.only_a or "stock" in args.long_targets.split(","):
+            stock = StockRasa(stacks["new"].action_url, stacks["new"].action_key, workdir)
+            await asyncio.to_thread(stock.wait)
+            print("   stock Rasa up", flush=True)
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300), connector=aiohttp.TCPConnector(limit=500)) as client:
             targets = {name: Target(name, client, api, stack=stack) for name, stack in stacks.items()}
-            targets["stock"] = Target("stock", client, api, stock=stock, action_pid=stacks["new"].proc("actions").process.pid)
+            if stock is not None:
+                targets["stock"] = Target("stock", client, api, stock=stock, action_pid=stacks["new"].proc("actions").process.pid)
 
-            print(f"\n-- cold start: first law / service question after start vs the median of the next {args.cold_follow} "
-                  f"(load {load_average()})", flush=True)
-            for name, target in targets.items():
+            if not args.only_a:
+                print(f"\n-- cold start: first law / service question after start vs the median of the next {args.cold_follow} "
+                      f"(load {load_average()})", flush=True)
+            for name, target in ({} if args.only_a else targets).items():
                 first_law, first_service, rest = await cold_start(target, args.cold_follow)
                 print(f"   {name:6} first law {first_law:7.0f} ms ({first_law / rest:4.1f}x)   first service {first_service:7.0f} ms "
                       f"({first_service / rest:4.1f}x)   next {args.cold_follow}: median {rest:6.0f} ms", flush=True)
@@ -542,6 +546,8 @@ async def run(args: argparse.Namespace) -> int:
                 print(f"   {name:6} {cells}   msg {last} / msg {group_points[0]}: "
                       f"{med(by_point[last]) / med(by_point[group_points[0]]):5.2f}x   ({runs} run(s); load {load_average()})", flush=True)
 
+            if args.only_a:
+                return 0
             print(f"\n-- (b)(c) mixed traffic: 30 % law, 25 % service, 20 % request-form, 10 % status, 15 % small talk; "
                   f"median of {args.runs} run(s)", flush=True)
             rates: dict[tuple[str, int], float] = {}
@@ -600,6 +606,7 @@ def main() -> int:
     parser.add_argument("--reference-runs", type=int, default=1, help="runs of (a) for base and stock (their cost grows with length)")
     parser.add_argument("--long-messages", type=int, default=1000)
     parser.add_argument("--long-targets", default="new,base,stock", help="which targets run (a)")
+    parser.add_argument("--only-a", action="store_true", help="only (a), for the targets in --long-targets (stock Rasa started only if listed)")
     parser.add_argument("--group-members", type=int, default=10)
     parser.add_argument("--group-messages", type=int, default=100)
     parser.add_argument("--concurrency", default="1,20,100")

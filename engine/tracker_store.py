@@ -17,13 +17,15 @@ more than the one before (a busy group never lets its session expire). Here:
 
 - `retrieve` returns a *window*: a snapshot of the state where the window starts (the
   session start, a `SlotSet` for each slot that was set, the active loop with its flags,
-  a pause) followed by the stored events of the last `window_turns` user turns. The
-  snapshot lives in `tracker_windows`, one row per conversation (where the window starts
-  and the state there), moved forward on each save by replaying the few events that left
-  the window: bounded work per message. Rules here have at most 5 steps and the policies'
-  `max_history` is 4-5, so a window of a few turns predicts exactly what the whole session
-  does (tests/engine/test_tracker_window.py replays the scenarios both ways). The gateway
-  only ever resumes a conversation's latest message (engine/channel.py), always in the window.
+  a pause, pending reminders, the last `SlotSet` of slots reset since) followed by the stored
+  events of the last `window_turns` user turns. The snapshot lives in `tracker_windows`, one
+  row per conversation (where the window starts and the state there), moved forward on each
+  save by replaying the few events that left the window: bounded work per message. The window
+  starts only at a turn boundary that Rasa's own filtering of the events (`applied_events`:
+  form turns collapsing, rewinds) never looks across, with at least MIN_STATES actions after it,
+  so it predicts exactly what the whole session does (tests/engine/test_tracker_window.py
+  replays the scenarios both ways). The gateway only ever resumes a conversation's latest
+  message (engine/channel.py), always in the window.
 - `save` appends the events after the last stored one it loaded (by id, not by count: a
   window holds fewer events than are stored).
 - The full history stays in Rasa's `events` table (audit, exports, `retrieve_full_tracker`);
@@ -55,9 +57,11 @@ from rasa.shared.core.events import (
     ConversationPaused,
     Event,
     LoopInterrupted,
+    ReminderScheduled,
     SessionStarted,
     SlotSet,
     UserUttered,
+    UserUtteranceReverted,
 )
 from rasa.shared.core.trackers import DialogueStateTracker, TrackerActiveLoop
 from sqlalchemy.orm import aliased, declarative_base
@@ -71,10 +75,13 @@ SESSION_STARTED = "session_started"
 SESSION_START_ACTION = "action_session_start"
 
 WINDOW_ENV = "RASA_TRACKER_WINDOW_TURNS"
-# Off (0 = unbounded) until the differential replay (tests/engine/test_tracker_window.py) agrees with the whole
-# session: with the citizens' and officials' actions of 2026-11-29, 37 of 1,017 replayed turns differ at 3 turns
-# (actions that read the conversation's history see only the window). RASA_TRACKER_WINDOW_TURNS=10 turns it on.
-DEFAULT_WINDOW_TURNS = 0
+# On: tests/engine/test_tracker_window.py replays the scenarios and test stories with a window of 3 turns and
+# requires the whole session's actions, slots and replies; 10 leaves room (rules here look back at most 3 states).
+DEFAULT_WINDOW_TURNS = 10
+# Actions kept after a window's first one: more than the longest rule looks back (3 states in the trained
+# RulePolicy, rules written here have at most 5 steps) and than the policies' max_history (4-5), so the one state
+# that differs from the whole session's (the window's first: no previous action, no user message) is never read.
+MIN_STATES = 6
 LOADED = "_gateway_loaded"  # attribute set on each tracker `retrieve` returns: what of it is stored
 
 _WindowBase = declarative_base()
@@ -87,7 +94,8 @@ class TrackerWindow(_WindowBase):  # type: ignore[misc,valid-type]
 
     sender_id = sa.Column(sa.String(255), primary_key=True)
     anchor_id = sa.Column(sa.Integer, nullable=False)
-    state = sa.Column(sa.Text, nullable=False)  # {"session": bool, "slots": [[name, value]], "loop": {...}|null, "paused": bool}
+    # {"session": bool, "slots": [[name, value]], "loop": {...}|null, "paused": bool, "reminders": [event], "stale": [[name, value]]}
+    state = sa.Column(sa.Text, nullable=False)
 
 
 # `sender_id = ? AND id >= ?` is a range scan with it (PostgreSQL's single-column index would read the whole conversation).
@@ -187,7 +195,17 @@ class GatewayTrackerStore(SQLTrackerStore):
 
     @staticmethod
     def _prefix(state: dict[str, Any], timestamp: float | None) -> list[Event]:
-        """Events recreating the state where the window starts (never saved)."""
+        """Events recreating the state where the window starts (never saved).
+
+        Besides the state (session start, slots, active loop and its flags, pause), what the whole
+        session's events show to whoever reads them rather than the state: reminders still
+        scheduled (Rasa fires a reminder only if its `ReminderScheduled` is in the applied events)
+        and, for each slot whose last `SlotSet` in the session is not its value now (a reset,
+        `AllSlotsReset`, a rewind), that last `SlotSet` (actions read it, e.g. "the value before
+        this turn"). Those go in a turn of their own that a rewind (`UserUtteranceReverted`)
+        takes back at once: they are in the events, the state is unchanged, and Rasa's policies
+        (which read the applied events) never see them.
+        """
         ts = timestamp
         events: list[Event] = []
         if state.get("session"):
@@ -202,6 +220,15 @@ class GatewayTrackerStore(SQLTrackerStore):
                 events.append(ActionExecutionRejected(loop["name"], timestamp=ts))
         if state.get("paused"):
             events.append(ConversationPaused(timestamp=ts))
+        for reminder in state.get("reminders") or []:
+            event = Event.from_parameters(reminder)
+            if event is not None:
+                events.append(event)
+        stale = state.get("stale") or []
+        if stale:
+            events += [ActionExecuted(ACTION_LISTEN_NAME, timestamp=ts), UserUttered(None, timestamp=ts)]
+            events += [SlotSet(name, value, timestamp=ts) for name, value in stale]
+            events.append(UserUtteranceReverted(timestamp=ts))
         return events
 
     def _replay(self, sender_id: str, prefix: list[Event], loop: dict[str, Any] | None, events: Iterable[Event]) -> DialogueStateTracker:
@@ -216,21 +243,61 @@ class GatewayTrackerStore(SQLTrackerStore):
 
     @staticmethod
     def _state(tracker: DialogueStateTracker, events: Sequence[Event]) -> dict[str, Any]:
+        """The state after `events` (`tracker` replayed them), as the next window's prefix recreates it."""
         slots = [[name, slot.value] for name, slot in tracker.slots.items()
                  if slot.has_been_set or slot.value != slot.initial_value]
         loop = dataclasses.asdict(tracker.active_loop) if tracker.active_loop and tracker.active_loop.name else None
+        last_set: dict[str, Any] = {}
+        for event in events:
+            if isinstance(event, SessionStarted):
+                last_set = {}  # Rasa loads the latest session only
+            elif isinstance(event, SlotSet):
+                last_set[event.key] = event.value
+        now = {name: value for name, value in slots}
+        stale = [[name, value] for name, value in last_set.items()
+                 if name not in now or json.dumps(now[name], sort_keys=True) != json.dumps(value, sort_keys=True)]
+        reminders = [event.as_dict() for event in tracker.applied_events() if isinstance(event, ReminderScheduled)]
         return {"session": any(isinstance(e, SessionStarted) for e in events), "slots": slots, "loop": loop,
-                "paused": tracker.is_paused()}
+                "paused": tracker.is_paused(), "reminders": reminders, "stale": stale}
 
-    def _window_start(self, stored: Sequence[Event]) -> int:
-        """Index in `stored` of the first event to keep: the last `window_turns` user turns, from the session start."""
-        users = [i for i, e in enumerate(stored) if isinstance(e, UserUttered)]
+    def _window_start(self, tracker: DialogueStateTracker, prefix: int) -> int:
+        """Index in the stored events (`tracker.events[prefix:]`) of the first event to keep.
+
+        The latest turn boundary (an `action_listen` just before a user message) where what Rasa
+        derives from the events after it is what it derives from the whole session: at least
+        `window_turns` user turns and MIN_STATES actions left after Rasa's own filtering
+        (`applied_events`: a form's happy-path turns collapse to its first run, a rewind removes
+        back to the previous remaining user message), and no form run just before it that a
+        later run of the form would collapse into (`_continues_a_loop`). None qualifies: the
+        window keeps its start (it grows, e.g. through a long form, until one does). Never
+        before the latest session start.
+        """
+        events = list(tracker.events)
+        stored = events[prefix:]
         start = 0
-        if len(users) > self.window_turns:
-            start = users[-self.window_turns]
-            before = stored[start - 1] if start else None
-            if isinstance(before, ActionExecuted) and before.action_name == ACTION_LISTEN_NAME:
-                start -= 1
+        users = sum(isinstance(e, UserUttered) for e in stored)
+        if users > self.window_turns:
+            applied = tracker.applied_events()
+            at = {id(event): i for i, event in enumerate(applied)}
+            loops = set(getattr(self.domain, "form_names", None) or []) | {
+                e.name for e in events if isinstance(e, ActiveLoop) and e.name}
+            users_after = actions_after = 0
+            user_after = [0] * (len(applied) + 1)
+            action_after = [0] * (len(applied) + 1)
+            for i in range(len(applied) - 1, -1, -1):
+                users_after += isinstance(applied[i], UserUttered)
+                actions_after += isinstance(applied[i], ActionExecuted)
+                user_after[i], action_after[i] = users_after, actions_after
+            for i in range(len(stored) - 2, 0, -1):
+                listen, user = stored[i], stored[i + 1]
+                if not (isinstance(listen, ActionExecuted) and listen.action_name == ACTION_LISTEN_NAME
+                        and isinstance(user, UserUttered) and id(listen) in at):
+                    continue
+                q = at[id(listen)]
+                if (user_after[q] >= self.window_turns and action_after[q] - 1 >= MIN_STATES
+                        and not self._continues_a_loop(applied[:q], loops)):
+                    start = i
+                    break
         sessions = [i for i, e in enumerate(stored) if isinstance(e, SessionStarted)]
         if sessions and sessions[-1] > start:
             begin = sessions[-1]
@@ -239,6 +306,30 @@ class GatewayTrackerStore(SQLTrackerStore):
                 begin -= 1  # stored just before the session start, with a later timestamp: Rasa's query keeps it
             start = max(start, begin)
         return start
+
+    @staticmethod
+    def _continues_a_loop(before: Sequence[Event], loops: set[str]) -> bool:
+        """Whether a later run of a form, looking back across this boundary, would find its previous run.
+
+        Rasa's `applied_events` drops a form's run and the turns since its previous run when the
+        form goes on without an unhappy path (DialogueStateTracker._first_loop_execution_or_unhappy_path);
+        this is that look-back, from an `action_listen` at the boundary. Reaching the window's start
+        means no (the window's start was chosen where it stops).
+        """
+        for loop in loops:
+            next_action: str | None = ACTION_LISTEN_NAME
+            for event in reversed(before):
+                if isinstance(event, ActiveLoop) and event.name is None:
+                    break
+                if isinstance(event, ActionExecutionRejected) and event.action_name == loop:
+                    break
+                if isinstance(event, UserUttered) and next_action is not None and next_action != loop:
+                    break
+                if isinstance(event, ActionExecuted):
+                    if event.action_name == loop:
+                        return True
+                    next_action = event.action_name
+        return False
 
     def _event_row(self, sender_id: str, event: Event) -> Any:
         data = event.as_dict()
@@ -265,7 +356,7 @@ class GatewayTrackerStore(SQLTrackerStore):
             return
         new = events[first_new:]
         stored = events[loaded.prefix:]
-        start = self._window_start(stored) if self.window_turns else 0
+        start = self._window_start(tracker, loaded.prefix) if self.window_turns else 0
         if not new and (not self.window_turns or (start == 0 and loaded.windowed)):
             return
         with self.session_scope() as session:

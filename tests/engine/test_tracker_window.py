@@ -24,6 +24,7 @@ import shutil
 import socket
 import subprocess
 import time
+from datetime import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,10 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted,
     ActiveLoop,
+    AllSlotsReset,
     BotUttered,
     LoopInterrupted,
+    ReminderScheduled,
     SessionStarted,
     SlotSet,
     UserUttered,
@@ -157,6 +160,48 @@ def test_a_new_session_inside_the_window_starts_from_its_carried_slots(tmp_path:
         assert [e.as_dict() for e in windowed.events] == [e.as_dict() for e in full.events]
         assert windowed.current_slot_values() == full.current_slot_values()
         assert windowed.current_slot_values()["counter"] == 0  # a new session: not carried
+
+    asyncio.run(scenario())
+
+
+def _last_slot_events(tracker: DialogueStateTracker) -> dict[str, Any]:
+    last: dict[str, Any] = {}
+    for event in tracker.events:
+        if isinstance(event, SlotSet):
+            last[event.key] = event.value
+    return last
+
+
+def test_what_actions_read_in_the_events_is_the_whole_sessions(tmp_path: Path) -> None:
+    """A slot's last `SlotSet` (read by actions even after a reset) and a pending reminder survive the window."""
+    store = GatewayTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "t.db"), window_turns=2)
+    whole = GatewayTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "t.db"), window_turns=0)
+    sender = "line:Ureset"
+
+    async def scenario() -> None:
+        tracker = DialogueStateTracker(sender, DOMAIN.slots)
+        tracker.update(ActionExecuted("action_listen", timestamp=1.0))
+        await store.save(tracker)
+        for n in range(1, 12):
+            tracker = await store.retrieve(sender)
+            events = _turn(n, 10.0 * n)
+            if n == 3:
+                events[-1:-1] = [ReminderScheduled("EXTERNAL_reminder", trigger_date_time=datetime(2030, 1, 1), name="remind_later",
+                                                   timestamp=30.55)]
+            if n == 8:  # the details were set at turn 7: erased, only the counter set again
+                events[-1:-1] = [AllSlotsReset(timestamp=80.55), SlotSet("counter", 8.5, timestamp=80.56)]
+            for event in events:
+                tracker.update(event)
+            await store.save(tracker)
+            windowed, full = await store.retrieve(sender), await whole.retrieve(sender)
+            assert windowed.current_slot_values() == full.current_slot_values(), f"message {n}"
+            assert _last_slot_events(windowed) == _last_slot_events(full), f"message {n}"
+            assert windowed.active_loop == full.active_loop, f"message {n}"
+            assert [e.name for e in windowed.applied_events() if isinstance(e, ReminderScheduled)] == (["remind_later"] if n >= 3 else [])
+        assert windowed.current_slot_values()["request_details"] is None
+        assert _last_slot_events(windowed)["request_details"] == "ไฟถนนดับหน้าบ้าน"  # what the whole session's events still show
+        texts = [e.text for e in windowed.events if isinstance(e, UserUttered) and e.text]
+        assert texts == ["ข้อความที่ 9", "ข้อความที่ 10", "ข้อความที่ 11"]  # 2 turns, and 6 actions
 
     asyncio.run(scenario())
 
@@ -335,10 +380,6 @@ def _turn_summary(tracker: DialogueStateTracker) -> dict[str, Any]:
     }
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known failure: with the merged citizens' and officials' actions, 37 of 1,017 replayed turns differ at a window of 3 "
-    "turns (e.g. after a request form is stopped the whole session resets the slots, the window keeps them and the form); "
-    "the window is therefore off by default (engine/tracker_store.py DEFAULT_WINDOW_TURNS = 0)"))
 def test_a_window_of_three_turns_answers_as_the_whole_session(trained_model: Path, tmp_path: Path) -> None:
     from rasa.core.agent import Agent
     from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -346,6 +387,9 @@ def test_a_window_of_three_turns_answers_as_the_whole_session(trained_model: Pat
 
     conversations = scenario_conversations()
     assert len(conversations) > 30 and sum(len(c.steps) for c in conversations) > 300
+    only = os.environ.get("WINDOW_REPLAY_ONLY")  # while debugging: replay only the conversations whose name matches
+    if only:
+        conversations = [c for c in conversations if re.search(only, c.name)]
     servers = {mode: ActionServer(tmp_path / mode) for mode in ("whole", "window")}
     try:
         stock = SQLTrackerStore(dialect="sqlite", db=str(tmp_path / "stock.db"))
@@ -411,8 +455,10 @@ def test_a_window_of_three_turns_answers_as_the_whole_session(trained_model: Pat
                 await replay(conversation, number)
 
         asyncio.run(replay_all())
-        assert turns > 300
-        assert not differences, f"{len(differences)} of {turns} turns differ:\n" + "\n".join(differences[:10])
+        shown = int(os.environ.get("WINDOW_REPLAY_SHOW", "10"))
+        print(f"differential replay: {len(differences)} of {turns} turns differ")
+        assert only or turns > 300
+        assert not differences, f"{len(differences)} of {turns} turns differ:\n" + "\n".join(differences[:shown])
         with windowed.engine.connect() as conn:
             longest = conn.execute(sa_text("SELECT sender_id, count(*) c FROM events GROUP BY sender_id ORDER BY c DESC")).first()
         with stock.engine.connect() as conn:
