@@ -163,6 +163,8 @@ class Stack:
             "LINE_CHANNEL_ACCESS_TOKEN": "bench", "LINE_API_BASE_URL": self.line_url, "LINE_DATA_API_BASE_URL": self.line_url,
             "TELEGRAM_BOT_TOKEN": "", "LOCAL_CHAT_ENABLED": "false", "ADMIN_TOKEN": "", "REDIS_URL": "",
             "RASA_TELEMETRY_ENABLED": "false", "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
+            # one sender sends faster than a person: the default 30 messages a minute would drop most of (a)'s messages
+            "RATE_LIMITS": os.environ.get("RATE_LIMITS", "off"),
         }
         settings = dataclasses.replace(load_settings(), var_dir=self.var, database_url=self.database_url,
                                        action_server_port=action_port, gateway_port=gateway_port, gateway_host="127.0.0.1")
