@@ -76,6 +76,7 @@ from storage.inbound import (
     mark_done,
     mark_retry,
     next_open_event,
+    retry_waiting_now,
 )
 from storage.models.channels import REPLY_FAILED, REPLY_UNKNOWN
 from storage.models.base import utcnow
@@ -93,6 +94,7 @@ logger = logging.getLogger(__name__)
 Deliver = Callable[[Event, list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]]
 
 MAX_ATTEMPTS = 40  # with backoff capped at 60 s: about half an hour of outage
+RASA_ERROR = "rasa:"  # how an event waiting because Rasa was unavailable records its error
 TAKEN_LIMIT = 100_000  # conversations whose last taken event id is remembered
 KNOWN_LIMIT = 20_000  # conversations remembered as fully known (then forgotten and read from the store)
 CAPTURE_PURGE_EVERY = 3600.0  # seconds between purges of NLU captures past their retention
@@ -160,6 +162,7 @@ class Worker:
                       "nlu_captured": 0, "send_retries": 0, "sends_deferred": 0, "replies_failed": 0, "replies_unknown": 0,
                       "replies_queued_for_later": 0}
         self.channel_concurrency = max(1, channel_concurrency)
+        self._engine_failed = False  # Rasa failed since its last answer: its next answer brings waiting retries forward
         self.give_up_after = give_up_after  # seconds after the message: then the reply is recorded failed and sent later
         self._channel_gates: dict[str, asyncio.Semaphore] = {}
         # the jobs: deciding answers, courtesy notes while people wait, capture housekeeping
@@ -472,8 +475,9 @@ class Worker:
                 replies, nlu = await self.answerer.answer(event, self.courtesy.while_waiting)
             except RasaUnavailable as exc:
                 self.stats["rasa_failures"] += 1
+                self._engine_failed = True
                 await self.courtesy.maybe_busy(event)
-                retry = await db(self.engine, mark_retry, self.engine, event.id, f"rasa: {exc}", backoff(event.attempts), MAX_ATTEMPTS,
+                retry = await db(self.engine, mark_retry, self.engine, event.id, f"{RASA_ERROR} {exc}", backoff(event.attempts), MAX_ATTEMPTS,
                                  quick=True)
                 logger.warning("event %d: Rasa unavailable (%s); %s", event.id, exc, "will retry" if retry else "giving up")
                 if not retry:
@@ -485,11 +489,26 @@ class Worker:
                 if not retry:
                     self._finish(event.id)
                 return None
+            if self._engine_failed:
+                await self._engine_is_back()
             if erasure_requested(replies):  # PDPA erasure confirmed: done now that the turn is over; no capture
                 replies = await self._erase(event, replies)
             else:
                 capture = self.answerer.capture(event, nlu)
         return replies, capture
+
+    async def _engine_is_back(self) -> None:
+        """Rasa answered after failing: the messages that wait out their backoff from the outage go now."""
+        self._engine_failed = False
+        try:
+            waiting = await db(self.engine, retry_waiting_now, self.engine, RASA_ERROR, quick=True)
+        except Exception as exc:  # noqa: BLE001 - they keep their backoff; nothing is lost
+            logger.warning("could not bring the waiting messages forward (%s)", type(exc).__name__)
+            self._engine_failed = True
+            return
+        if waiting:
+            logger.info("Rasa answers again: %d waiting message(s) retried now", waiting)
+            self.wake()
 
     async def _mark_finished(self, event: Event, web: list[dict[str, Any]], capture: dict[str, Any] | None,
                              failure: Failure | None = None) -> Event | None:

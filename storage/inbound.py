@@ -205,6 +205,19 @@ def mark_retry(engine: Engine, event_id: int, error: str, delay: timedelta, max_
         return True
 
 
+def retry_waiting_now(engine: Engine, error_prefix: str) -> int:
+    """Open events waiting for a retry after an error starting with `error_prefix` (e.g. "rasa:"):
+    due now. Called once the failing part answers again, so a message that arrived during an
+    outage is not left waiting out its backoff (up to a minute) after the part is back."""
+    now = utcnow()
+    with engine.begin() as conn:
+        return conn.execute(
+            update(_EVENTS)
+            .where(_EVENTS.c.state.in_(EVENT_OPEN), _EVENTS.c.next_attempt_at > now, _EVENTS.c.last_error.startswith(error_prefix))
+            .values(next_attempt_at=now)
+        ).rowcount or 0
+
+
 _SAVE_PROGRESS = update(_EVENTS).where(_EVENTS.c.id == bindparam("p_id")).values(reply_progress=bindparam("p_progress"))
 
 

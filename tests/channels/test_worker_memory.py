@@ -138,6 +138,26 @@ async def test_a_retry_keeps_later_messages_behind_it(engine, monkeypatch) -> No
     assert [t for _, t in rasa.asked] == ["ก่อน", "หนึ่ง", "สอง"]
 
 
+async def test_when_rasa_answers_again_messages_from_the_outage_do_not_wait_out_their_backoff(engine, monkeypatch) -> None:
+    """A message that met a Rasa outage waits (here) 10 minutes for its next try; once Rasa answers
+    anyone again, it goes at once: after an outage nobody waits out a backoff."""
+    monkeypatch.setattr(worker_module, "backoff", lambda attempts: __import__("datetime").timedelta(minutes=10))
+    rasa, delivered = StubRasa(), []
+    worker = _worker(engine, rasa, delivered)
+    worker.start()
+    try:
+        rasa.up = False
+        worker.stored([await asyncio.to_thread(_store, engine, "line:Ua", "ระหว่างล่ม")])
+        while not worker.stats["rasa_failures"]:
+            await asyncio.sleep(0.02)
+        rasa.up = True
+        worker.stored([await asyncio.to_thread(_store, engine, "line:Ub", "หลังกลับมา")])
+        await _settle(worker, engine, 2, timeout=15)
+    finally:
+        await worker.stop()
+    assert sorted(delivered) == [("line:Ua", "ตอบ: ระหว่างล่ม"), ("line:Ub", "ตอบ: หลังกลับมา")]
+
+
 async def test_events_stored_while_the_store_is_being_asked_are_not_lost(engine) -> None:
     """Many conversations, messages arriving while earlier ones are finished: every one answered once, in order."""
     rasa, delivered = StubRasa(delay=0.001), []
