@@ -527,8 +527,11 @@ class Worker:
         chat_id = str(event.metadata.get("chat_id") or event.conversation)
         if self.claims:
             try:
-                return await db(self.engine, claim_store.finish_and_release, self.engine, event.id, event.conversation, self.owner,
-                                web, chat_id, capture, quick=True)
+                following = await db(self.engine, claim_store.finish_and_release, self.engine, event.id, event.conversation, self.owner,
+                                     web, chat_id, capture, quick=True)
+                if capture is not None:
+                    self.stats["nlu_captured"] += 1
+                return following
             except Exception as exc:
                 if capture is None:
                     raise
