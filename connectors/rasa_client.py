@@ -94,6 +94,80 @@ def ranking(urls: Sequence[str], sender: str) -> list[str]:
     return sorted(urls, key=weight, reverse=True)
 
 
+class RedisLite:
+    """The few Redis commands the replicas' serving state needs, over RESP (the app runtime has no redis package).
+
+    One connection, commands one after another (each takes well under a millisecond); a broken
+    connection is dropped and opened again at the next command.
+    """
+
+    def __init__(self, url: str, timeout: float = 2.0) -> None:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 6379
+        self.password = parts.password or ""
+        self.db = int((parts.path or "/0").strip("/") or 0)
+        self.timeout = timeout
+        self._io: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self._lock = asyncio.Lock()
+
+    @staticmethod
+    def _encode(*args: str | int) -> bytes:
+        out = [f"*{len(args)}\r\n".encode()]
+        for arg in args:
+            data = str(arg).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+        return b"".join(out)
+
+    async def _read(self, reader: asyncio.StreamReader) -> Any:
+        line = (await reader.readline()).rstrip(b"\r\n")
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            raise RuntimeError(f"redis error {rest.decode()[:100]}")
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            size = int(rest)
+            return None if size < 0 else (await reader.readexactly(size + 2))[:-2]
+        if kind == b"*":
+            size = int(rest)
+            return None if size < 0 else [await self._read(reader) for _ in range(size)]
+        raise ConnectionError("redis: unexpected reply")
+
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self._io is None:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), self.timeout)
+            self._io = (reader, writer)
+            setup = ([("AUTH", self.password)] if self.password else []) + ([("SELECT", self.db)] if self.db else [])
+            if setup:
+                await self._send(setup)
+        return self._io
+
+    async def _send(self, commands: list[tuple[str | int, ...]]) -> list[Any]:
+        reader, writer = self._io  # type: ignore[misc]
+        writer.write(b"".join(self._encode(*c) for c in commands))
+        await writer.drain()
+        return [await asyncio.wait_for(self._read(reader), self.timeout) for _ in commands]
+
+    async def execute(self, *commands: tuple[str | int, ...]) -> list[Any]:
+        """Send the commands in one write; their replies in order."""
+        async with self._lock:
+            try:
+                await self._connection()
+                return await self._send(list(commands))
+            except BaseException:
+                await self.close()
+                raise
+
+    async def close(self) -> None:
+        if self._io is not None:
+            self._io[1].close()
+            self._io = None
+
+
 class RasaClient:
     def __init__(self, base_url: str | Sequence[str], timeout: float = 30.0, max_connections: int = 100, token: str = "",
                  redis_url: str = "", key_prefix: str = "thgovbot") -> None:
@@ -114,11 +188,9 @@ class RasaClient:
         self.turns: dict[str, int] = dict.fromkeys(self.replicas, 0)
         self.rerouted = 0
 
-    def _redis_client(self) -> Any:
+    def _redis_client(self) -> RedisLite:
         if self._redis is None:
-            import redis.asyncio as aioredis
-
-            self._redis = aioredis.from_url(self._redis_url, socket_timeout=2, socket_connect_timeout=2)
+            self._redis = RedisLite(self._redis_url)
         return self._redis
 
     async def states(self) -> dict[str, str]:
@@ -128,7 +200,7 @@ class RasaClient:
         now = time.monotonic()
         if now - self._states_at >= STATE_CACHE_SECONDS:
             try:
-                values = await self._redis_client().mget([state_key(self._prefix, u) for u in self.replicas])
+                (values,) = await self._redis_client().execute(("MGET", *[state_key(self._prefix, u) for u in self.replicas]))
                 self._states = {u: (v.decode() if v else SERVING) for u, v in zip(self.replicas, values)}
             except Exception as exc:  # noqa: BLE001 - Redis down: Rasa's lock store is down too
                 raise RasaUnavailable(f"redis {type(exc).__name__}") from exc
@@ -149,8 +221,8 @@ class RasaClient:
         if not self._redis_url:
             return True
         try:
-            async with self._redis_client().pipeline(transaction=True) as pipe:
-                _, state = await pipe.incr(inflight_key(self._prefix, url)).get(state_key(self._prefix, url)).execute()
+            *_, (_, state) = await self._redis_client().execute(
+                ("MULTI",), ("INCR", inflight_key(self._prefix, url)), ("GET", state_key(self._prefix, url)), ("EXEC",))
             if state and state.decode() != SERVING:
                 await self._leave(url)
                 self._states[url] = state.decode()
@@ -162,7 +234,7 @@ class RasaClient:
     async def _leave(self, url: str) -> None:
         if self._redis_url:
             try:
-                await self._redis_client().decr(inflight_key(self._prefix, url))
+                await self._redis_client().execute(("DECR", inflight_key(self._prefix, url)))
             except Exception:  # noqa: BLE001 - the deployer's wait is capped: a lost decrement delays a roll-out, no turn
                 pass
 
@@ -258,4 +330,4 @@ class RasaClient:
         if self._session is not None:
             await self._session.close()
         if self._redis is not None:
-            await self._redis.aclose() if hasattr(self._redis, "aclose") else await self._redis.close()
+            await self._redis.close()

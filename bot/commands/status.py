@@ -63,9 +63,9 @@ def _replicas() -> list[dict[str, object]]:
         from connectors.rasa_client import state_key
 
         try:
-            import redis
+            from bot.nlu_admin.pipeline import _redis
 
-            red = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+            red = _redis()
             values = red.mget([state_key(settings.redis_key_prefix, u) for u in urls])
             states = {u: v.decode() for u, v in zip(urls, values) if v}
             red.close()

@@ -136,10 +136,39 @@ def served(urls: list[str] | None = None, timeout: float = 5.0) -> list[dict[str
 PARSE_CHECK_TEXT = "สวัสดีครับ"
 
 
-def _redis() -> Any:
-    import redis
+class _SyncRedis:
+    """GET/SET/DEL through connectors.rasa_client.RedisLite (the app runtime has no redis package)."""
 
-    return redis.Redis.from_url(get_settings().redis_url, socket_timeout=5, socket_connect_timeout=5)
+    def __init__(self, url: str) -> None:
+        import asyncio
+
+        from connectors.rasa_client import RedisLite
+
+        self._loop = asyncio.new_event_loop()
+        self._redis = RedisLite(url, timeout=5)
+
+    def _one(self, *command: str | int) -> Any:
+        return self._loop.run_until_complete(self._redis.execute(command))[0]
+
+    def get(self, key: str) -> Any:
+        return self._one("GET", key)
+
+    def set(self, key: str, value: str) -> None:
+        self._one("SET", key, value)
+
+    def delete(self, key: str) -> None:
+        self._one("DEL", key)
+
+    def mget(self, keys: list[str]) -> list[Any]:
+        return self._one("MGET", *keys)
+
+    def close(self) -> None:
+        self._loop.run_until_complete(self._redis.close())
+        self._loop.close()
+
+
+def _redis() -> _SyncRedis:
+    return _SyncRedis(get_settings().redis_url)
 
 
 def parse_check(url: str, timeout: float = 60.0) -> str:
