@@ -176,7 +176,7 @@ def create_app(
     if channels is None:
         channels = enabled_channels(settings)
     holder: dict[str, GatewayState] = {}
-    rasa = rasa or RasaClient(settings.rasa_urls or settings.rasa_url,
+    rasa = rasa or RasaClient(settings.rasa_urls if len(settings.rasa_urls) > 1 else settings.rasa_url,
                               token=internal_auth.service_key(settings.var_dir, internal_auth.GATEWAY_CHANNEL),
                               redis_url=settings.redis_url, key_prefix=settings.redis_key_prefix)
     capture_secret = None

@@ -22,13 +22,10 @@ prints the waits).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import os
 import shutil
 import signal
-import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -38,87 +35,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.live.stack import LINE_SECRET, LINE_TOKEN, MODEL, OrderedLineApi, fresh_postgres_database, sign_line
-from tests.channels.fakes import ServerThread, free_port
+from tests.live.stack import MODEL, OrderedLineApi, sign_line
+from tests.replicas.harness import Topology, replica_topology, start_service, wait_healthy
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.postgres]
 
-ROOT = Path(__file__).resolve().parents[2]
 CONVERSATIONS = 4
 TEXTS = ["สวัสดีครับ", "ทำบัตรประชาชนใช้อะไรบ้าง", "ขอบคุณครับ", "ต่อใบขับขี่ต้องทำอย่างไร", "กฎหมายคุ้มครองแรงงานว่าอย่างไร", "ลาก่อนครับ"]
 
 
-def _two_free_ports() -> int:
-    for _ in range(50):
-        port = free_port()
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port + 1))
-                return port
-            except OSError:
-                continue
-    raise RuntimeError("no two consecutive free ports")
-
-
-@dataclasses.dataclass
-class Topology:
-    dir: Path
-    env: dict[str, str]
-    services: list
-    urls: list[str]
-    gateway_url: str
-    database_url: str
-    line: OrderedLineApi
-
-
-def _start(service, env: dict[str, str], log_dir: Path) -> None:  # type: ignore[no-untyped-def]
-    service.log_path = log_dir / f"{service.name}.log"
-    with service.log_path.open("ab") as log:
-        service.process = subprocess.Popen(service.command, cwd=ROOT, env={**os.environ, **env, **service.env},  # noqa: S603
-                                           stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _healthy(service) -> bool:  # type: ignore[no-untyped-def]
-    if service.health_url is None:
-        return True
-    try:
-        response = httpx.get(service.health_url, headers=service.health_headers, timeout=3, trust_env=False)
-        return response.status_code == 200 and (service.ready_key is None or bool(response.json().get(service.ready_key)))
-    except (httpx.HTTPError, ValueError):
-        return False
-
-
-def _wait_healthy(services, timeout: float = 900.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    pending = list(services)
-    while pending:
-        for service in list(pending):
-            if service.process.poll() is not None:
-                raise AssertionError(f"{service.name} exited during start-up:\n{service.log_path.read_text(errors='replace')[-3000:]}")
-            if _healthy(service):
-                pending.remove(service)
-        assert time.monotonic() < deadline, "not healthy in time: " + ", ".join(s.name for s in pending)
-        time.sleep(0.5)
-
-
-def _stop(services) -> None:  # type: ignore[no-untyped-def]
-    for service in services:
-        if service.process is not None and service.process.poll() is None:
-            try:
-                os.killpg(service.process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-    for service in services:
-        if service.process is not None:
-            try:
-                service.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(service.process.pid, signal.SIGKILL)
-                service.process.wait()
-
-
 @pytest.fixture
-def topology(monkeypatch: pytest.MonkeyPatch) -> Iterator[Topology]:
+def topology() -> Iterator[Topology]:
     from tests.conftest import _postgres_url
 
     base = _postgres_url()
@@ -129,59 +56,8 @@ def topology(monkeypatch: pytest.MonkeyPatch) -> Iterator[Topology]:
         pytest.skip("Redis not configured (set TEST_REDIS_URL)")
     if not MODEL.exists():
         pytest.skip(f"no trained model at {MODEL}")
-    from bot.commands.run import build_services
-    from common.settings import get_settings, load_settings
-    from storage.db import make_engine, session_scope
-    from storage.migrate import upgrade
-    from storage.services import load_catalog
-
-    directory = Path(os.environ.get("TMPDIR", "/tmp")) / f"replicas-{uuid.uuid4().hex[:8]}"
-    var = directory / "var"
-    (var / "logs").mkdir(parents=True)
-    database_url, drop = fresh_postgres_database(base)
-    line = OrderedLineApi()
-    line_server = ServerThread(line.app).__enter__()
-    rasa_port, action_port, gateway_port = _two_free_ports(), _two_free_ports(), free_port()
-    env = {
-        "PYTHONPATH": str(ROOT), "BOT_ENV_FILE": str(directory / "no.env"), "BOT_VAR_DIR": str(var),
-        "DATABASE_URL": database_url, "REDIS_URL": redis_url, "REDIS_KEY_PREFIX": f"t{uuid.uuid4().hex[:10]}",
-        "RASA_URL": f"http://127.0.0.1:{rasa_port}", "ACTION_SERVER_PORT": str(action_port),
-        "GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(gateway_port),
-        "LINE_CHANNEL_SECRET": LINE_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": LINE_TOKEN,
-        "LINE_API_BASE_URL": line_server.url, "LINE_DATA_API_BASE_URL": line_server.url,
-        "TELEGRAM_BOT_TOKEN": "", "PUBLIC_BASE_URL": f"http://127.0.0.1:{gateway_port}", "LOCAL_CHAT_ENABLED": "false",
-        "ADMIN_TOKEN": "", "RASA_TELEMETRY_ENABLED": "false", "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
-        "RATE_LIMITS": "off",
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
-    engine = make_engine(database_url)
-    upgrade(engine)
-    with session_scope(engine) as session:
-        load_catalog(session)
-    engine.dispose()
-    services = build_services(load_settings(), rasa_port, schedulers=0, gateways=1, replicas=2)
-    urls = [f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{rasa_port + 1}"]
-    try:
-        for service in services:
-            _start(service, env, var / "logs")
-        _wait_healthy(services)
-        yield Topology(directory, env, services, urls, f"http://127.0.0.1:{gateway_port}", database_url, line)
-    finally:
-        _stop(services)
-        line_server.__exit__(None, None, None)
-        get_settings.cache_clear()
-        from bot.nlu_admin.pipeline import _SyncRedis
-        from connectors.rasa_client import inflight_key, state_key
-
-        red = _SyncRedis(redis_url)
-        for url in urls:
-            red.delete(state_key(env["REDIS_KEY_PREFIX"], url))
-            red.delete(inflight_key(env["REDIS_KEY_PREFIX"], url))
-        red.close()
-        drop()
-        shutil.rmtree(directory, ignore_errors=True)
+    with replica_topology(base, redis_url, OrderedLineApi(), replicas=2) as topo:
+        yield topo
 
 
 def _webhook(user: str, text: str) -> bytes:
@@ -253,8 +129,8 @@ def test_two_replicas_sigkill_then_rolling_deploy_under_load(topology: Topology)
     victim = next(s for s in topology.services if s.name == "rasa-1")
     os.killpg(victim.process.pid, signal.SIGKILL)
     victim.process.wait()
-    _start(victim, topology.env, topology.dir / "var" / "logs")
-    _wait_healthy([victim])
+    start_service(victim, topology.env, topology.dir / "var" / "logs")
+    wait_healthy([victim])
 
     # 2. Roll a model out to both replicas, one at a time, while the conversations go on.
     rollout = topology.dir / "rolled-out.tar.gz"
