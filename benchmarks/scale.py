@@ -449,7 +449,9 @@ async def gateways_part(args: argparse.Namespace, rasa_url: str) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--part", choices=["gateways"], default="gateways")
+    parser.add_argument("--part", choices=["gateways", "rasa"], default="gateways",
+                        help="gateways: several gateway processes; rasa: Rasa replicas, affinity and a roll-out (benchmarks/scale_rasa.py)")
+    parser.add_argument("--redis-url", default=os.environ.get("TEST_REDIS_URL", ""), help="--part rasa: Redis (default TEST_REDIS_URL)")
     parser.add_argument("--database-url", default=os.environ.get("TEST_POSTGRES_URL", ""))
     parser.add_argument("--fake-rasa-ms", type=float, default=60.0)
     parser.add_argument("--conversations", type=int, default=40)
@@ -462,6 +464,13 @@ def main() -> int:
     if not args.database_url.startswith("postgres"):
         print("benchmarks.scale needs PostgreSQL: --database-url postgresql://… (or TEST_POSTGRES_URL); skipped")
         return 0
+    if args.part == "rasa":
+        if not args.redis_url:
+            print("--part rasa needs Redis: --redis-url redis://… (or TEST_REDIS_URL); skipped")
+            return 0
+        from benchmarks.scale_rasa import rasa_part
+
+        return rasa_part(args.database_url, args.redis_url, args.conversations)
     port = free_port()
     fake = subprocess.Popen([sys.executable, "-m", "benchmarks.gateway", "--serve-fake-rasa", str(port),
                              "--fake-rasa-ms", str(args.fake_rasa_ms)], cwd=ROOT)

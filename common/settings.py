@@ -76,6 +76,12 @@ class Settings:
     outbound_channel_concurrency: int = 16  # replies in flight per platform at once (a stalled platform holds no more)
     reply_give_up_seconds: float = 900.0  # a reply not delivered this long after the message: recorded failed, sent later
     gateway_claims: str = "auto"  # per-conversation claims (several gateways, docs/gateways.md): auto = on with PostgreSQL
+    # several Rasa replicas (docs/deploy.md): RASA_URLS comma-separated; RASA_URL alone is one replica
+    rasa_urls: tuple[str, ...] = ()
+    redis_url: str = ""  # REDIS_URL: Rasa's lock store and the replicas' serving state (draining/loading)
+    redis_key_prefix: str = "thgovbot"  # REDIS_KEY_PREFIX: alphanumeric (Rasa ignores any other prefix silently)
+    action_timeout: float = 20.0  # ACTION_TIMEOUT: seconds Rasa waits for the action server (bounds the longest turn)
+    lock_lifetime: int = 60  # TICKET_LOCK_LIFETIME: seconds a conversation lock lives in Redis (> the longest turn)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -95,7 +101,7 @@ def load_settings() -> Settings:
     return Settings(
         var_dir=var_dir,
         database_url=database_url,
-        rasa_url=_str("RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
+        rasa_url=_rasa_urls()[0],
         action_server_port=_int("ACTION_SERVER_PORT", 5055),
         gateway_host=_str("GATEWAY_HOST", "127.0.0.1"),
         gateway_port=_int("GATEWAY_PORT", 8080),
@@ -123,7 +129,24 @@ def load_settings() -> Settings:
         outbound_channel_concurrency=max(1, _int("OUTBOUND_CHANNEL_CONCURRENCY", 16)),
         reply_give_up_seconds=_float("REPLY_GIVE_UP_SECONDS", 900.0),
         gateway_claims=(os.environ.get("GATEWAY_CLAIMS", "auto").strip().lower() or "auto"),
+        rasa_urls=_rasa_urls(),
+        redis_url=_str("REDIS_URL"),
+        redis_key_prefix=_key_prefix(_str("REDIS_KEY_PREFIX", "thgovbot") or "thgovbot"),
+        action_timeout=_float("ACTION_TIMEOUT", 20.0),
+        lock_lifetime=_int("TICKET_LOCK_LIFETIME", 60),
     )
+
+
+def _rasa_urls() -> tuple[str, ...]:
+    """RASA_URLS (comma-separated) when set, else RASA_URL alone."""
+    urls = tuple(u.strip().rstrip("/") for u in _str("RASA_URLS").split(",") if u.strip())
+    return urls or (_str("RASA_URL", "http://127.0.0.1:5005").rstrip("/"),)
+
+
+def _key_prefix(prefix: str) -> str:
+    if not prefix.isalnum():
+        raise ValueError(f"REDIS_KEY_PREFIX must be letters and digits only (Rasa's lock store ignores any other): {prefix!r}")
+    return prefix
 
 
 @lru_cache(maxsize=1)

@@ -115,6 +115,20 @@ async def metrics(request: Request) -> Response:
     for name, part in sorted(parts.items()):
         if re.fullmatch(r"[a-z0-9_-]{1,40}", str(name)) and isinstance(part, dict):
             lines.append(f'supervisor_restarts_total{{part="{name}"}} {int(part.get("restarts") or 0)}')
+    rasa = getattr(state.worker, "rasa", None)
+    if isinstance(rasa, RasaClient):  # per Rasa replica (numbered in RASA_URLS order): turns sent, state seen
+        lines.append("# TYPE gateway_rasa_turns_total counter")
+        for n, url in enumerate(rasa.replicas, 1):
+            lines.append(f'gateway_rasa_turns_total{{replica="{n}"}} {rasa.turns.get(url, 0)}')
+        lines.append("# TYPE gateway_rasa_rerouted_total counter")
+        lines.append(f"gateway_rasa_rerouted_total {rasa.rerouted}")
+        try:
+            seen = await rasa.states()
+        except Exception:  # noqa: BLE001 - Redis down: reported by the absence of the gauge
+            seen = {}
+        lines.append("# TYPE gateway_rasa_replica_serving gauge")
+        for n, url in enumerate(rasa.replicas, 1):
+            lines.append(f'gateway_rasa_replica_serving{{replica="{n}",state="{seen.get(url, "serving")}"}} 1')
     return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
 
@@ -162,7 +176,9 @@ def create_app(
     if channels is None:
         channels = enabled_channels(settings)
     holder: dict[str, GatewayState] = {}
-    rasa = rasa or RasaClient(settings.rasa_url, token=internal_auth.service_key(settings.var_dir, internal_auth.GATEWAY_CHANNEL))
+    rasa = rasa or RasaClient(settings.rasa_urls if len(settings.rasa_urls) > 1 else settings.rasa_url,
+                              token=internal_auth.service_key(settings.var_dir, internal_auth.GATEWAY_CHANNEL),
+                              redis_url=settings.redis_url, key_prefix=settings.redis_key_prefix)
     capture_secret = None
     if settings.nlu_capture_retention_days > 0:  # 0 days: capture nothing
 

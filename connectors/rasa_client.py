@@ -12,12 +12,30 @@ older one (or Rasa's REST channel) a plain list of messages. Both are read.
 Every message carries a `message_id` that stays the same when it is asked again;
 asking again is marked `resumed`, and the channel then answers from the tracker
 instead of handling the message a second time (see engine/channel.py).
+
+Several Rasa replicas (docs/deploy.md): each conversation (the Rasa sender id) goes to
+one replica, chosen by rendezvous hashing over the replicas that serve, so two replicas
+never take turns of one conversation at once (Rasa's RedisLockStore races otherwise).
+A replica is skipped while it is
+
+- down: a connection to it was refused or reset (skipped for `DOWN_SECONDS`, then tried again);
+- draining or loading a model: a Redis key `<prefix>:rasa:state:<url>` says so, written by
+  `bot nlu deploy` (bot/nlu_admin/pipeline.py). Gateways read it with a 1 s cache, and before
+  each turn increment the replica's in-flight counter and read the state in one Redis
+  transaction: the deployer sets the state first and then waits for the counter to reach 0,
+  so a turn either sees the replica draining (and goes elsewhere) or is waited for.
+
+A conversation whose replica is skipped moves to the next in its ranking; the tracker
+store (PostgreSQL) is shared, so it continues there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +52,10 @@ class RasaError(Exception):
     """Rasa refused the message (4xx other than 429)."""
 
 
+class _NotReached(RasaUnavailable):
+    """The connection was refused: the message did not reach this replica."""
+
+
 @dataclass(frozen=True)
 class RasaAnswer:
     messages: list[dict[str, Any]]
@@ -48,13 +70,173 @@ def read_answer(body: Any) -> RasaAnswer:
     return RasaAnswer([m for m in body if isinstance(m, dict)] if isinstance(body, list) else [])
 
 
+SERVING, DRAINING, LOADING = "serving", "draining", "loading"
+DOWN_SECONDS = 5.0  # a replica that refused a connection is skipped this long
+STATE_CACHE_SECONDS = 1.0
+
+
+def state_key(prefix: str, url: str) -> str:
+    return f"{prefix}:rasa:state:{url}"
+
+
+def inflight_key(prefix: str, url: str) -> str:
+    return f"{prefix}:rasa:inflight:{url}"
+
+
+def ranking(urls: Sequence[str], sender: str) -> list[str]:
+    """Rendezvous (highest random weight) hashing: the replicas in the order this conversation prefers them.
+
+    Removing a replica moves only the conversations it had; each goes to its own second choice.
+    """
+    def weight(url: str) -> int:
+        return int.from_bytes(hashlib.sha256(f"{url}\x00{sender}".encode()).digest()[:8], "big")
+
+    return sorted(urls, key=weight, reverse=True)
+
+
+class RedisLite:
+    """The few Redis commands the replicas' serving state needs, over RESP (the app runtime has no redis package).
+
+    One connection, commands one after another (each takes well under a millisecond); a broken
+    connection is dropped and opened again at the next command.
+    """
+
+    def __init__(self, url: str, timeout: float = 2.0) -> None:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 6379
+        self.password = parts.password or ""
+        self.db = int((parts.path or "/0").strip("/") or 0)
+        self.timeout = timeout
+        self._io: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self._lock = asyncio.Lock()
+
+    @staticmethod
+    def _encode(*args: str | int) -> bytes:
+        out = [f"*{len(args)}\r\n".encode()]
+        for arg in args:
+            data = str(arg).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+        return b"".join(out)
+
+    async def _read(self, reader: asyncio.StreamReader) -> Any:
+        line = (await reader.readline()).rstrip(b"\r\n")
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            raise RuntimeError(f"redis error {rest.decode()[:100]}")
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            size = int(rest)
+            return None if size < 0 else (await reader.readexactly(size + 2))[:-2]
+        if kind == b"*":
+            size = int(rest)
+            return None if size < 0 else [await self._read(reader) for _ in range(size)]
+        raise ConnectionError("redis: unexpected reply")
+
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self._io is None:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), self.timeout)
+            self._io = (reader, writer)
+            setup = ([("AUTH", self.password)] if self.password else []) + ([("SELECT", self.db)] if self.db else [])
+            if setup:
+                await self._send(setup)
+        return self._io
+
+    async def _send(self, commands: list[tuple[str | int, ...]]) -> list[Any]:
+        reader, writer = self._io  # type: ignore[misc]
+        writer.write(b"".join(self._encode(*c) for c in commands))
+        await writer.drain()
+        return [await asyncio.wait_for(self._read(reader), self.timeout) for _ in commands]
+
+    async def execute(self, *commands: tuple[str | int, ...]) -> list[Any]:
+        """Send the commands in one write; their replies in order."""
+        async with self._lock:
+            try:
+                await self._connection()
+                return await self._send(list(commands))
+            except BaseException:
+                await self.close()
+                raise
+
+    async def close(self) -> None:
+        if self._io is not None:
+            self._io[1].close()
+            self._io = None
+
+
 class RasaClient:
-    def __init__(self, base_url: str, timeout: float = 30.0, max_connections: int = 100, token: str = "") -> None:
-        self._url = base_url.rstrip("/") + "/webhooks/gateway/webhook"
+    def __init__(self, base_url: str | Sequence[str], timeout: float = 30.0, max_connections: int = 100, token: str = "",
+                 redis_url: str = "", key_prefix: str = "thgovbot") -> None:
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        self.replicas = [u.strip().rstrip("/") for u in urls if u.strip()]
+        self._url = self.replicas[0] + "/webhooks/gateway/webhook"
         self._headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=5)
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        self._prefix = key_prefix
+        self._redis_url = redis_url if len(self.replicas) > 1 else ""  # one replica: today's path, no Redis round trip
+        self._redis: Any = None
+        self._states: dict[str, str] = {}
+        self._states_at = -1e9
+        self._down_until: dict[str, float] = {}
+        # per replica: turns sent; turns re-routed because the replica was down or not serving (exported by /metrics)
+        self.turns: dict[str, int] = dict.fromkeys(self.replicas, 0)
+        self.rerouted = 0
+
+    def _redis_client(self) -> RedisLite:
+        if self._redis is None:
+            self._redis = RedisLite(self._redis_url)
+        return self._redis
+
+    async def states(self) -> dict[str, str]:
+        """Each replica's state (serving | draining | loading), read from Redis at most once a second."""
+        if not self._redis_url:
+            return {}
+        now = time.monotonic()
+        if now - self._states_at >= STATE_CACHE_SECONDS:
+            try:
+                (values,) = await self._redis_client().execute(("MGET", *[state_key(self._prefix, u) for u in self.replicas]))
+                self._states = {u: (v.decode() if v else SERVING) for u, v in zip(self.replicas, values)}
+            except Exception as exc:  # noqa: BLE001 - Redis down: Rasa's lock store is down too
+                raise RasaUnavailable(f"redis {type(exc).__name__}") from exc
+            self._states_at = now
+        return self._states
+
+    def candidates(self, sender: str, states: dict[str, str]) -> list[str]:
+        """The replicas this conversation may go to now, best first (serving and not seen down)."""
+        now = time.monotonic()
+        order = ranking(self.replicas, sender)
+        usable = [u for u in order if states.get(u, SERVING) == SERVING and self._down_until.get(u, 0.0) <= now]
+        if not usable and len(self.replicas) == 1:
+            return order  # one replica: it is the only choice, whatever its state (today's behaviour)
+        return usable
+
+    async def _enter(self, url: str) -> bool:
+        """Count a turn in flight on `url`; False (and uncounted) when the replica is not serving any more."""
+        if not self._redis_url:
+            return True
+        try:
+            *_, (_, state) = await self._redis_client().execute(
+                ("MULTI",), ("INCR", inflight_key(self._prefix, url)), ("GET", state_key(self._prefix, url)), ("EXEC",))
+            if state and state.decode() != SERVING:
+                await self._leave(url)
+                self._states[url] = state.decode()
+                return False
+            return True
+        except Exception as exc:  # noqa: BLE001
+            raise RasaUnavailable(f"redis {type(exc).__name__}") from exc
+
+    async def _leave(self, url: str) -> None:
+        if self._redis_url:
+            try:
+                await self._redis_client().execute(("DECR", inflight_key(self._prefix, url)))
+            except Exception:  # noqa: BLE001 - the deployer's wait is capped: a lost decrement delays a roll-out, no turn
+                pass
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -77,13 +259,44 @@ class RasaClient:
             body["message_id"] = message_id
             body["resumed"] = resumed
         payload = json.dumps(body, ensure_ascii=False).encode()
+        states = await self.states()
+        tried: set[str] = set()
+        while True:
+            choices = [u for u in self.candidates(sender, states) if u not in tried]
+            if not choices:
+                raise RasaUnavailable("no Rasa replica is serving")
+            url = choices[0]
+            tried.add(url)
+            if not await self._enter(url):
+                self.rerouted += 1
+                continue
+            try:
+                answer = await self._post(url, payload)
+            except _NotReached:
+                self._down_until[url] = time.monotonic() + DOWN_SECONDS
+                self.rerouted += 1
+                continue  # the message never reached it: the next replica in this conversation's ranking
+            except RasaUnavailable:
+                if len(self.replicas) > 1:
+                    self._down_until[url] = time.monotonic() + DOWN_SECONDS
+                raise  # it may have reached Rasa: the worker asks again (`resumed`), wherever the ranking says
+            finally:
+                await self._leave(url)
+            self.turns[url] = self.turns.get(url, 0) + 1
+            return answer
+
+    async def _post(self, base: str, payload: bytes) -> RasaAnswer:
         try:
-            async with self._client().post(self._url, data=payload, headers=self._headers) as response:
+            async with self._client().post(base + "/webhooks/gateway/webhook", data=payload, headers=self._headers) as response:
                 if response.status >= 500 or response.status == 429:
                     raise RasaUnavailable(f"HTTP {response.status}")
                 if response.status >= 400:
                     raise RasaError(f"HTTP {response.status}")
                 body = await response.json(content_type=None)
+        except aiohttp.ClientConnectorError as exc:
+            if len(self.replicas) > 1:
+                raise _NotReached(type(exc).__name__) from exc
+            raise RasaUnavailable(type(exc).__name__) from exc
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise RasaUnavailable(type(exc).__name__) from exc
         except ValueError as exc:  # not JSON: Rasa is not itself (a proxy error page)
@@ -99,16 +312,22 @@ class RasaClient:
         return await self._private("retention", {"before": before})
 
     async def _private(self, route: str, body: dict[str, Any]) -> Any:
-        url = self._url.rsplit("/", 1)[0] + "/" + route
+        """Any one replica will do: the tracker store is shared. The first that answers."""
         headers = {"Content-Type": "application/json", HEADER: shared_secret()}
-        try:
-            async with self._client().post(url, data=json.dumps(body, ensure_ascii=False).encode(), headers=headers) as response:
-                if response.status >= 400:
-                    raise (RasaUnavailable if response.status >= 500 else RasaError)(f"HTTP {response.status}")
-                return await response.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise RasaUnavailable(type(exc).__name__) from exc
+        error: RasaUnavailable | None = None
+        for base in self.replicas:
+            url = base + "/webhooks/gateway/" + route
+            try:
+                async with self._client().post(url, data=json.dumps(body, ensure_ascii=False).encode(), headers=headers) as response:
+                    if response.status >= 400:
+                        raise (RasaUnavailable if response.status >= 500 else RasaError)(f"HTTP {response.status}")
+                    return await response.json(content_type=None)
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                error = RasaUnavailable(type(exc).__name__)
+        raise error or RasaUnavailable("no replica")
 
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
+        if self._redis is not None:
+            await self._redis.close()

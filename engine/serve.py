@@ -97,6 +97,26 @@ def _install_warm_up() -> None:
     rasa_run.load_agent_on_start = load_and_warm
 
 
+ACTION_TIMEOUT_ENV = "ACTION_TIMEOUT"  # seconds Rasa waits for the action server (Rasa's own default: 300)
+
+
+def install_action_timeout() -> float | None:
+    """Make Rasa give up on the action server after ACTION_TIMEOUT seconds (docs/deploy.md).
+
+    Rasa 3.6 hard-codes 5 minutes; the Redis lock store's ticket lifetime (TICKET_LOCK_LIFETIME)
+    must exceed the longest turn, and a turn's longest part is its action calls, so a bounded
+    action call is what makes the lock lifetime a true bound (bot run sets both).
+    """
+    raw = os.environ.get(ACTION_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return None
+    seconds = float(raw)
+    import rasa.core.actions.action as action_module
+
+    action_module.DEFAULT_REQUEST_TIMEOUT = seconds  # read at each call of RemoteAction.run
+    return seconds
+
+
 def main() -> None:
     secret = os.environ.pop(JWT_ENV, "").strip()
     args = sys.argv[1:]
@@ -109,6 +129,7 @@ def main() -> None:
     sys.argv = ["rasa", *args]
     if args[:1] == ["run"]:
         install_fast_action_validation()
+        install_action_timeout()
         _install_warm_up()
     from rasa.__main__ import main as rasa_main
 

@@ -51,13 +51,18 @@ class Service:
     ready_key: str | None = None  # the health answer is JSON and this key must be set (Rasa: the model is loaded)
 
 
-def rasa_endpoints_yaml(settings: Settings) -> str:
-    """Endpoints for the Rasa server: our action server and an SQL tracker store."""
+def rasa_endpoints_yaml(settings: Settings, action_port: int | None = None) -> str:
+    """Endpoints for a Rasa server: its action server, an SQL tracker store and (with REDIS_URL) the Redis lock store.
+
+    Several replicas (`--rasa N`): each has its own endpoints file naming its own action server
+    (`action_port`; Rasa has one action endpoint URL per process), all share the tracker store and
+    the lock store, whose keys carry the alphanumeric REDIS_KEY_PREFIX.
+    """
     from sqlalchemy.engine import make_url
 
     lines = [
         "action_endpoint:",
-        f'  url: "http://127.0.0.1:{settings.action_server_port}/webhook"',
+        f'  url: "http://127.0.0.1:{action_port or settings.action_server_port}/webhook"',
         "  headers:",  # Rasa fills ${...} from its environment: the key is never written to disk
         '    Authorization: Bearer ${ACTION_SERVER_TOKEN}',  # unquoted: Rasa fills ${...} in plain YAML scalars only
         "tracker_store:",
@@ -79,7 +84,8 @@ def rasa_endpoints_yaml(settings: Settings) -> str:
     redis_url = os.environ.get("REDIS_URL", "").strip()
     if redis_url:
         redis = make_url(redis_url)
-        lines += ["lock_store:", "  type: redis", f'  url: "{redis.host}"', f"  port: {redis.port or 6379}", f"  db: {redis.database or 0}"]
+        lines += ["lock_store:", "  type: redis", f'  url: "{redis.host}"', f"  port: {redis.port or 6379}", f"  db: {redis.database or 0}",
+                  f'  key_prefix: "{settings.redis_key_prefix}"']
         if redis.password:
             lines.append(f'  password: "{redis.password}"')
     return "\n".join(lines) + "\n"
@@ -92,10 +98,17 @@ def internal_keys(settings: Settings) -> dict[str, str]:
     return {purpose: internal_auth.derive(secret, purpose) for purpose in purposes}
 
 
-def build_services(settings: Settings, rasa_port: int, schedulers: int = 1, gateways: int = 1) -> list[Service]:
+REPLICAS_FILE = "rasa_replicas.json"  # under settings.var_dir: the replicas `bot run` started (read by `bot nlu deploy`, `bot status`)
+
+
+def replica_urls(rasa_port: int, replicas: int) -> list[str]:
+    return [f"http://127.0.0.1:{rasa_port + n}" for n in range(replicas)]
+
+
+def build_services(settings: Settings, rasa_port: int, schedulers: int = 1, gateways: int = 1, replicas: int = 1) -> list[Service]:
+    """The parts of `bot run`. `replicas` Rasa servers on rasa_port, rasa_port+1, ..., each paired with its
+    own action server on ACTION_SERVER_PORT, +1, ... (docs/deploy.md)."""
     app_bin = Path(sys.executable).parent
-    endpoints = settings.var_dir / "endpoints.yml"
-    endpoints.write_text(rasa_endpoints_yaml(settings), encoding="utf-8")
     keys = internal_keys(settings)
     engine_env = {
         "RASA_JWT_SECRET": keys[internal_auth.RASA_API],
@@ -106,26 +119,44 @@ def build_services(settings: Settings, rasa_port: int, schedulers: int = 1, gate
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
         "PYTHONPATH": str(PROJECT_ROOT),
     }
-    services = [
-        Service(
-            "rasa",
-            [
-                str(ENGINE_BIN / "python"), "-m", "engine.serve", "run", "--enable-api",
-                "--interface", "127.0.0.1", "--port", str(rasa_port),
-                "--model", str(MODEL), "--endpoints", str(endpoints), "--credentials", str(PROJECT_ROOT / "credentials.yml"),
-            ],
-            f"http://127.0.0.1:{rasa_port}/status",
-            engine_env,
-            health_headers={"Authorization": f"Bearer {rasa_api_token(keys[internal_auth.RASA_API])}"},
-            ready_key="model_file",  # Rasa answers /status before its model is loaded
-        ),
-        Service(
-            "actions",
-            [str(app_bin / "python"), "-m", "actions.server", "--port", str(settings.action_server_port)],
-            f"http://127.0.0.1:{settings.action_server_port}/health",
-        ),
-    ]
-    services += gateway_services(settings, gateways, app_bin)
+    # The lock lifetime must exceed the longest turn; the action timeout bounds a turn (engine/serve.py).
+    engine_env["ACTION_TIMEOUT"] = f"{settings.action_timeout:g}"
+    engine_env["TICKET_LOCK_LIFETIME"] = str(max(settings.lock_lifetime, int(settings.action_timeout * 2) + 10))
+    services: list[Service] = []
+    urls = replica_urls(rasa_port, replicas)
+    for n in range(replicas):
+        suffix = "" if replicas == 1 else f"-{n + 1}"
+        action_port = settings.action_server_port + n
+        endpoints = settings.var_dir / f"endpoints{suffix}.yml"
+        endpoints.write_text(rasa_endpoints_yaml(settings, action_port), encoding="utf-8")
+        services += [
+            Service(
+                f"rasa{suffix}",
+                [
+                    str(ENGINE_BIN / "python"), "-m", "engine.serve", "run", "--enable-api",
+                    "--interface", "127.0.0.1", "--port", str(rasa_port + n),
+                    "--model", str(MODEL), "--endpoints", str(endpoints), "--credentials", str(PROJECT_ROOT / "credentials.yml"),
+                ],
+                f"{urls[n]}/status",
+                dict(engine_env),
+                health_headers={"Authorization": f"Bearer {rasa_api_token(keys[internal_auth.RASA_API])}"},
+                ready_key="model_file",  # Rasa answers /status before its model is loaded
+            ),
+            Service(
+                f"actions{suffix}",
+                [str(app_bin / "python"), "-m", "actions.server", "--port", str(action_port)],
+                f"http://127.0.0.1:{action_port}/health",
+            ),
+        ]
+    if replicas > 1:
+        (settings.var_dir / REPLICAS_FILE).write_text(json.dumps({"rasa_urls": urls}), encoding="utf-8")
+    else:
+        (settings.var_dir / REPLICAS_FILE).unlink(missing_ok=True)
+    gateway_parts = gateway_services(settings, gateways, app_bin)
+    if replicas > 1:
+        for part in gateway_parts:
+            part.env["RASA_URLS"] = ",".join(urls)
+    services += gateway_parts
     import importlib.util
 
     if importlib.util.find_spec("bot.commands.scheduler") is not None:
@@ -166,6 +197,20 @@ def check_schedulers(settings: Settings, schedulers: int) -> None:
         raise click.ClickException(
             f"--schedulers {schedulers} needs PostgreSQL (set DATABASE_URL=postgresql://...): "
             "SQLite has a single writer, so one scheduler delivers for a SQLite database."
+        )
+
+
+def check_replicas(settings: Settings, rasa: int, actions: int) -> None:
+    """Several Rasa replicas share PostgreSQL (trackers) and Redis (conversation locks, serving state)."""
+    from storage.db import is_sqlite
+
+    if actions != rasa:
+        raise click.ClickException(f"--actions {actions} must equal --rasa {rasa}: each Rasa replica has its own action server "
+                                   "(Rasa has one action endpoint URL per process).")
+    if rasa > 1 and (is_sqlite(settings.database_url) or not settings.redis_url):
+        raise click.ClickException(
+            f"--rasa {rasa} needs PostgreSQL (DATABASE_URL=postgresql://...) and Redis (REDIS_URL=redis://...): "
+            "the replicas share the conversations' trackers in PostgreSQL and their locks and serving state in Redis."
         )
 
 
@@ -438,9 +483,14 @@ class Supervisor:
               help="Follow-up schedulers to start (more than one needs PostgreSQL; 0: none, e.g. they run elsewhere).")
 @click.option("--gateways", default=1, show_default=True, type=click.IntRange(1, 32),
               help="Gateway processes sharing the gateway port (SO_REUSEPORT; more than one needs PostgreSQL).")
-def cli(rasa_port: int, timeout: int, schedulers: int, gateways: int) -> None:
+@click.option("--rasa", "rasa", default=1, show_default=True, type=click.IntRange(1, 16),
+              help="Rasa replicas on --rasa-port, +1, ... (more than one needs PostgreSQL and Redis; docs/deploy.md).")
+@click.option("--actions", default=None, type=click.IntRange(1, 16),
+              help="Action servers, one per Rasa replica (default: as many as --rasa).")
+def cli(rasa_port: int, timeout: int, schedulers: int, gateways: int, rasa: int, actions: int | None) -> None:
     """Start Rasa, the action server, the gateway(s) (and schedulers) on 127.0.0.1."""
     settings = get_settings()
+    check_replicas(settings, rasa, actions or rasa)
     check_schedulers(settings, schedulers)
     check_gateways(settings, gateways)
     if not (ENGINE_BIN / "rasa").exists():
@@ -469,7 +519,7 @@ def cli(rasa_port: int, timeout: int, schedulers: int, gateways: int) -> None:
     ensure_corpus_at_startup(get_engine(), echo=click.echo)  # the shipped law corpus, once per archive sha256, before "ready"
 
     try:
-        services = build_services(settings, rasa_port, schedulers, gateways)
+        services = build_services(settings, rasa_port, schedulers, gateways, replicas=rasa)
     except internal_auth.MissingSecret as exc:
         raise click.ClickException(str(exc)) from None
     stopping = False

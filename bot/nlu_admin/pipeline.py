@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,18 @@ Echo = Callable[[str], None]
 
 
 def rasa_urls() -> list[str]:
-    """The Rasa replicas to load a model into (one today: RASA_URL; a list so that scale-out adds more)."""
-    return [get_settings().rasa_url]
+    """The Rasa replicas to load a model into: RASA_URLS when it names several, else those `bot run --rasa N`
+    started (var/rasa_replicas.json), else RASA_URL alone."""
+    import json
+
+    settings = get_settings()
+    if len(settings.rasa_urls) > 1:
+        return list(settings.rasa_urls)
+    try:
+        urls = json.loads((settings.var_dir / "rasa_replicas.json").read_text(encoding="utf-8")).get("rasa_urls") or []
+    except (OSError, ValueError, AttributeError):
+        urls = []
+    return [str(u) for u in urls] if len(urls) > 1 else [settings.rasa_url]
 
 
 # ---------------------------------------------------------------- check
@@ -122,12 +133,115 @@ def served(urls: list[str] | None = None, timeout: float = 5.0) -> list[dict[str
     return out
 
 
-def _load_everywhere(urls: list[str]) -> Callable[[str, Path], str]:
-    """A loader for models.deploy/rollback that loads the model into each replica in turn (a rolling deploy)."""
+PARSE_CHECK_TEXT = "สวัสดีครับ"
+
+
+class _SyncRedis:
+    """GET/SET/DEL through connectors.rasa_client.RedisLite (the app runtime has no redis package)."""
+
+    def __init__(self, url: str) -> None:
+        import asyncio
+
+        from connectors.rasa_client import RedisLite
+
+        self._loop = asyncio.new_event_loop()
+        self._redis = RedisLite(url, timeout=5)
+
+    def _one(self, *command: str | int) -> Any:
+        return self._loop.run_until_complete(self._redis.execute(command))[0]
+
+    def get(self, key: str) -> Any:
+        return self._one("GET", key)
+
+    def set(self, key: str, value: str) -> None:
+        self._one("SET", key, value)
+
+    def delete(self, key: str) -> None:
+        self._one("DEL", key)
+
+    def mget(self, keys: list[str]) -> list[Any]:
+        return self._one("MGET", *keys)
+
+    def close(self) -> None:
+        self._loop.run_until_complete(self._redis.close())
+        self._loop.close()
+
+
+def _redis() -> _SyncRedis:
+    return _SyncRedis(get_settings().redis_url)
+
+
+def parse_check(url: str, timeout: float = 60.0) -> str:
+    """The intent the replica reads in a greeting (POST /model/parse); raises ModelError when it cannot parse."""
+    import httpx
+
+    from bot.rasa_api import rasa_api_headers
+
+    try:
+        response = httpx.post(f"{url.rstrip('/')}/model/parse", json={"text": PARSE_CHECK_TEXT}, headers=rasa_api_headers(get_settings()),
+                              timeout=timeout, trust_env=False)
+        intent = (response.json().get("intent") or {}).get("name") if response.is_success else None
+    except (httpx.HTTPError, ValueError) as exc:
+        raise ModelError(f"Rasa at {url} did not parse after loading ({type(exc).__name__})") from exc
+    if not intent:
+        raise ModelError(f"Rasa at {url} did not parse after loading (HTTP {response.status_code})")
+    return str(intent)
+
+
+def rolling_load(urls: list[str], model: Path, *, echo: Echo = print, drain_timeout: float | None = None,
+                 loader: Callable[[str, Path], str] = load_into_rasa, sleep: Callable[[float], None] = time.sleep,
+                 monotonic: Callable[[], float] = time.monotonic) -> list[dict[str, Any]]:
+    """Move the replicas to `model` one at a time, so the others keep answering (docs/deploy.md).
+
+    For each: mark it draining in Redis (gateways route its conversations to their next replica,
+    connectors/rasa_client.py), wait until the turns in flight on it are done (at most
+    `drain_timeout`, default the lock lifetime: a gateway killed mid-turn leaves its count behind),
+    mark it loading, `PUT /model`, check it parses, then mark it serving again. Per replica: its
+    URL, the turns still counted in flight when loading began and ended (0 unless a gateway was
+    killed), the intent of the check and the seconds it was out of service.
+    """
+    from connectors.rasa_client import DRAINING, LOADING, inflight_key, state_key
+
+    settings = get_settings()
+    prefix = settings.redis_key_prefix
+    drain_timeout = settings.lock_lifetime if drain_timeout is None else drain_timeout
+    red = _redis()
+    report = []
+    for url in urls:
+        began = monotonic()
+        red.set(state_key(prefix, url), DRAINING)
+        try:
+            deadline = monotonic() + drain_timeout
+            while int(red.get(inflight_key(prefix, url)) or 0) > 0 and monotonic() < deadline:
+                sleep(0.05)
+            red.set(state_key(prefix, url), LOADING)
+            before = int(red.get(inflight_key(prefix, url)) or 0)
+            echo(f"  {url}: drained ({before} turn(s) still counted), loading the model ...")
+            state = loader(url, model)
+            if state != "loaded":
+                raise ModelError(f"Rasa at {url} is {state}: the other replicas keep their model")
+            intent = parse_check(url)
+            after = int(red.get(inflight_key(prefix, url)) or 0)
+        finally:
+            red.delete(state_key(prefix, url))  # serving again (also when loading failed: it keeps its old model)
+        took = monotonic() - began
+        echo(f"  {url}: serves the new model (a greeting reads as {intent}); out of service {took:.1f} s")
+        report.append({"url": url, "inflight_at_load": before, "inflight_after_load": after, "intent": intent, "seconds": took})
+    red.close()
+    return report
+
+
+def _load_everywhere(urls: list[str], reports: list[dict[str, Any]] | None = None, echo: Echo = print) -> Callable[[str, Path], str]:
+    """A loader for models.deploy/rollback: one replica loads as before (today's behaviour, it pauses while
+    loading); several are moved one at a time (`rolling_load`), the others answering meanwhile."""
 
     def load(_url: str, model: Path) -> str:
-        states = [load_into_rasa(url, model) for url in urls]
-        return "loaded" if all(s == "loaded" for s in states) else states[0] if len(set(states)) == 1 else ",".join(states)
+        if len(urls) == 1:
+            return load_into_rasa(urls[0], model)
+        done = rolling_load(urls, model, echo=echo)
+        if reports is not None:
+            reports.extend(done)
+        return "loaded"
 
     return load
 
@@ -155,7 +269,9 @@ def deploy_recorded(engine: Engine, store: Store, *, author: str, force: bool = 
     if force and not reason:
         raise ModelError("deploying despite the comparison (--force) needs a reason")
     urls = urls or rasa_urls()
-    result = deploy(store, urls[0], force=force, echo=echo, loader=_load_everywhere(urls))
+    reports: list[dict[str, Any]] = []
+    result = deploy(store, urls[0], force=force, echo=echo, loader=_load_everywhere(urls, reports, echo))
+    result["replicas"] = reports
     if result["forced"]:
         logger.warning("model deployed by force: %s (reason given; refusals: %s)", author, "; ".join(result["refusals"]))
     with session_scope(engine) as s:
@@ -168,7 +284,9 @@ def deploy_recorded(engine: Engine, store: Store, *, author: str, force: bool = 
 def rollback_recorded(engine: Engine, store: Store, *, author: str, reason: str = "", urls: list[str] | None = None,
                       echo: Echo = print) -> dict[str, Any]:
     urls = urls or rasa_urls()
-    result = rollback(store, urls[0], echo=echo, loader=_load_everywhere(urls))
+    reports: list[dict[str, Any]] = []
+    result = rollback(store, urls[0], echo=echo, loader=_load_everywhere(urls, reports, echo))
+    result["replicas"] = reports
     with session_scope(engine) as s:
         # The restored model's figures: those recorded when it was deployed last.
         earlier = next((d.figures for d in deployments(s) if d.model_sha256 == result["model_sha256"] and d.action == "deploy"), {})
