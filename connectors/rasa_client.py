@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import redis.asyncio as redis_asyncio
 
 from common.shared_secret import HEADER, shared_secret
 
@@ -95,77 +96,30 @@ def ranking(urls: Sequence[str], sender: str) -> list[str]:
 
 
 class RedisLite:
-    """The few Redis commands the replicas' serving state needs, over RESP (the app runtime has no redis package).
+    """The few Redis commands the replicas' serving state needs, through redis-py's asyncio client.
 
-    One connection, commands one after another (each takes well under a millisecond); a broken
-    connection is dropped and opened again at the next command.
+    `execute` sends its commands in one round trip (a pipeline; `("MULTI",) … ("EXEC",)` around
+    them makes it one transaction) and returns their replies in order.
     """
 
     def __init__(self, url: str, timeout: float = 2.0) -> None:
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(url)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 6379
-        self.password = parts.password or ""
-        self.db = int((parts.path or "/0").strip("/") or 0)
-        self.timeout = timeout
-        self._io: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
-        self._lock = asyncio.Lock()
-
-    @staticmethod
-    def _encode(*args: str | int) -> bytes:
-        out = [f"*{len(args)}\r\n".encode()]
-        for arg in args:
-            data = str(arg).encode()
-            out.append(b"$%d\r\n%s\r\n" % (len(data), data))
-        return b"".join(out)
-
-    async def _read(self, reader: asyncio.StreamReader) -> Any:
-        line = (await reader.readline()).rstrip(b"\r\n")
-        kind, rest = line[:1], line[1:]
-        if kind == b"+":
-            return rest.decode()
-        if kind == b"-":
-            raise RuntimeError(f"redis error {rest.decode()[:100]}")
-        if kind == b":":
-            return int(rest)
-        if kind == b"$":
-            size = int(rest)
-            return None if size < 0 else (await reader.readexactly(size + 2))[:-2]
-        if kind == b"*":
-            size = int(rest)
-            return None if size < 0 else [await self._read(reader) for _ in range(size)]
-        raise ConnectionError("redis: unexpected reply")
-
-    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        if self._io is None:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), self.timeout)
-            self._io = (reader, writer)
-            setup = ([("AUTH", self.password)] if self.password else []) + ([("SELECT", self.db)] if self.db else [])
-            if setup:
-                await self._send(setup)
-        return self._io
-
-    async def _send(self, commands: list[tuple[str | int, ...]]) -> list[Any]:
-        reader, writer = self._io  # type: ignore[misc]
-        writer.write(b"".join(self._encode(*c) for c in commands))
-        await writer.drain()
-        return [await asyncio.wait_for(self._read(reader), self.timeout) for _ in commands]
+        self._redis = redis_asyncio.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
 
     async def execute(self, *commands: tuple[str | int, ...]) -> list[Any]:
-        """Send the commands in one write; their replies in order."""
-        async with self._lock:
-            try:
-                await self._connection()
-                return await self._send(list(commands))
-            except BaseException:
-                await self.close()
-                raise
+        """Send the commands in one write; their replies in order (a MULTI … EXEC pair: one transaction, its
+        replies as Redis gives them: "OK", "QUEUED" … and the list of results)."""
+        transaction = bool(commands) and commands[0][:1] == ("MULTI",) and commands[-1][:1] == ("EXEC",)
+        body = commands[1:-1] if transaction else commands
+        async with self._redis.pipeline(transaction=transaction) as pipe:
+            for command in body:
+                pipe.execute_command(*command)
+            results = await pipe.execute()
+        if transaction:
+            return ["OK", *(["QUEUED"] * len(body)), results]
+        return list(results)
 
     async def close(self) -> None:
-        if self._io is not None:
-            self._io[1].close()
-            self._io = None
+        await self._redis.aclose()
 
 
 class RasaClient:

@@ -137,7 +137,7 @@ PARSE_CHECK_TEXT = "สวัสดีครับ"
 
 
 class _SyncRedis:
-    """GET/SET/DEL through connectors.rasa_client.RedisLite (the app runtime has no redis package)."""
+    """GET/SET/DEL for the roll-out (synchronous, through the gateways' Redis adapter and its own event loop)."""
 
     def __init__(self, url: str) -> None:
         import asyncio
