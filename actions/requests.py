@@ -64,6 +64,10 @@ QUESTION = re.compile(
 )
 # a change of mind about what is being filed ("เปลี่ยนเป็นแจ้งถนนชำรุดแทน", "ไม่ใช่ไฟถนน เป็นเรื่องขยะ")
 CHANGE = re.compile(r"(เปลี่ยนเป็น|ขอเปลี่ยน|เปลี่ยนเรื่อง|แทนดีกว่า|แทนครับ|แทนค่ะ|แทนนะ|\Sแทน$|ไม่ใช่.{0,20}(เป็น|แต่|คือ)|เอาเป็น|จริงๆ(แล้ว)?(เป็น|คือ|จะ))")
+# words of someone asking for a person (the form stops for them only): a free-text answer the classifier
+# reads as a handoff ("ไฟดับสองต้น ตรงหัวมุมกับหน้าร้านยา", 0.51) is the answer to the question asked
+ASKS_FOR_PERSON = re.compile(r"(เจ้าหน้าที่|จนท|พนักงาน|แอดมิน|admin|คนจริง|คุยกับคน|ขอคน|ขอสายคน|ผู้รับผิดชอบ|human|agent|live chat|ต่อสาย|โอนสาย)",
+                             re.IGNORECASE)
 EDIT_DETAILS = re.compile(r"(แก้|เปลี่ยน|เพิ่ม)\s*(ไข)?\s*(รายละเอียด|ข้อความ)")
 EDIT_PLACE = re.compile(r"(แก้|เปลี่ยน)\s*(ไข)?\s*(ที่อยู่|สถานที่|ตำแหน่ง|จุด|โลเคชั่น|โลเคชัน)")
 EDIT_CONTACT = re.compile(r"(แก้|เปลี่ยน)\s*(ไข)?\s*(เบอร์|เบอ|อีเมล|เมล|ช่องทางติดต่อ)")
@@ -114,7 +118,7 @@ class ValidateRequestForm(FormValidationAction):
         text = _text(tracker)
         if requested and (STOP.match(text) or _intent(tracker) == "cancel_request" and requested != "request_confirm"):
             return [SlotSet("request_stopped", True), SlotSet("requested_slot", None)]
-        if requested and _intent(tracker) == "human_handoff":
+        if requested and _intent(tracker) == "human_handoff" and (ASKS_FOR_PERSON.search(text) or text.startswith("/human_handoff")):
             return [SlotSet("request_stopped", True), SlotSet("requested_slot", None)]
         photo = shared_photo(tracker)
         if requested and (photo is not None or _intent(tracker) == "share_photo"):

@@ -240,6 +240,28 @@ def test_an_official_forwards_by_naming_an_agency(services_db) -> None:
     assert messages[0]["response"] == "utter_request_forwarded" and messages[0]["agency"] == "กรมที่ดิน"
 
 
+def test_new_details_the_classifier_reads_as_a_handoff_are_the_details(services_db) -> None:
+    """Asked for new details, "ไฟดับสองต้น ตรงหัวมุมกับหน้าร้านยา" came back as human_handoff (0.51) and
+    stopped the form: an answer to the question asked is the answer; only words asking for a person stop it."""
+    from rasa_sdk import Tracker
+
+    text = "ไฟดับสองต้น ตรงหัวมุมกับหน้าร้านยา"
+    md = {"channel": "line", "user_id": "U1", "chat_id": "U1", "chat_type": "private"}
+    latest = {"text": text, "intent": {"name": "human_handoff", "confidence": 0.51}, "metadata": md,
+              "entities": [{"entity": "service", "value": "ไฟฟ้าดับ", "start": 0, "end": 5}]}
+    events = [{"event": "slot", "name": "service", "value": "ไฟถนนดับ"}, {"event": "user", "text": "ขอแก้รายละเอียดหน่อยค่ะ", "metadata": md},
+              {"event": "slot", "name": "requested_slot", "value": "request_details"}, {"event": "user", "text": text, "metadata": md,
+              "parse_data": latest}, {"event": "slot", "name": "service", "value": "ไฟฟ้าดับ"}]
+    slots = {"service": "ไฟฟ้าดับ", "requested_slot": "request_details", "request_location": {"address": "ซอยสุขใจ 5"}, "request_contact": "-"}
+    t = Tracker("line:U1", slots, latest, events, False, None, {"name": "request_form"}, "action_listen")
+    _, set_now = validate(t)
+    assert set_now.get("request_stopped") is not True and set_now.get("request_details") == text
+    assert set_now.get("service", "ไฟถนนดับ") == "ไฟถนนดับ", "the service settled earlier stays"
+    asks = dict(latest, text="ขอคุยกับเจ้าหน้าที่ได้ไหมคะ")
+    _, set_now = validate(Tracker("line:U1", slots, asks, events[:3], False, None, {"name": "request_form"}, "action_listen"))
+    assert set_now.get("request_stopped") is True, "asking for a person still stops the form"
+
+
 def test_an_officials_rejection_whose_reason_sounds_like_a_report_updates_the_request(services_db) -> None:
     """The classifier may start the citizens' form on "REQ-… ไม่อนุมัติ เป็นไฟของหมู่บ้าน…ต้องซ่อมเอง":
     the form's first turn reads it as the official's update instead, and files nothing."""
