@@ -203,6 +203,11 @@ def create_request(
     kept as history rows whose note is the reference (blanked by erasure and retention like every note).
     """
     now = now or utcnow()
+    if agency is not None and agency != service.agency:
+        target = catalog_agency(session, agency)  # the place's agency: only a catalog agency, as for a forward
+        if target is None:
+            raise UnknownAgency(agency, resolve_agency(session, agency))
+        agency = target.name
     request = ServiceRequest(
         citizen_key=citizen.key, channel=citizen.channel, reply_to=citizen.reply_to, service=service.name,
         agency=agency or service.agency, details=(details or "").strip()[:MAX_DETAILS] or None, location=location,

@@ -78,6 +78,18 @@ def test_storage_refuses_any_target_that_is_not_a_catalog_name(world, target: st
     assert refused.value.name == target
 
 
+@pytest.mark.parametrize("place_agency", ["กรุงเทพ", "สำนักงานเขตบางกะปิ ", "เขตบางกะปิ", "การไฟฟ้า", ""])
+def test_a_new_request_is_filed_only_with_a_catalog_agency(world, place_agency: str) -> None:
+    """The place-based agency of a new request passes the catalog too (a typo or a partial name is refused, nothing filed)."""
+    service = get_service(world, "ท่อระบายน้ำอุดตัน")
+    with pytest.raises(UnknownAgency):
+        create_request(world, ALICE, service, details="ท่อตัน", agency=place_agency or " ")
+    world.rollback()
+    assert world.scalar(select(func.count()).select_from(ServiceRequest)) == 0
+    filed = create_request(world, ALICE, service, details="ท่อตัน", agency="กรุงเทพมหานคร")
+    assert filed.agency == "กรุงเทพมหานคร"
+
+
 def test_refusal_carries_the_closest_agencies(world) -> None:
     request = _file(world)
     with pytest.raises(UnknownAgency) as refused:
