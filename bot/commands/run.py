@@ -153,9 +153,8 @@ def build_services(settings: Settings, rasa_port: int, schedulers: int = 1, gate
     else:
         (settings.var_dir / REPLICAS_FILE).unlink(missing_ok=True)
     gateway_parts = gateway_services(settings, gateways, app_bin)
-    if replicas > 1:
-        for part in gateway_parts:
-            part.env["RASA_URLS"] = ",".join(urls)
+    for part in gateway_parts:  # the Rasa this run starts (`--rasa-port`), whatever RASA_URL says
+        part.env["RASA_URLS"] = ",".join(urls)
     services += gateway_parts
     import importlib.util
 

@@ -49,8 +49,9 @@ def test_each_replica_has_its_own_action_server_and_the_gateways_know_them_all(m
         assert services[f"actions-{n}"].command[-1] == str(action_port)
     assert services["gateway"].env["RASA_URLS"] == "http://127.0.0.1:6005,http://127.0.0.1:6006"
     assert json.loads((tmp_path / REPLICAS_FILE).read_text())["rasa_urls"] == ["http://127.0.0.1:6005", "http://127.0.0.1:6006"]
-    single = {s.name for s in build_services(settings, 6005, schedulers=0, gateways=1)}
-    assert single == {"rasa", "actions", "gateway"}, "the default is unchanged"
+    single = {s.name: s for s in build_services(settings, 6105, schedulers=0, gateways=1)}
+    assert set(single) == {"rasa", "actions", "gateway"}, "the default is unchanged"
+    assert single["gateway"].env["RASA_URLS"] == "http://127.0.0.1:6105", "the gateway asks the Rasa this run started (--rasa-port)"
     assert not (tmp_path / REPLICAS_FILE).exists()
 
 
