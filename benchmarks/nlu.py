@@ -4,6 +4,13 @@ Run: `.venv/bin/python -m benchmarks.nlu [--retrain] [--requests 1000]`.
 Prints intent accuracy, macro-F1, per-intent F1, entity F1, training time and
 parse latency p50/p95 over N sequential requests; writes the confusion matrix
 PNG and Rasa's reports to reports/nlu/.
+
+`.venv/bin/python -m benchmarks.nlu --compare-stock [--seeds 1 2 3]` trains the NLU part of
+two pipelines on the same `nlu_data/`, once per seed: the project's (config.yml) and the
+stock one Rasa 3.6 uses when a project gives none (`rasa init`: WhitespaceTokenizer, char
+n-grams, DIET; rasa/engine/recipes/config_files/default_config.yml). Both are scored on the
+held-out files by `benchmarks/nlu_eval_engine.py` (final intent, merged entities, exact spans)
+and the means over the seeds are printed side by side.
 """
 
 from __future__ import annotations
@@ -112,6 +119,105 @@ def parse_latency(model: Path, texts: list[str], requests: int) -> list[float]:
             server.kill()
 
 
+STOCK_PIPELINE = [
+    {"name": "WhitespaceTokenizer"},
+    {"name": "RegexFeaturizer"},
+    {"name": "LexicalSyntacticFeaturizer"},
+    {"name": "CountVectorsFeaturizer"},
+    {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4},
+    {"name": "DIETClassifier", "epochs": 100, "constrain_similarities": True},
+    {"name": "EntitySynonymMapper"},
+    {"name": "ResponseSelector", "epochs": 100, "constrain_similarities": True},
+    {"name": "FallbackClassifier", "threshold": 0.3, "ambiguity_threshold": 0.1},
+]
+SEEDED = {"DIETClassifier", "ResponseSelector"}
+
+
+def pipeline_config(kind: str, seed: int, path: Path) -> Path:
+    """An NLU-only config: the project's pipeline or the stock one, every trained component seeded."""
+    if kind == "project":
+        pipeline = yaml.safe_load((ROOT / "config.yml").read_text())["pipeline"]
+    else:
+        pipeline = [dict(component) for component in STOCK_PIPELINE]
+    for component in pipeline:
+        if component["name"] in SEEDED:
+            component["random_seed"] = seed
+    # `rasa init` writes language "en": Rasa refuses WhitespaceTokenizer for "th", and the language
+    # changes nothing else in these pipelines.
+    language = "th" if kind == "project" else "en"
+    config = {"recipe": "default.v1", "language": language, "assistant_id": f"bench-{kind}", "pipeline": pipeline, "policies": []}
+    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
+    return path
+
+
+def train_nlu(config: Path, out: Path, name: str) -> tuple[Path, float]:
+    started = time.monotonic()
+    done = subprocess.run(
+        [str(RASA), "train", "nlu", "--config", str(config), "--nlu", "nlu_data", "--out", str(out),
+         "--fixed-model-name", name, "--quiet"],
+        cwd=ROOT, env=engine_env(), check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    if done.returncode:
+        sys.stderr.write(done.stderr[-4000:])
+        raise SystemExit(f"training {name} failed")
+    return out / f"{name}.tar.gz", time.monotonic() - started
+
+
+def score(model: Path, held_out: Path) -> dict:
+    python = ROOT / ".venv-rasa" / "bin" / "python"
+    done = subprocess.run(
+        [str(python), str(ROOT / "benchmarks" / "nlu_eval_engine.py"), str(model), str(held_out)],
+        cwd=ROOT, env=engine_env(), check=True, capture_output=True, text=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def compare_stock(seeds: list[int], held_out: Path) -> None:
+    print(f"== Project pipeline vs stock Rasa pipeline, NLU only, seeds {seeds}, held-out {held_out.relative_to(ROOT)}")
+    print(f"   machine load at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared machine)")
+    figures: dict[str, list[dict]] = {"stock": [], "project": []}
+    tmp = Path(tempfile.mkdtemp(prefix="nlu-compare-"))
+    try:
+        for seed in seeds:
+            for kind in ("stock", "project"):
+                config = pipeline_config(kind, seed, tmp / f"{kind}-{seed}.yml")
+                model, seconds = train_nlu(config, tmp, f"{kind}-{seed}")
+                result = score(model, held_out)
+                result["train_seconds"] = seconds
+                figures[kind].append(result)
+                model.unlink()
+                print(f"   seed {seed} {kind:7s}: intents {result['intent_accuracy']:.3f} acc / {result['intent_macro_f1']:.3f} "
+                      f"macro-F1, entities {result['entity_micro_f1']:.3f} micro-F1 / {result['entity_macro_f1']:.3f} macro-F1, "
+                      f"trained in {seconds:.0f} s", flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    rows = [
+        ("intent accuracy", "intent_accuracy"),
+        ("intent accuracy, fallback off", "intent_accuracy_without_fallback"),
+        ("intent macro-F1", "intent_macro_f1"),
+        ("entity micro-F1", "entity_micro_f1"),
+        ("entity macro-F1", "entity_macro_f1"),
+        ("NLU training s", "train_seconds"),
+    ]
+    first = figures["project"][0]
+    print(f"\n{first['examples']} held-out examples, {first['entities']} entities; mean (min–max) over {len(seeds)} seeds")
+    print(f"{'':32s} {'stock':>22s} {'project':>22s} {'difference':>10s}")
+    for label, key in rows:
+        stock = [r[key] for r in figures["stock"]]
+        project = [r[key] for r in figures["project"]]
+        digits = 0 if key == "train_seconds" else 3
+
+        def cell(values: list[float]) -> str:
+            return f"{statistics.mean(values):.{digits}f} ({min(values):.{digits}f}–{max(values):.{digits}f})"
+
+        print(f"{label:32s} {cell(stock):>22s} {cell(project):>22s} {statistics.mean(project) - statistics.mean(stock):>+10.{digits}f}")
+    print("per entity type, F1 mean:")
+    for kind in sorted({k for r in figures["project"] + figures["stock"] for k in r["per_entity_f1"]}):
+        stock = statistics.mean(r["per_entity_f1"].get(kind, 0.0) for r in figures["stock"])
+        project = statistics.mean(r["per_entity_f1"].get(kind, 0.0) for r in figures["project"])
+        print(f"  {kind:30s} {stock:>22.3f} {project:>22.3f} {project - stock:>+10.3f}")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
@@ -121,7 +227,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--retrain", action="store_true", help="train a fresh model to time training")
     parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--compare-stock", action="store_true", help="train the project's and the stock pipeline per seed and compare")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--held-out", type=Path, default=TEST_DATA, help="directory of held-out NLU files")
     args = parser.parse_args()
+    if args.compare_stock:
+        compare_stock(args.seeds, args.held_out.resolve())
+        return 0
 
     model = MODEL
     train_seconds: float | None = None
