@@ -372,7 +372,7 @@ class ValidateRequestForm(FormValidationAction):
         district = district_answer(reply) if value.get("ask_place") == "bangkok" else None
         place = place_of(reply)
         if district or names_an_area(place):
-            area = f"เขต{district} กรุงเทพมหานคร" if district and not place.district else reply[:200]
+            area = f"เขต{district} กรุงเทพมหานคร" if district and not place.district else _POLITE.sub("", reply)[:200] or reply[:200]
             if place.district and "กรุงเทพ" not in area and not re.search(r"กทม|bangkok", area, re.I):
                 area = f"{area} กรุงเทพมหานคร"
             dispatcher.utter_message(text=place_noted(area))
@@ -484,6 +484,7 @@ _PLACE_KEYS = ("ask_place", "place_tries", "reply")
 # a pin's address that says nothing about the area ("กรุงเทพมหานคร", "Thailand", a postcode): the district is still asked
 _GENERIC_ADDRESS = re.compile(r"กรุงเทพมหานคร|กรุงเทพฯ?|กทม\.?|bangkok|thailand|ประเทศไทย|ตำแหน่งที่ตั้ง|location|[\d\s,.\-/]", re.IGNORECASE)
 _NOT_BANGKOK = re.compile(rf"{re.escape(NOT_IN_BANGKOK)}|(ไม่ได้อยู่|ไม่ใช่|ไม่ได้|นอก)\s*(ใน|ที่)?\s*(กรุงเทพ|กทม|bangkok)|ต่างจังหวัด|ปริมณฑล", re.IGNORECASE)
+_POLITE = re.compile(r"^\s*(อยู่|ที่)+\s*|\s*(ครับ|ค่ะ|คะ|คับ|ค่า|จ้า|จ้ะ|นะ|ผม|ฮะ|ๆ|[!.\s])+$")
 _DONT_KNOW = re.compile(r"ไม่(ทราบ|รู้|แน่ใจ|ชัวร์)|ไม่รู้สิ|ข้ามไป")
 
 

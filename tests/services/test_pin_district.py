@@ -138,7 +138,7 @@ def test_a_bare_district_name_a_typed_amphoe_and_not_in_bangkok(services_db) -> 
     assert "อำเภอ" in messages[0]["text"] and [b["title"] for b in messages[0]["buttons"]] == ["ข้าม"]
 
     far = {**KHON_KAEN, "ask_place": "elsewhere", "place_tries": 0}
-    _, slots = validate(form_tracker("อ.เมือง จ.ขอนแก่น", "request_location", {**FILLED, "request_location": far}))
+    _, slots = validate(form_tracker("อยู่ อ.เมือง จ.ขอนแก่นค่ะ", "request_location", {**FILLED, "request_location": far}))
     assert slots["request_location"] == {**KHON_KAEN, "address": "อ.เมือง จ.ขอนแก่น"}
 
 
