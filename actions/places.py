@@ -119,7 +119,7 @@ def place_text(details: str | None, location: object) -> str:
 # ---------------------------------------------------------------- a shared pin without words
 
 # Approximate points of Bangkok's 50 districts (latitude, longitude), rounded to about 0.005° (~500 m): public facts
-# read off ordinary maps (around each district office or the middle of the district), NOT boundaries. The large outer
+# read off ordinary maps (around each district office or the middle of the district), NOT boundaries. Large or long
 # districts get a second point at their far end so that a pin there is not taken for "outside Bangkok". These points
 # only rank the districts a shared pin is probably in, for the citizen to choose from (their answer decides, never this
 # guess); a pin just across the border (Nonthaburi, Samut Prakan) may still be offered Bangkok districts, which is why
@@ -134,7 +134,7 @@ DISTRICT_POINTS: dict[str, tuple[tuple[float, float], ...]] = {
     "ตลิ่งชัน": ((13.777, 100.452),), "บางกอกน้อย": ((13.767, 100.472),), "บางขุนเทียน": ((13.655, 100.435), (13.560, 100.440)),
     "ภาษีเจริญ": ((13.717, 100.437),), "หนองแขม": ((13.705, 100.350),), "ราษฎร์บูรณะ": ((13.676, 100.506),),
     "บางพลัด": ((13.794, 100.500),), "ดินแดง": ((13.769, 100.558),), "บึงกุ่ม": ((13.800, 100.652),),
-    "สาทร": ((13.709, 100.527),), "บางซื่อ": ((13.809, 100.535),), "จตุจักร": ((13.828, 100.563),),
+    "สาทร": ((13.709, 100.527),), "บางซื่อ": ((13.809, 100.535),), "จตุจักร": ((13.828, 100.563), (13.803, 100.553)),
     "บางคอแหลม": ((13.693, 100.503),), "ประเวศ": ((13.717, 100.695),), "คลองเตย": ((13.712, 100.572),),
     "สวนหลวง": ((13.730, 100.651),), "จอมทอง": ((13.682, 100.484),), "ดอนเมือง": ((13.912, 100.594),),
     "ราชเทวี": ((13.759, 100.534),), "ลาดพร้าว": ((13.805, 100.608),), "วัฒนา": ((13.742, 100.586),),
