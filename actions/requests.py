@@ -20,14 +20,25 @@ from rasa_sdk.types import DomainDict
 from actions import db, ratelimit
 from actions.idempotency import once_per_message
 from actions.identity import citizen_of, shared_location, speaker_of
-from actions.places import Routing, place_of, place_text, route
+from actions.places import Routing, district_answer, names_an_area, nearest_districts, place_of, place_text, route
 from actions.request_handling import ActionUpdateRequestStatus, is_official_request_update
 from actions.service_cards import card_message
 from actions.services import choice_buttons, latest_entity, law_citations
 from common.ids import format_request_id, parse_request_id
 from common.numbers import parse_number
 from common.replies import button, card, cards, location_request
-from common.wording.requests import STATUS_THAI, filed_via_fallback_desk, rating_buttons, status_lines
+from common.wording.requests import (
+    NOT_IN_BANGKOK,
+    STATUS_THAI,
+    ask_bangkok_district,
+    ask_local_area,
+    filed_via_fallback_desk,
+    pin_only,
+    place_not_recognised,
+    place_noted,
+    rating_buttons,
+    status_lines,
+)
 from storage.models.services import COMPLETED, OPEN_STATUSES
 from storage.requests import (
     NotCompleted,
@@ -266,6 +277,9 @@ class ValidateRequestForm(FormValidationAction):
         shared = shared_location(tracker)
         if shared:
             return {"request_location": {k: shared.get(k) for k in ("latitude", "longitude", "address", "title") if shared.get(k) is not None}}
+        pending = tracker.get_slot("request_location")
+        if _asks_place(pending):
+            return {"request_location": {**pending, "reply": _text(tracker)}}  # the answer to "which district?", with the pin
         return {"request_location": {"text": _text(tracker)}}
 
     async def extract_request_contact(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
@@ -328,13 +342,55 @@ class ValidateRequestForm(FormValidationAction):
 
     def validate_request_location(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         if isinstance(value, dict) and "latitude" in value:
-            return {"request_location": value}
+            return {"request_location": self._pin(value, dispatcher, tracker)}
         text = str((value or {}).get("text") if isinstance(value, dict) else value or "").strip()
         if len(WORDISH.findall(text)) < 5:
             # the form asks again right after this, with the "send location" button
             dispatcher.utter_message(text="ยังอ่านตำแหน่งไม่ได้ครับ ขอเป็นที่อยู่หรือจุดสังเกตที่เป็นข้อความ เช่น \"หน้าโรงเรียนวัดสามัคคี ซอย 5\"")
             return {"request_location": None}
         return {"request_location": {"address": text[:300]}}
+
+    def _pin(self, value: dict[str, Any], dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
+        """A shared pin: kept; when nothing names its area (a Telegram pin never has an address), the district is asked.
+
+        While the question is open the slot holds the pin with `ask_place` ("bangkok": district buttons, "elsewhere":
+        the อำเภอ typed) and `place_tries`; `next_requested_slot` keeps asking the location until the answer is merged
+        into the pin's address (or given up: after a second answer that names no area, the pin is taken as it is).
+        """
+        if "reply" not in value:
+            if _asks_place(value) or not _pin_needs_area(value, tracker.get_slot("request_details")):
+                return value
+            where = "bangkok" if nearest_districts(value["latitude"], value["longitude"]) else "elsewhere"
+            return {**value, "ask_place": where, "place_tries": 0}
+        reply = str(value.get("reply") or "").strip()
+        pin = _settled(value)
+        if value.get("ask_place") == "bangkok" and _NOT_BANGKOK.search(reply):
+            return {**pin, "ask_place": "elsewhere", "place_tries": 0}  # the pin is near the border: ask the อำเภอ instead
+        if SKIP.match(reply) or _DONT_KNOW.search(reply):
+            dispatcher.utter_message(text=pin_only())
+            return pin
+        district = district_answer(reply) if value.get("ask_place") == "bangkok" else None
+        place = place_of(reply)
+        if district or names_an_area(place):
+            area = f"เขต{district} กรุงเทพมหานคร" if district and not place.district else _POLITE.sub("", reply)[:200] or reply[:200]
+            if place.district and "กรุงเทพ" not in area and not re.search(r"กทม|bangkok", area, re.I):
+                area = f"{area} กรุงเทพมหานคร"
+            dispatcher.utter_message(text=place_noted(area))
+            address = " ".join(p for p in (str(value.get("address") or "").strip(), area) if p)
+            return {**pin, "address": address[:300]}
+        tries = int(value.get("place_tries") or 0) + 1
+        if tries >= 2:
+            dispatcher.utter_message(text=pin_only())
+            return pin
+        dispatcher.utter_message(text=place_not_recognised())
+        return {**pin, "ask_place": value.get("ask_place"), "place_tries": tries}
+
+    async def next_requested_slot(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any] | None:
+        if _asks_place(tracker.slots.get("request_location")):
+            required = await self.required_slots(self.domain_slots(domain), dispatcher, tracker, domain)
+            if "request_location" in required:
+                return SlotSet("requested_slot", "request_location")  # the district question is still open
+        return await super().next_requested_slot(dispatcher, tracker, domain)
 
     def validate_request_contact(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         text = str(value or "").strip()
@@ -424,6 +480,31 @@ def routing_of(service_agency: str, tracker: Tracker) -> Routing:
     return route(service_agency, place_of(place_text(tracker.get_slot("request_details"), tracker.get_slot("request_location"))))
 
 
+_PLACE_KEYS = ("ask_place", "place_tries", "reply")
+# a pin's address that says nothing about the area ("กรุงเทพมหานคร", "Thailand", a postcode): the district is still asked
+_GENERIC_ADDRESS = re.compile(r"กรุงเทพมหานคร|กรุงเทพฯ?|กทม\.?|bangkok|thailand|ประเทศไทย|ตำแหน่งที่ตั้ง|location|[\d\s,.\-/]", re.IGNORECASE)
+_NOT_BANGKOK = re.compile(rf"{re.escape(NOT_IN_BANGKOK)}|(ไม่ได้อยู่|ไม่ใช่|ไม่ได้|นอก)\s*(ใน|ที่)?\s*(กรุงเทพ|กทม|bangkok)|ต่างจังหวัด|ปริมณฑล", re.IGNORECASE)
+_POLITE = re.compile(r"^\s*(อยู่|ที่)+\s*|\s*(ครับ|ค่ะ|คะ|คับ|ค่า|จ้า|จ้ะ|นะ|ผม|ฮะ|ๆ|[!.\s])+$")
+_DONT_KNOW = re.compile(r"ไม่(ทราบ|รู้|แน่ใจ|ชัวร์)|ไม่รู้สิ|ข้ามไป")
+
+
+def _asks_place(location: Any) -> bool:
+    """Whether the slot holds a pin whose district is being asked."""
+    return isinstance(location, dict) and "latitude" in location and bool(location.get("ask_place"))
+
+
+def _settled(location: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in location.items() if k not in _PLACE_KEYS}
+
+
+def _pin_needs_area(pin: dict[str, Any], details: str | None) -> bool:
+    """A pin with no words naming its area (its own address, title or the details), so routing cannot tell the office."""
+    own = " ".join(str(pin.get(k) or "") for k in ("address", "title"))
+    if _GENERIC_ADDRESS.sub("", own).strip():
+        return False  # a LINE pin's address ("ซอยร่มเย็น", "ถนนอู่ทอง อยุธยา"): the citizen's words, kept as they are
+    return not names_an_area(place_of(place_text(details, pin)))
+
+
 def _location_text(location: dict[str, Any] | None) -> str:
     if not location:
         return "-"
@@ -461,6 +542,13 @@ class ActionAskRequestLocation(Action):
         return "action_ask_request_location"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
+        pin = tracker.get_slot("request_location")
+        if _asks_place(pin):
+            again = int(pin.get("place_tries") or 0) > 0
+            districts = nearest_districts(pin["latitude"], pin["longitude"]) if pin.get("ask_place") == "bangkok" else []
+            text, buttons = ask_bangkok_district(districts, again) if districts else ask_local_area(again)
+            dispatcher.utter_message(text=text, buttons=buttons)
+            return []
         dispatcher.utter_message(json_message=location_request(
             "ขอตำแหน่งที่เกิดเหตุด้วยครับ กดปุ่ม \"ส่งตำแหน่ง\" หรือพิมพ์ที่อยู่และจุดสังเกต (พิมพ์ \"ยกเลิก\" เพื่อหยุดได้ทุกขั้นตอน)"
         ))

@@ -185,3 +185,38 @@ def digest_section(waiting: int, new: int, untouched: int, listed: Sequence[Requ
         lines.append(f"• {r.code} {r.service} · {STATUS_THAI[r.status]}")
     lines.append("ดูทั้งหมด: /requests")
     return "คำร้องของประชาชน", lines
+
+
+# ---------------------------------------------------------------- which district, for a pin shared without words
+
+NOT_IN_BANGKOK = "ไม่ได้อยู่ในกรุงเทพฯ"  # the button's words, sent back as the citizen's answer
+SKIP_PLACE = "ข้าม"
+
+
+def ask_bangkok_district(districts: Sequence[str], again: bool = False) -> tuple[str, list[dict[str, str]]]:
+    """Asked when a pin near these Bangkok districts came without an address: the district picks the district office."""
+    text = ("ขอชื่อเขตอีกครั้งครับ กดเลือกด้านล่าง หรือพิมพ์ชื่อเขต เช่น \"เขตบางกะปิ\"" if again else
+            "ได้รับตำแหน่งแล้วครับ 📍 จุดนี้อยู่เขตไหนครับ จะได้ส่งเรื่องถึงสำนักงานเขตให้ถูกที่ "
+            "กดเลือกด้านล่าง หรือพิมพ์ชื่อเขตได้เลย")
+    buttons = [button(f"เขต{d}", f"เขต{d}") for d in districts]
+    return text, [*buttons, button(NOT_IN_BANGKOK, NOT_IN_BANGKOK), button(SKIP_PLACE, SKIP_PLACE)]
+
+
+def ask_local_area(again: bool = False) -> tuple[str, list[dict[str, str]]]:
+    """Asked when a pin outside Bangkok came without an address: the อำเภอ/ตำบล names the local administration."""
+    text = ("ขออำเภอและจังหวัดอีกครั้งครับ พิมพ์สั้น ๆ เช่น \"อ.เมือง จ.ขอนแก่น\" หรือกด \"ข้าม\" ก็ได้ครับ" if again else
+            "ได้รับตำแหน่งแล้วครับ 📍 จุดนี้อยู่ตำบล อำเภอ และจังหวัดอะไรครับ จะได้ส่งเรื่องถึงเทศบาลหรือ อบต. ในพื้นที่ให้ถูกที่ "
+            "พิมพ์ได้เลย เช่น \"ต.ในเมือง อ.เมือง จ.ขอนแก่น\" (ถ้าไม่ทราบ กด \"ข้าม\" ได้ครับ)")
+    return text, [button(SKIP_PLACE, SKIP_PLACE)]
+
+
+def place_noted(area: str) -> str:
+    return f"ได้ครับ บันทึกพื้นที่เป็น \"{area}\" พร้อมพิกัดที่ส่งมาแล้ว"
+
+
+def place_not_recognised() -> str:
+    return "ยังไม่พบชื่อเขตหรืออำเภอในข้อความนี้ครับ"
+
+
+def pin_only() -> str:
+    return "ไม่เป็นไรครับ จะส่งตำแหน่งตามพิกัดที่ปักหมุดไว้ให้เจ้าหน้าที่ดูบนแผนที่"
