@@ -166,20 +166,20 @@ def train_nlu(config: Path, out: Path, name: str) -> tuple[Path, float]:
 def score(model: Path, held_out: Path) -> dict:
     python = ROOT / ".venv-rasa" / "bin" / "python"
     done = subprocess.run(
-        [str(python), str(ROOT / "benchmarks" / "nlu_eval_engine.py"), str(model), str(held_out)],
+        [str(python), "-m", "benchmarks.nlu_eval_engine", str(model), str(held_out)],
         cwd=ROOT, env=engine_env(), check=True, capture_output=True, text=True,
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def compare_stock(seeds: list[int], held_out: Path) -> None:
+def compare_stock(seeds: list[int], held_out: Path, kinds: tuple[str, ...] = ("stock", "project")) -> None:
     print(f"== Project pipeline vs stock Rasa pipeline, NLU only, seeds {seeds}, held-out {held_out.relative_to(ROOT)}")
     print(f"   machine load at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared machine)")
     figures: dict[str, list[dict]] = {"stock": [], "project": []}
     tmp = Path(tempfile.mkdtemp(prefix="nlu-compare-"))
     try:
         for seed in seeds:
-            for kind in ("stock", "project"):
+            for kind in kinds:
                 config = pipeline_config(kind, seed, tmp / f"{kind}-{seed}.yml")
                 model, seconds = train_nlu(config, tmp, f"{kind}-{seed}")
                 result = score(model, held_out)
@@ -191,6 +191,8 @@ def compare_stock(seeds: list[int], held_out: Path) -> None:
                       f"trained in {seconds:.0f} s", flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    if len(kinds) < 2:
+        return
     rows = [
         ("intent accuracy", "intent_accuracy"),
         ("intent accuracy, fallback off", "intent_accuracy_without_fallback"),
@@ -230,9 +232,10 @@ def main() -> int:
     parser.add_argument("--compare-stock", action="store_true", help="train the project's and the stock pipeline per seed and compare")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--held-out", type=Path, default=TEST_DATA, help="directory of held-out NLU files")
+    parser.add_argument("--pipelines", nargs="+", choices=["stock", "project"], default=["stock", "project"])
     args = parser.parse_args()
     if args.compare_stock:
-        compare_stock(args.seeds, args.held_out.resolve())
+        compare_stock(args.seeds, args.held_out.resolve(), tuple(args.pipelines))
         return 0
 
     model = MODEL

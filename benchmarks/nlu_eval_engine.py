@@ -1,7 +1,7 @@
 """Scores one trained NLU model on held-out files, the same way for every pipeline.
 
 Runs in the engine runtime (`.venv-rasa`), started by `benchmarks.nlu --compare-stock`:
-`python benchmarks/nlu_eval_engine.py MODEL HELD_OUT_DIR` prints one JSON object.
+`python -m benchmarks.nlu_eval_engine MODEL HELD_OUT_DIR` (as a module: a script run by path would import benchmarks/engine.py as `engine`) prints one JSON object.
 
 What is scored is what the assistant acts on: the final intent of each held-out example (a
 message the FallbackClassifier turns into `nlu_fallback` counts as wrong) and the entities the

@@ -129,16 +129,23 @@ def _split_at(start: int, end: int, boundaries: Iterable[int]) -> list[tuple[int
     return list(zip(edges, edges[1:]))
 
 
+_CONSONANTS_ONLY = re.compile(r"[\u0e01-\u0e2e]{1,5}")
+
+
 def tokenize(
     text: str,
     extra_words: Iterable[str] = (),
     boundaries: Iterable[int] = (),
+    abbreviation_dots: bool = False,
 ) -> list[Piece]:
     """Split `text` into tokens.
 
     `extra_words` extends the newmm dictionary (agency and service names...).
     `boundaries` are offsets in `text` that must fall between tokens (training
     examples pass their entity spans so annotations always align with tokens).
+    `abbreviation_dots`: a word of consonants only followed by a dot keeps its dot
+    ("กทม.", "สปสช.", "น." in "14.00 น.", "ป." in "ป.แพ่ง"), at training and at run
+    time alike; otherwise the dot was kept only where an annotation ended after it.
     """
     words = frozenset(extra_words)
     norm, index = normalise_char_runs(text)
@@ -166,6 +173,9 @@ def tokenize(
                         continue
                     pos = w_start + len(word)
                     if not _is_dropped(word):
+                        if (abbreviation_dots and pos == e and norm[e : e + 1] == "." and e not in norm_bounds
+                                and _CONSONANTS_ONLY.fullmatch(word)):
+                            word, pos = word + ".", pos + 1
                         o_start, o_end = original_span(w_start, pos)
                         pieces.append(Piece(word, o_start, o_end))
                 continue

@@ -44,6 +44,8 @@ class ThaiTokenizer(Tokenizer):
             "dictionary_entities": ["agency", "service", "law_topic"],
             # Longest annotated value (in characters) added to the dictionary.
             "max_dictionary_word_length": 40,
+            # "กทม.", "น.", "ป." keep their dot (common/thai_text.py: tokenize).
+            "abbreviation_dots": False,
             # Flag to check whether to split intents (Rasa's tokenizer option).
             "intent_tokenization_flag": False,
             # Symbol on which intent should be split.
@@ -132,6 +134,6 @@ class ThaiTokenizer(Tokenizer):
         if attribute == TEXT:
             for entity in message.get(ENTITIES) or []:
                 boundaries.extend((entity["start"], entity["end"]))
-        pieces = thai_tokenize(text, self._words, boundaries)
+        pieces = thai_tokenize(text, self._words, boundaries, abbreviation_dots=self._config["abbreviation_dots"])
         tokens = [Token(p.text, p.start, end=p.end) for p in pieces]
         return self._apply_token_pattern(tokens)

@@ -62,3 +62,22 @@ def test_entity_boundaries_split_tokens_and_absorb_trailing_dot() -> None:
     spans = [(p.start, p.end) for p in pieces]
     assert (3, 7) in spans
     assert text[3:7] == "กทม."
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("ให้ กทม. รับผิดชอบ", ["ให้", "กทม.", "รับผิดชอบ"]),
+    ("มอบหมายให้ สปสช.", ["มอบหมาย", "ให้", "สปสช."]),
+    ("14.00 น. ประชุม", ["14.00", "น.", "ประชุม"]),
+    ("ป.แพ่ง เรื่องกู้ยืม", ["ป.", "แพ่ง", "เรื่อง", "กู้ยืม"]),
+    ("ขอบคุณครับ.", ["ขอบคุณ", "ครับ"]),  # a word with vowels is not an abbreviation: the full stop goes
+])
+def test_abbreviations_keep_their_dot_when_asked(text: str, expected: list[str]) -> None:
+    assert [p.text for p in tokenize(text, abbreviation_dots=True)] == expected
+    pieces = tokenize(text, abbreviation_dots=True)
+    assert all(text[p.start:p.end] == p.text for p in pieces)  # spans stay exact
+
+
+def test_abbreviation_dots_are_off_by_default_and_an_annotation_still_wins() -> None:
+    assert [p.text for p in tokenize("ให้ กทม. รับผิดชอบ")] == ["ให้", "กทม", "รับผิดชอบ"]
+    # an annotation that ends before the dot keeps the token without it
+    assert [p.text for p in tokenize("ให้ กทม. ครับ", boundaries=[4, 7], abbreviation_dots=True)][:2] == ["ให้", "กทม"]
