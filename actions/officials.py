@@ -42,6 +42,7 @@ from actions.request_handling import ActionUpdateRequestStatus
 from common.ids import COMMAND_TEXT, format_task_id, parse_task_id
 from common.thai_datetime import format_thai, parse_when
 from storage.models.officials import Official
+from storage.agencies import resolve_agency
 from storage.officials import Actor, PermissionDenied, find_official, group_link, require_official, seen_in_chat
 from storage.reminders import create_reminder
 from storage.models.officials import Official
@@ -134,12 +135,15 @@ def _officials_of(session, channel: str, text: str) -> list[Official]:  # type: 
     return list(session.scalars(select(Official).where(Official.channel == channel, Official.active.is_(True), named)))
 
 
-def _assignees_in(session, speaker: Speaker, text: str, entities: list[dict[str, Any]], actor_agency: str):  # type: ignore[no-untyped-def]
+def _assignees_in(session, speaker: Speaker, text: str, entities: list[dict[str, Any]], actor_agency: str, *,  # type: ignore[no-untyped-def]
+                  command: bool = False):
     """Who a creation or assignment sentence gives the work to: ("ให้วิภา", "@วิภา", "ให้กรมสรรพากร").
 
     Returns (official or None, agencies, spans of those phrases). A person is a registered
     official of this channel, matched by display name; an agency is the classifier's entity or
-    the agency of a registered official named in full after "ให้".
+    the agency of a registered official named in full after "ให้". A slash command's words were
+    not read by the classifier (`command`): there the word after "ให้" counts when it is exactly
+    a catalog agency's name or alias.
     """
     person, spans = None, []
     named: list[tuple[Official, re.Match[str]]] = []
@@ -177,6 +181,14 @@ def _assignees_in(session, speaker: Speaker, text: str, entities: list[dict[str,
                 agencies.append(agency)
                 spans.append(m.span())
                 break
+    if not agencies and command:
+        for m in re.finditer(rf"{_GIVE}\s*(\S+)", text):
+            word = re.sub(r"(?:ครับ|ค่ะ|คะ|นะ|จ้า|ด้วย)+$", "", m.group(1))
+            found = resolve_agency(session, word) if word else None
+            if found is not None and found.is_exact and found.how in ("name", "alias") and found.agency.name != actor_agency:
+                agencies.append(found.agency.name)
+                spans.append((m.start(), m.start(1) + len(word)))
+                break
     return person, agencies, spans
 
 
@@ -196,7 +208,7 @@ class ActionCreateTask(Action):
             if actor is None:
                 return []
             deadline = parse_deadline(text, entities)
-            person, agencies, spans = _assignees_in(s, speaker, text, entities, actor.agency)
+            person, agencies, spans = _assignees_in(s, speaker, text, entities, actor.agency, command=command)
             if deadline is not None:
                 spans.append(deadline.span)
             title = task_title_from(text, entities, spans, command=command)

@@ -181,3 +181,17 @@ def test_reminder_button_words_keep_who_is_reminded(officials) -> None:
     assert done["response"] == "utter_reminder_set" and done["who"] == "คุณ" and "ต่อภาษีรถ" in done["subject"]
     with session_scope(officials) as s:
         assert s.scalars(select(Reminder)).one().chat_id == "11"  # the person, not the group
+
+
+def test_newtask_gives_the_work_to_a_catalog_agency_named_after_hai(officials) -> None:
+    """The classifier never reads a command's words: an agency after "ให้" is found in the catalog (exact names only)."""
+    messages = run(ActionCreateTask(), command("create_task", "ตรวจแปลงที่ดินสาธารณะ มอบหมายให้กรมที่ดิน ภายในศุกร์หน้า", "11"))
+    assert messages[0]["response"] == "utter_task_created", messages
+    run(ActionCreateTask(), command("create_task", "ส่งเอกสารให้ กรมที่ดิน", "11"))  # "ให้" inside the title
+    run(ActionCreateTask(), command("create_task", "ทำสรุป ให้เสร็จก่อนประชุม", "11"))
+    with session_scope(officials) as s:
+        first, second, third = s.scalars(select(Task).order_by(Task.id)).all()
+        assert first.title == "ตรวจแปลงที่ดินสาธารณะ" and [a.agency for a in first.assignees] == ["กรมที่ดิน"]
+        assert first.deadline is not None
+        assert second.title == "ส่งเอกสารให้ กรมที่ดิน" and second.assignees == []
+        assert third.assignees == [] and third.title.startswith("ทำสรุป")
