@@ -17,7 +17,9 @@ Officials' slash commands ("/newtask ร่าง TOR", "/remind พรุ่ง
 explicit: `rasa_message` sends each as its intent (`/create_task`, `/set_reminder`, `/list_tasks`), never
 through the classifier, and the words after the command travel verbatim in the message metadata
 (`command_text`, read by actions/officials.py). That payload is built here from the command, after the
-allow-list: a typed `/create_task{...}` is still only words. Why the gateway and not engine/channel.py: the allow-list is built from the app's buttons
+allow-list: a typed `/create_task{...}` is still only words.
+
+Why the gateway and not engine/channel.py: the allow-list is built from the app's buttons
 (tests/security/test_payloads.py checks it against every payload in actions/, common/, connectors/
 and bot/domain/), the app runtime can test it without Rasa, and the NLU capture then records
 what Rasa really read.
