@@ -541,11 +541,12 @@ class ActionSetReminder(Action):
             if when is None:
                 dispatcher.utter_message(response="utter_reminder_needs_time")
                 return []
-            if when.needs_confirmation:
+            due = when.datetime if when.has_time else when.datetime.replace(hour=9, minute=0)  # a day alone: 9 a.m.
+            if when.needs_confirmation:  # the button carries the moment it will set ("ต้นเดือนหน้า": the 1st, 9 a.m.)
                 said = format_thai(when.datetime, with_time=when.has_time)
                 dispatcher.utter_message(
                     response="utter_reminder_confirm_time", when=said, reason=when.reason,
-                    buttons=[{"title": f"ยืนยัน {said}", "payload": reminder_payload(when.datetime, reminder_words(source, span))},
+                    buttons=[{"title": f"ยืนยัน {said}", "payload": reminder_payload(due, reminder_words(source, span))},
                              {"title": "แก้ไข", "payload": "/set_reminder"}],
                 )
                 return []
@@ -554,7 +555,6 @@ class ActionSetReminder(Action):
             chat_id = speaker.chat_id if target == "group" else speaker.user_id
             official = find_official(s, speaker.channel, speaker.user_id)
             mention = official.display_name if official and target == "person" else ""
-            due = when.datetime if when.has_time else when.datetime.replace(hour=9, minute=0)
             try:
                 create_reminder(s, actor, channel=speaker.channel, chat_id=chat_id, target=target, text=subject, due_at=due, mention=mention)
             except ValueError:

@@ -166,7 +166,8 @@ def test_reminder_confirmation_sets_its_own_words_after_more_turns_than_the_wind
     with session_scope(officials) as s:
         reminder = s.scalars(select(Reminder)).one()
         assert reminder.text == "ส่งแผนงบประมาณ" and reminder.target == "group" and reminder.chat_id == GROUP
-        assert reminder.due_at.isoformat()[:10] == entities["time"][:10] or reminder.due_at.astimezone(BANGKOK).isoformat()[:10] == entities["time"][:10]
+        local = reminder.due_at.replace(tzinfo=reminder.due_at.tzinfo or UTC).astimezone(BANGKOK)
+        assert local.isoformat()[:10] == entities["time"][:10] and (local.day, local.hour, local.minute) == (1, 9, 0)  # the 1st, 9 a.m.
 
 
 def test_reminder_button_words_keep_who_is_reminded(officials) -> None:
