@@ -51,17 +51,21 @@ def _drop_markers(marked: str) -> str:
     return _DEADLINE_MARKERS.sub(" ", marked).replace("\x00", " ")
 
 
-def task_title_from(text: str, entities: list[dict[str, Any]], remove: list[tuple[int, int]] | None = None) -> str:
+def task_title_from(text: str, entities: list[dict[str, Any]], remove: list[tuple[int, int]] | None = None, *,
+                    command: bool = False) -> str:
     """The task title: the official's words minus the command, the deadline and the assignee.
 
     DIET's `task_title` span is not used: it cuts titles ("สรุปยอดคำร้องเรื่อง" for
     "สรุปยอดคำร้องเรื่องขยะประจำเดือน"). `remove` holds the spans of the deadline and the
     assignee phrase found by the caller; the words that introduce them ("ภายใน", "ให้") go too.
+    `command`: `text` is what followed /newtask (the command is gone already: nothing more is cut
+    from its start, "/newtask งานใหม่ของทีม" is titled "งานใหม่ของทีม").
     """
-    if is_payload(text):
+    if not command and is_payload(text):
         titles = entity_values(entities, "task_title")  # a button payload carries the title
         return titles[0].strip() if titles else ""
-    kept = _drop_markers(_COMMAND_WORDS.sub("", remove_spans(text, remove or []).strip()))
+    words = remove_spans(text, remove or []).strip()
+    kept = _drop_markers(words if command else _COMMAND_WORDS.sub("", words))
     kept = re.sub(r"(?:\s*(?:ภายใน|ก่อน|กำหนดส่ง|กำหนด|deadline|by|ให้|ด้วย|หน่อย|นะ|ครับ|ค่ะ|คะ|จ้า|ครับผม))+\s*$", "", kept.strip(), flags=re.IGNORECASE)
     return " ".join(kept.split()).strip(" :-,")
 
@@ -134,6 +138,12 @@ def reminder_target(text: str, in_group: bool) -> str:
     if any(w in lowered for w in ("เตือนผม", "เตือนฉัน", "เตือนหนู", "เตือนดิฉัน", "remind me", "เตือนเรา")):
         return "person"
     return "group" if in_group else "person"
+
+
+def reminder_words(text: str, span: tuple[int, int] | None) -> str:
+    """The reminder request without its time and the words that introduce it ("ก่อน", "ภายใน"):
+    what a confirmation button carries, read again by `reminder_target` and `reminder_subject`."""
+    return " ".join(_drop_markers(remove_spans(text, [span] if span else [])).split())
 
 
 def reminder_subject(text: str, span: tuple[int, int] | None) -> str:

@@ -8,7 +8,9 @@ refusal and nothing changes.
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import datetime
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -32,13 +34,15 @@ from actions.official_parsing import (
     starts_task_creation,
     reminder_subject,
     reminder_target,
+    reminder_words,
     status_from,
     task_title_from,
 )
 from actions.request_handling import ActionUpdateRequestStatus
-from common.ids import format_task_id, parse_task_id
+from common.ids import COMMAND_TEXT, format_task_id, parse_task_id
 from common.thai_datetime import format_thai, parse_when
 from storage.models.officials import Official
+from storage.agencies import resolve_agency
 from storage.officials import Actor, PermissionDenied, find_official, group_link, require_official, seen_in_chat
 from storage.reminders import create_reminder
 from storage.models.officials import Official
@@ -86,6 +90,19 @@ def _task_line(task) -> str:  # type: ignore[no-untyped-def]
     return f"{task.code} {task.title} | {status} | กำหนด {_thai_deadline(task)} | {who}"
 
 
+def _said(tracker: Tracker) -> tuple[str, list[dict[str, Any]], bool]:
+    """(what the official said, the entities in it, whether it came as a slash command).
+
+    "/newtask เตรียมข้อมูลผู้เสียภาษี" reaches Rasa as `/create_task` (never the classifier) with the words
+    after the command in the metadata (connectors/payloads.py rasa_message): those words are what the
+    official said, verbatim, and nothing was extracted from them yet."""
+    latest = tracker.latest_message or {}
+    words = (latest.get("metadata") or {}).get(COMMAND_TEXT)
+    if isinstance(words, str):
+        return words, [], True
+    return latest.get("text") or "", latest.get("entities") or [], False
+
+
 def _reroute(dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any], text: str) -> Events | None:
     """Route by what the text holds when the classifier confused the intents: a request ID alone is
     a request update, "ยกเลิกงาน T-2" cancels a task. None: carry on with this action."""
@@ -118,12 +135,15 @@ def _officials_of(session, channel: str, text: str) -> list[Official]:  # type: 
     return list(session.scalars(select(Official).where(Official.channel == channel, Official.active.is_(True), named)))
 
 
-def _assignees_in(session, speaker: Speaker, text: str, entities: list[dict[str, Any]], actor_agency: str):  # type: ignore[no-untyped-def]
+def _assignees_in(session, speaker: Speaker, text: str, entities: list[dict[str, Any]], actor_agency: str, *,  # type: ignore[no-untyped-def]
+                  command: bool = False):
     """Who a creation or assignment sentence gives the work to: ("ให้วิภา", "@วิภา", "ให้กรมสรรพากร").
 
     Returns (official or None, agencies, spans of those phrases). A person is a registered
     official of this channel, matched by display name; an agency is the classifier's entity or
-    the agency of a registered official named in full after "ให้".
+    the agency of a registered official named in full after "ให้". A slash command's words were
+    not read by the classifier (`command`): there the word after "ให้" counts when it is exactly
+    a catalog agency's name or alias.
     """
     person, spans = None, []
     named: list[tuple[Official, re.Match[str]]] = []
@@ -161,6 +181,14 @@ def _assignees_in(session, speaker: Speaker, text: str, entities: list[dict[str,
                 agencies.append(agency)
                 spans.append(m.span())
                 break
+    if not agencies and command:
+        for m in re.finditer(rf"{_GIVE}\s*(\S+)", text):
+            word = re.sub(r"(?:ครับ|ค่ะ|คะ|นะ|จ้า|ด้วย)+$", "", m.group(1))
+            found = resolve_agency(session, word) if word else None
+            if found is not None and found.is_exact and found.how in ("name", "alias") and found.agency.name != actor_agency:
+                agencies.append(found.agency.name)
+                spans.append((m.start(), m.start(1) + len(word)))
+                break
     return person, agencies, spans
 
 
@@ -170,21 +198,20 @@ class ActionCreateTask(Action):
 
     @once_per_message
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
-        text = tracker.latest_message.get("text") or ""
-        rerouted = _reroute(dispatcher, tracker, domain, text)
+        text, entities, command = _said(tracker)
+        rerouted = None if command else _reroute(dispatcher, tracker, domain, text)  # /newtask is a task, whatever it names
         if rerouted is not None:
             return rerouted
         speaker = speaker_of(tracker)
-        entities = tracker.latest_message.get("entities") or []
         with db.session() as s:
             actor = _actor(s, speaker, dispatcher)
             if actor is None:
                 return []
             deadline = parse_deadline(text, entities)
-            person, agencies, spans = _assignees_in(s, speaker, text, entities, actor.agency)
+            person, agencies, spans = _assignees_in(s, speaker, text, entities, actor.agency, command=command)
             if deadline is not None:
                 spans.append(deadline.span)
-            title = task_title_from(text, entities, spans)
+            title = task_title_from(text, entities, spans, command=command)
             if not title:
                 dispatcher.utter_message(response="utter_task_needs_title")
                 return []
@@ -414,11 +441,10 @@ class ActionListTasks(Action):
         return "action_list_tasks"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
-        text = tracker.latest_message.get("text") or ""
-        if asks_for_request_list(text) and "งาน" not in text:  # "วันนี้มีคำร้องใหม่เข้ามามั้ย"
+        text, entities, command = _said(tracker)  # "/tasks ของฉัน": the words after /tasks
+        if not command and asks_for_request_list(text) and "งาน" not in text:  # "วันนี้มีคำร้องใหม่เข้ามามั้ย"
             return ActionUpdateRequestStatus().run(dispatcher, tracker, domain)
         speaker = speaker_of(tracker)
-        entities = tracker.latest_message.get("entities") or []
         with db.session() as s:
             actor = _actor(s, speaker, dispatcher)
             if actor is None:
@@ -461,8 +487,26 @@ class ActionListTasks(Action):
         return []
 
 
+# A confirmation button carries the reminder's words: at most this many characters (with the time and the
+# JSON around them it stays under LINE's 300-character postback data; Telegram stores long payloads by key).
+MAX_BUTTON_WORDS = 150
+_NOT_IN_PAYLOAD = re.compile(r"[\x00-\x1f\x7f-\x9f{}]")
+
+
+def reminder_payload(when: datetime, words: str) -> str:
+    """The "ยืนยัน" button under a reminder's date question: the confirmed time and the reminder's own words
+    (`task_title`), so the tap sets exactly that reminder, however many turns came in between (the actions see
+    a window of the conversation, engine/tracker_store.py) and whoever else spoke."""
+    entities = {"time": when.isoformat()}
+    kept = " ".join(_NOT_IN_PAYLOAD.sub(" ", words).split())[:MAX_BUTTON_WORDS].strip()
+    if kept:
+        entities["task_title"] = kept
+    return "/set_reminder" + json.dumps(entities, ensure_ascii=False)
+
+
 def _previous_text(tracker: Tracker, user_id: str) -> str:
-    """The speaker's last typed message before the current one (a button press answers it)."""
+    """The speaker's last typed message before the current one, for a "ยืนยัน" button sent before buttons
+    carried the reminder's words (`reminder_payload`); only what the tracker's window still holds."""
     users = [e for e in tracker.events if e.get("event") == "user"]
     for event in reversed(users[:-1]):
         text = event.get("text") or ""
@@ -479,26 +523,30 @@ class ActionSetReminder(Action):
     @once_per_message
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         speaker = speaker_of(tracker)
-        text = tracker.latest_message.get("text") or ""
-        entities = tracker.latest_message.get("entities") or []
+        text, entities, command = _said(tracker)  # "/remind พรุ่งนี้ 9 โมง ประชุม": the words after /remind
         with db.session() as s:
             actor = _actor(s, speaker, dispatcher)
             if actor is None:
                 return []
             when = parse_deadline(text, entities)
             source, span = text, when.span if when else None
-            if is_payload(text):  # "ยืนยัน" under a date question: the reminder is the message it answered
-                source = _previous_text(tracker, speaker.user_id)
-                original = parse_deadline(source, []) if source else None
-                span = original.span if original else None
+            if not command and is_payload(text):  # "ยืนยัน" under a date question: the reminder it asked about
+                carried = entity_values(entities, "task_title")
+                if carried:  # the button carries the reminder's words (time taken out)
+                    source, span = carried[0], None
+                else:  # a button from before they did: the speaker's message, if still in the window
+                    source = _previous_text(tracker, speaker.user_id)
+                    original = parse_deadline(source, []) if source else None
+                    span = original.span if original else None
             if when is None:
                 dispatcher.utter_message(response="utter_reminder_needs_time")
                 return []
-            if when.needs_confirmation:
+            due = when.datetime if when.has_time else when.datetime.replace(hour=9, minute=0)  # a day alone: 9 a.m.
+            if when.needs_confirmation:  # the button carries the moment it will set ("ต้นเดือนหน้า": the 1st, 9 a.m.)
                 said = format_thai(when.datetime, with_time=when.has_time)
                 dispatcher.utter_message(
                     response="utter_reminder_confirm_time", when=said, reason=when.reason,
-                    buttons=[{"title": f"ยืนยัน {said}", "payload": '/set_reminder{"time": "%s"}' % when.datetime.isoformat()},
+                    buttons=[{"title": f"ยืนยัน {said}", "payload": reminder_payload(due, reminder_words(source, span))},
                              {"title": "แก้ไข", "payload": "/set_reminder"}],
                 )
                 return []
@@ -507,7 +555,6 @@ class ActionSetReminder(Action):
             chat_id = speaker.chat_id if target == "group" else speaker.user_id
             official = find_official(s, speaker.channel, speaker.user_id)
             mention = official.display_name if official and target == "person" else ""
-            due = when.datetime if when.has_time else when.datetime.replace(hour=9, minute=0)
             try:
                 create_reminder(s, actor, channel=speaker.channel, chat_id=chat_id, target=target, text=subject, due_at=due, mention=mention)
             except ValueError:

@@ -45,6 +45,9 @@ def parse_task_id(text: str | None) -> int | None:
 LINE_GROUP_CHAT_TYPES = frozenset({"group", "room"})
 TELEGRAM_GROUP_CHAT_TYPES = frozenset({"group", "supergroup"})
 LINE_GROUP_PREFIX = "line-group"
+# Message metadata key: the words after an officials' slash command, verbatim ("/newtask ร่าง TOR" -> "ร่าง TOR").
+# Set only by the gateway (connectors/payloads.py rasa_message), which sends the command itself as its intent.
+COMMAND_TEXT = "command_text"
 
 
 def sender_id(channel: str, chat_id: str, chat_type: str = "private", user_id: str | None = None) -> str:

@@ -18,7 +18,8 @@ from sqlalchemy import Engine
 
 from common import clock as app_clock
 from connectors.dbcall import db
-from connectors.payloads import as_user_text
+from common.ids import COMMAND_TEXT
+from connectors.payloads import rasa_message
 from connectors.rasa_client import RasaAnswer, RasaClient
 from connectors.replies import normalise
 from common.wording.emergency import emergency_reply
@@ -115,8 +116,10 @@ class Answerer:
         resumed = self._resumed(event)
         self._asked.add(event.id)
         try:
-            text = as_user_text(event.text[: self.max_text])  # a typed "/intent{...}" is words unless a button's shape
-            answer: RasaAnswer = await self.rasa.ask(event.conversation, text, event.metadata,
+            # a typed "/intent{...}" is words unless a button's shape; an officials' command is its intent
+            text, added = rasa_message(event.text[: self.max_text])
+            metadata = {**{k: v for k, v in event.metadata.items() if k != COMMAND_TEXT}, **added}
+            answer: RasaAnswer = await self.rasa.ask(event.conversation, text, metadata,
                                                      message_id=message_id(event), resumed=resumed)
         finally:
             slow.cancel()

@@ -13,8 +13,13 @@ the one place all channels (LINE, Telegram, web chat, `bot shell`) go through be
   Rasa's "@confidence" or trailing words;
 - anything else is handed on as words: the leading slashes go, so NLU reads it like any message.
 
-Typed officials' commands ("/newtask ร่าง TOR", "/tasks") are not domain intents and pass as they
-are. Why the gateway and not engine/channel.py: the allow-list is built from the app's buttons
+Officials' slash commands ("/newtask ร่าง TOR", "/remind พรุ่งนี้ 9 โมง ประชุม", "/tasks ของฉัน") are
+explicit: `rasa_message` sends each as its intent (`/create_task`, `/set_reminder`, `/list_tasks`), never
+through the classifier, and the words after the command travel verbatim in the message metadata
+(`command_text`, read by actions/officials.py). That payload is built here from the command, after the
+allow-list: a typed `/create_task{...}` is still only words.
+
+Why the gateway and not engine/channel.py: the allow-list is built from the app's buttons
 (tests/security/test_payloads.py checks it against every payload in actions/, common/, connectors/
 and bot/domain/), the app runtime can test it without Rasa, and the NLU capture then records
 what Rasa really read.
@@ -30,7 +35,7 @@ from datetime import datetime
 
 import yaml
 
-from common.ids import parse_request_id, parse_task_id
+from common.ids import COMMAND_TEXT, parse_request_id, parse_task_id
 from common.numbers import parse_number
 from common.settings import PROJECT_ROOT
 from common.thai_datetime import EARLIEST_YEAR, LATEST_YEAR
@@ -88,6 +93,7 @@ ENTITY_CHECKS: dict[str, Check] = {
     "request_id": _request_id,
     "request_status": _status,
     "task_id": _task_id,
+    "task_title": _text,
     "task_status": _status,
     "time": _iso_time,
 }
@@ -109,7 +115,7 @@ BUTTON_PAYLOADS: dict[str, frozenset[str]] = {
     "report_obstacle": frozenset({"law_topic", "service"}),
     "update_request_status": frozenset({"request_id", "request_status", "agency"}),
     "update_task_status": frozenset({"task_id", "time", "task_status"}),
-    "set_reminder": frozenset({"time"}),
+    "set_reminder": frozenset({"time", "task_title"}),  # task_title: the reminder's words (actions/officials.py reminder_payload)
     "share_photo": frozenset(),  # sent by the gateway for a LINE image (connectors/line.py PHOTO_PAYLOAD); the photo is in metadata
 }
 
@@ -165,3 +171,30 @@ def as_user_text(text: str) -> str:
     if is_button_payload(stripped):
         return stripped
     return _LEADING.sub("", stripped) or text
+
+
+# officials' slash command -> the intent it stands for (connectors/telegram.py COMMANDS lists them for people)
+COMMAND_INTENTS: dict[str, str] = {"newtask": "create_task", "remind": "set_reminder", "tasks": "list_tasks"}
+_COMMAND = re.compile(r"^/(?P<name>[A-Za-z]+)(?:@\w+)?(?=\s|$)(?P<rest>.*)", re.DOTALL)
+
+
+def command_of(text: str) -> tuple[str, str] | None:
+    """(intent, the words after the command) for an officials' slash command, else None.
+
+    "/newtask เตรียมข้อมูลผู้เสียภาษี" -> ("create_task", "เตรียมข้อมูลผู้เสียภาษี"); "/newtask@thgov_bot x" too.
+    """
+    match = _COMMAND.match(text.strip())
+    if match is None:
+        return None
+    intent = COMMAND_INTENTS.get(match.group("name").lower())
+    return (intent, match.group("rest").strip()) if intent else None
+
+
+def rasa_message(text: str) -> tuple[str, dict[str, str]]:
+    """What Rasa gets for `text`: (message, metadata to add). A command is its intent's payload, its
+    words in the metadata; anything else is `as_user_text(text)` with nothing added."""
+    command = command_of(text)
+    if command is None:
+        return as_user_text(text), {}
+    intent, words = command
+    return f"/{intent}", {COMMAND_TEXT: words}

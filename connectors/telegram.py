@@ -45,6 +45,7 @@ from connectors.channel import DeliveryError, InboundMessage
 from connectors import progress as progress_
 from connectors.dbcall import db
 from connectors.gateway_state import GatewayState
+from connectors.payloads import COMMAND_INTENTS
 from connectors.render_telegram import button_payloads, to_telegram_messages
 from connectors.text import clean_text
 from storage.inbound import Event, expand_payload, set_following, short_payload, store_new_event
@@ -72,20 +73,18 @@ EXPIRED_BUTTON = "ปุ่มนี้หมดอายุแล้วคร�
 
 
 def command_to_text(text: str) -> str:
-    """Bot commands become what the assistant understands (Rasa reads '/x' as an intent name)."""
+    """Bot commands as the gateway reads them. /start, /help and /menu are the help payload; an officials'
+    command stays a command, without the bot's name ("/newtask@thgov_bot ร่าง TOR" -> "/newtask ร่าง TOR"),
+    and the gateway sends it to Rasa as its intent (connectors.payloads.rasa_message: never the classifier)."""
     if not text.startswith("/"):
         return text
-    head, _, rest = text.partition(" ")
+    head, *more = text.split(maxsplit=1)
     command = head[1:].split("@")[0].lower()
-    rest = rest.strip()
+    rest = more[0].strip() if more else ""
     if command in ("start", "help", "menu"):
         return "/help"
-    if command == "tasks":
-        return f"ดูงาน {rest}".strip() if rest else "/list_tasks"
-    if command == "newtask":
-        return f"สร้างงาน {rest}".strip()
-    if command == "remind":
-        return f"ช่วยเตือน {rest}".strip()
+    if command in COMMAND_INTENTS:
+        return f"/{command} {rest}".strip()
     return rest or text  # an unknown command: let the assistant read its words
 
 

@@ -98,7 +98,7 @@ def internal_keys(settings: Settings) -> dict[str, str]:
     return {purpose: internal_auth.derive(secret, purpose) for purpose in purposes}
 
 
-REPLICAS_FILE = "rasa_replicas.json"  # under settings.var_dir: the replicas `bot run` started (read by `bot nlu deploy`, `bot status`)
+REPLICAS_FILE = "rasa_replicas.json"  # under settings.var_dir: the Rasa URLs the running `bot run` started (read by `bot nlu deploy`, `bot status`)
 
 
 def replica_urls(rasa_port: int, replicas: int) -> list[str]:
@@ -148,10 +148,8 @@ def build_services(settings: Settings, rasa_port: int, schedulers: int = 1, gate
                 f"http://127.0.0.1:{action_port}/health",
             ),
         ]
-    if replicas > 1:
-        (settings.var_dir / REPLICAS_FILE).write_text(json.dumps({"rasa_urls": urls}), encoding="utf-8")
-    else:
-        (settings.var_dir / REPLICAS_FILE).unlink(missing_ok=True)
+    # one or several: `bot status` and `bot nlu deploy` ask the Rasa this run started (`--rasa-port`), not RASA_URL
+    (settings.var_dir / REPLICAS_FILE).write_text(json.dumps({"rasa_urls": urls}), encoding="utf-8")
     gateway_parts = gateway_services(settings, gateways, app_bin)
     for part in gateway_parts:  # the Rasa this run starts (`--rasa-port`), whatever RASA_URL says
         part.env["RASA_URLS"] = ",".join(urls)
@@ -560,4 +558,5 @@ def cli(rasa_port: int, timeout: int, schedulers: int, gateways: int, rasa: int,
     finally:
         click.echo("stopping ...")
         supervisor.stop()
+        (settings.var_dir / REPLICAS_FILE).unlink(missing_ok=True)  # nothing of this run serves any more
         click.echo("stopped.")

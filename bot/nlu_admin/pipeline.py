@@ -34,8 +34,8 @@ Echo = Callable[[str], None]
 
 
 def rasa_urls() -> list[str]:
-    """The Rasa replicas to load a model into: RASA_URLS when it names several, else those `bot run --rasa N`
-    started (var/rasa_replicas.json), else RASA_URL alone."""
+    """The Rasa replicas to load a model into: RASA_URLS when it names several, else those the running `bot run`
+    started (var/rasa_replicas.json: one on `--rasa-port`, or `--rasa N` of them), else RASA_URL alone."""
     import json
 
     settings = get_settings()
@@ -45,7 +45,7 @@ def rasa_urls() -> list[str]:
         urls = json.loads((settings.var_dir / "rasa_replicas.json").read_text(encoding="utf-8")).get("rasa_urls") or []
     except (OSError, ValueError, AttributeError):
         urls = []
-    return [str(u) for u in urls] if len(urls) > 1 else [settings.rasa_url]
+    return [str(u) for u in urls] if isinstance(urls, list) and urls else [settings.rasa_url]
 
 
 # ---------------------------------------------------------------- check

@@ -52,7 +52,39 @@ def test_each_replica_has_its_own_action_server_and_the_gateways_know_them_all(m
     single = {s.name: s for s in build_services(settings, 6105, schedulers=0, gateways=1)}
     assert set(single) == {"rasa", "actions", "gateway"}, "the default is unchanged"
     assert single["gateway"].env["RASA_URLS"] == "http://127.0.0.1:6105", "the gateway asks the Rasa this run started (--rasa-port)"
-    assert not (tmp_path / REPLICAS_FILE).exists()
+    assert json.loads((tmp_path / REPLICAS_FILE).read_text())["rasa_urls"] == ["http://127.0.0.1:6105"]
+
+
+def test_status_shows_the_rasa_this_run_started_on_its_port(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`bot run --rasa-port N`: `bot status` printed replica 1 at RASA_URL's 5005 (the gateway already asked N)."""
+    import os
+    import socket
+
+    from click.testing import CliRunner
+
+    from bot.commands import status
+    from bot.commands.run import STATUS_FILE, build_services
+    from common.settings import get_settings, load_settings
+
+    with socket.socket() as probe:  # a port nothing listens on: the replica shows as down, without a Rasa
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'bot.db'}")
+    monkeypatch.setenv("RASA_URL", "http://127.0.0.1:5005")
+    monkeypatch.delenv("RASA_URLS", raising=False)
+    get_settings.cache_clear()
+    try:
+        settings = dataclasses.replace(load_settings(), var_dir=tmp_path)
+        build_services(settings, port, schedulers=0, gateways=1)
+        (tmp_path / STATUS_FILE).write_text(json.dumps({"running": True, "supervisor_pid": os.getpid(), "parts": {}}), encoding="utf-8")
+        printed = CliRunner().invoke(status.cli, [])
+        assert printed.exit_code == 0, printed.output
+        assert f"rasa replica 1: http://127.0.0.1:{port} down" in printed.output and ":5005" not in printed.output
+        shown = json.loads(CliRunner().invoke(status.cli, ["--json"]).output)
+        assert [r["url"] for r in shown["rasa_replicas"]] == [f"http://127.0.0.1:{port}"]
+    finally:
+        get_settings.cache_clear()
 
 
 def test_a_key_prefix_rasa_would_ignore_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

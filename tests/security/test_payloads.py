@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from actions.laws import law_payload
+from actions.officials import reminder_payload
 from common.settings import PROJECT_ROOT
-from connectors.payloads import BUTTON_PAYLOADS, as_user_text, domain_intents, is_button_payload
+from connectors.payloads import BUTTON_PAYLOADS, COMMAND_INTENTS, as_user_text, domain_intents, is_button_payload, rasa_message
 from connectors.telegram import command_to_text
 from storage.inbound import short_payload
 from tests.fuzz.harness import gateway, line_body, telegram_body
 
 pytestmark = pytest.mark.timeout(120)
+BANGKOK = timezone(timedelta(hours=7))
 
 SAMPLES = {"request_id": "REQ-000123", "task_id": "T-42", "time": "2026-12-01T17:00:00+07:00", "request_status": "in_progress",
            "task_status": "cancelled", "agency": "#12!", "service": "ใบขับขี่", "law_topic": "ภาษีที่ดิน", "law_id": "12", "law_section": "341"}
@@ -55,7 +58,7 @@ def test_every_button_payload_in_the_code_is_accepted() -> None:
     assert len(payloads) >= 20  # the scan found the buttons (not an empty list that passes trivially)
     assert any("update_task_status{" in p for p in payloads) and any("update_request_status{" in p for p in payloads)
     built = [law_payload(12, "ภาษีที่ดิน", "341"), law_payload(12), "/report_obstacle" + json.dumps({"law_topic": "ประมวลกฎหมายอาญา"}, ensure_ascii=False),
-             command_to_text("/tasks"), command_to_text("/start")]
+             command_to_text("/start"), reminder_payload(datetime(2026, 12, 1, 9, tzinfo=BANGKOK), 'ส่งแผน{งบ} "ประมาณ"\n' + "ก" * 300)]
     refused = [p for p in [*payloads, *built] if not is_button_payload(p) or as_user_text(p) != p]
     assert refused == []
     used = {p[1:].split("{")[0] for p in [*payloads, *built]}
@@ -88,6 +91,30 @@ def test_typed_payloads_outside_the_buttons_become_words(typed: str) -> None:
 @pytest.mark.parametrize("typed", ["/newtask ร่าง TOR ภายในศุกร์", "/tasks", "/remind พรุ่งนี้ 9 โมง ประชุม", "สวัสดี", "/", "/ ", "1/2"])
 def test_commands_and_ordinary_text_pass_unchanged(typed: str) -> None:
     assert as_user_text(typed) == typed
+
+
+@pytest.mark.parametrize(("typed", "intent", "words"), [
+    ("/newtask เตรียมข้อมูลผู้เสียภาษีตัวอย่าง", "create_task", "เตรียมข้อมูลผู้เสียภาษีตัวอย่าง"),
+    ("/newtask@thgov_bot  ร่าง {TOR} \"ด่วน\"", "create_task", 'ร่าง {TOR} "ด่วน"'),
+    ("/remind พรุ่งนี้ 9 โมง ยื่นภาษี", "set_reminder", "พรุ่งนี้ 9 โมง ยื่นภาษี"),
+    ("/tasks", "list_tasks", ""),
+    ("/TASKS ของฉัน", "list_tasks", "ของฉัน"),
+])
+def test_officials_commands_are_their_intent_with_their_words_verbatim(typed: str, intent: str, words: str) -> None:
+    text, metadata = rasa_message(typed)
+    assert text == f"/{intent}" and is_button_payload(text) == (intent in BUTTON_PAYLOADS)
+    assert metadata == {"command_text": words}
+    assert set(COMMAND_INTENTS.values()) <= (domain_intents() or set())
+
+
+@pytest.mark.parametrize("typed", ['/create_task{"task_title": "แอบสร้างงาน"}', "/create_task", '/list_tasks{"task_title": "x"}',
+                                   '/set_reminder{"time": "2026-12-01T09:00:00+07:00", "task_title": {"a": 1}}', "/newtaskx ร่าง"])
+def test_a_typed_command_payload_is_not_a_command(typed: str) -> None:
+    """Only the gateway builds a command's payload (from "/newtask …"): typed, it is words, with no command words."""
+    text, metadata = rasa_message(typed)
+    assert metadata == {} and text == as_user_text(typed)
+    assert not rasa_would_unpack(text) or is_button_payload(text)
+    assert not text.startswith("/create_task")
 
 
 def test_through_the_gateway_on_every_channel(tmp_path: Path) -> None:
