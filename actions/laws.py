@@ -25,6 +25,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import db
 from actions.official_parsing import entity_values
+from actions.service_cards import card_message
+from actions.services import law_citations
 from common.numbers import parse_number
 from common.replies import button, card, cards
 from common.thai_datetime import MONTHS_FULL
@@ -32,7 +34,9 @@ from storage.laws.corpus import CORPUS_DATE, corpus_date
 from storage.laws.search import LawHit, search_laws
 from storage.laws.sections import SectionLookup, best_sections, find_section, section_text
 from storage.laws.text import clean_title, terms
+from storage.agencies import get_agency
 from storage.models.laws import Law
+from storage.services import find_services
 
 # Menu-button payloads carry no words to search for.
 _NO_QUERY = {"", "/search_law"}
@@ -152,6 +156,14 @@ class ActionSearchLaw(Action):
                 return self._show_section(dispatcher, s, lookup)
             hits = search_laws(s, query, limit=5)
             if not hits:
+                # "บัตรปชชหายทำไงดี": no law fits, but a service does; its card says where to go
+                service = find_services(s, text=query).single
+                if service is not None:
+                    agency = get_agency(s, service.agency)
+                    dispatcher.utter_message(response="utter_service_info_intro", service=service.name,
+                                             json_message=card_message(service, agency.phone if agency else None,
+                                                                       law_citations(s, service.name)))
+                    return []
                 dispatcher.utter_message(response="utter_no_law_fits")
                 return []
             if _WANTS_SECTIONS.search(query.lower()):

@@ -23,7 +23,7 @@ from actions.identity import citizen_of, shared_location, speaker_of
 from actions.places import Routing, district_answer, names_an_area, nearest_districts, place_of, place_text, route
 from actions.request_handling import ActionUpdateRequestStatus, is_official_request_update
 from actions.service_cards import card_message
-from actions.services import choice_buttons, latest_entity, law_citations
+from actions.services import choice_buttons, generic_service_only, latest_entity, law_citations
 from common.ids import format_request_id, parse_request_id
 from common.numbers import parse_number
 from common.replies import button, card, cards, location_request
@@ -212,6 +212,8 @@ class ValidateRequestForm(FormValidationAction):
         if tracker.get_slot("service") != earlier:
             keep.append(SlotSet("service", earlier))  # the entity mapping's guess from this message
         asked = _intent(tracker) == "ask_service_info" and _confidence(tracker) >= 0.8 and len(text) < 80
+        if requested == "request_location" and not QUESTION.search(text) and _answers_where(text):
+            return None  # "อ.เมือง จ.ขอนแก่นค่ะ" answers the question, whatever the classifier made of it
         if (QUESTION.search(text) and len(text) <= 60) or asked:
             with db.session() as s:
                 named = latest_entity(tracker, "service")
@@ -309,6 +311,8 @@ class ValidateRequestForm(FormValidationAction):
             # a service word inside the details ("ไฟดับทั้งซอย") must not change what is being filed
             return {"service": earlier}
         text = str(value or "")
+        if text and requested in (None, "service") and generic_service_only(tracker) and text == _generic_value(tracker):
+            text = ""  # "อยากร้องเรียนค่ะ": the entity is the word ร้องเรียน, no service is named yet
         if not text.strip():
             return {"service": None}  # nothing said yet: the form asks
         said = _text(tracker)
@@ -473,6 +477,18 @@ def _service_card(dispatcher: CollectingDispatcher, session, service) -> None:  
     agency = get_agency(session, service.agency)
     dispatcher.utter_message(response="utter_service_info_intro", service=service.name,
                              json_message=card_message(service, agency.phone if agency else None, law_citations(session, service.name)))
+
+
+def _generic_value(tracker: Tracker) -> str | None:
+    for entity in tracker.latest_message.get("entities") or []:
+        if entity.get("entity") == "service":
+            return str(entity.get("value") or "")
+    return None
+
+
+def _answers_where(text: str) -> bool:
+    """The message names a place: a Bangkok เขต, an อำเภอ, a ตำบล or a province."""
+    return names_an_area(place_of(text)) or district_answer(text) is not None or bool(re.search(r"(?:จังหวัด|จ\.)\s*[\u0e01-\u0e4e]", text))
 
 
 def routing_of(service_agency: str, tracker: Tracker) -> Routing:

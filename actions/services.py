@@ -19,9 +19,31 @@ from storage.services import Service, find_services
 Events = list[dict[str, Any]]
 
 
+# Words that say what kind of thing is wanted, not which service: a "service" entity that covers only one
+# of them ("อยาก[ร้องเรียน]ค่ะ", "ขอ[ใบอนุญาต]เลี้ยงจระเข้") names none, whatever the synonym mapper made of it.
+GENERIC_SERVICE_WORDS = frozenset({
+    "ร้องเรียน", "ร้องทุกข์", "แจ้ง", "แจ้งเรื่อง", "แจ้งปัญหา", "คำร้อง", "ยื่นคำร้อง", "ใบอนุญาต", "ขออนุญาต",
+    "บริการ", "เรื่อง", "เอกสาร", "ลงทะเบียน", "ขึ้นทะเบียน", "ทะเบียน", "บัตร", "ใบรับรอง", "หนังสือรับรอง",
+})
+
+
+def _said(tracker: Tracker, entity: dict[str, Any]) -> str:
+    text = tracker.latest_message.get("text") or ""
+    start, end = entity.get("start"), entity.get("end")
+    return text[start:end].strip() if isinstance(start, int) and isinstance(end, int) else str(entity.get("value") or "")
+
+
+def generic_service_only(tracker: Tracker) -> bool:
+    """The message's service entities are all generic words (see GENERIC_SERVICE_WORDS)."""
+    found = [e for e in tracker.latest_message.get("entities") or [] if e.get("entity") == "service"]
+    return bool(found) and all(_said(tracker, e) in GENERIC_SERVICE_WORDS for e in found)
+
+
 def latest_entity(tracker: Tracker, name: str) -> str | None:
     for entity in tracker.latest_message.get("entities") or []:
         if entity.get("entity") == name and entity.get("value"):
+            if name == "service" and _said(tracker, entity) in GENERIC_SERVICE_WORDS:
+                continue
             return str(entity["value"])
     return None
 

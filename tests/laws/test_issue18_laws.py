@@ -229,3 +229,16 @@ def test_a_missing_section_and_a_law_without_text_are_explained(actions_db) -> N
     messages, _ = _run(_tracker("PDPA มาตรา 19"))  # a curated law the 2021 corpus does not hold
     assert messages[0]["response"] == "utter_law_text_missing" and "ข้อมูลส่วนบุคคล" in messages[0]["law"]
     assert messages[1]["custom"]["cards"][0]["link"]["url"] == "https://www.krisdika.go.th"
+
+
+def test_when_no_law_fits_a_matching_service_answers(actions_db) -> None:
+    """"บัตรปชชหายทำไงดีคะ" read as a law question: no law fits, the ID-card service says where to go."""
+    from storage.services import load_catalog
+
+    with session_scope(actions_db) as s:
+        load_catalog(s)
+    messages, events = _run(_tracker("บัตรปชชหายทำไงดีคะ"))
+    assert messages[0]["response"] == "utter_service_info_intro"
+    assert messages[0]["service"] == "บัตรประจำตัวประชาชน" and events == []
+    # a question neither a law nor a service answers is still told so
+    assert [m["response"] for m in _run(_tracker("แมวของฉันไม่ยอมกินข้าว"))[0]] == ["utter_no_law_fits"]

@@ -197,3 +197,20 @@ def test_more_about_the_problem_at_the_place_question_is_kept_as_details(service
     assert "request_location" not in slots and slots["request_details"].endswith("ไม่มีน้ำใช้เลยค่ะ")
     _, slots = validate(form_tracker("ซอยวัดใหม่ 12 ต.ในเมือง", "request_location", slots_before))
     assert slots["request_location"] == {"address": "ซอยวัดใหม่ 12 ต.ในเมือง"}
+
+
+def test_a_generic_word_read_as_a_service_names_no_service(services_db) -> None:
+    """The classifier may mark "ร้องเรียน" or "ใบอนุญาต" as the service entity and the synonym mapper turn it into
+    a real service ("ร้องเรียนการทุจริต"): the word names no service, so nothing is guessed."""
+    from actions.services import latest_entity
+
+    complaint = [{"entity": "service", "start": 4, "end": 13, "value": "ร้องเรียนการทุจริต"}]
+    t = tracker("อยากร้องเรียนค่ะ", "request_service", entities=complaint)
+    assert latest_entity(t, "service") is None
+    permit = [{"entity": "service", "start": 2, "end": 10, "value": "ใบอนุญาต"}]
+    assert latest_entity(tracker("ขอใบอนุญาตเลี้ยงจระเข้ใช้อะไรบ้าง", "ask_service_info", entities=permit), "service") is None
+    named = [{"entity": "service", "start": 2, "end": 9, "value": "บัตรประจำตัวประชาชน"}]
+    assert latest_entity(tracker("ทำบัตรปชชใหม่", "ask_service_info", entities=named), "service") == "บัตรประจำตัวประชาชน"
+    # in the form: the service is still asked for
+    _, slots = validate(form_tracker("อยากร้องเรียนค่ะ", "service", {}, entities=complaint))
+    assert slots.get("service") is None

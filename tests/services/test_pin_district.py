@@ -194,3 +194,13 @@ def test_a_question_while_the_district_is_asked_is_answered_and_the_district_ask
     assert any(m.get("response") == "utter_service_info_intro" for m in messages)
     assert _next({**FILLED, "request_location": pin}) == "request_location"
     assert _next({**FILLED, "request_location": PIN}) in (None, "request_contact")
+
+
+@pytest.mark.parametrize("text", ["อ.เมือง จ.ขอนแก่นค่ะ", "ต.ในเมือง อ.เมือง จ.ขอนแก่น"])
+def test_a_typed_amphoe_read_as_a_service_question_still_answers_the_district(services_db, text: str) -> None:
+    """The classifier may read "อ.เมือง จ.ขอนแก่นค่ะ" as ask_service_info (0.9+): it names a place, so it is the answer."""
+    far = {**KHON_KAEN, "ask_place": "elsewhere", "place_tries": 0}
+    messages, slots = validate(form_tracker(text, "request_location", {**FILLED, "request_location": far}, intent="ask_service_info"))
+    assert not any(m.get("response") == "utter_service_info_intro" for m in messages)
+    settled = slots["request_location"]
+    assert "ask_place" not in settled and "เมือง" in settled["address"] and _moves_on(slots)
