@@ -133,10 +133,13 @@ STOCK_PIPELINE = [
 SEEDED = {"DIETClassifier", "ResponseSelector"}
 
 
+PROJECT_CONFIG = ROOT / "config.yml"
+
+
 def pipeline_config(kind: str, seed: int, path: Path) -> Path:
     """An NLU-only config: the project's pipeline or the stock one, every trained component seeded."""
     if kind == "project":
-        pipeline = yaml.safe_load((ROOT / "config.yml").read_text())["pipeline"]
+        pipeline = yaml.safe_load(PROJECT_CONFIG.read_text())["pipeline"]
     else:
         pipeline = [dict(component) for component in STOCK_PIPELINE]
     for component in pipeline:
@@ -233,8 +236,12 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--held-out", type=Path, default=TEST_DATA, help="directory of held-out NLU files")
     parser.add_argument("--pipelines", nargs="+", choices=["stock", "project"], default=["stock", "project"])
+    parser.add_argument("--project-config", type=Path, default=None, help="another config to try as the project's pipeline")
     args = parser.parse_args()
     if args.compare_stock:
+        if args.project_config is not None:
+            global PROJECT_CONFIG
+            PROJECT_CONFIG = args.project_config.resolve()
         compare_stock(args.seeds, args.held_out.resolve(), tuple(args.pipelines))
         return 0
 
