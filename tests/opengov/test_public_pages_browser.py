@@ -37,6 +37,20 @@ def _shot(browser, name: str) -> None:  # type: ignore[no-untyped-def]
         browser.save_screenshot(str(Path(folder) / f"{name}.png"))
 
 
+def _wait_for(browser, wait, element_id: str):  # type: ignore[no-untyped-def]
+    """The element once the page has it (a loaded CI machine once read /laws before its form was there); when it
+    never comes, the failure says which page the browser showed."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+
+    try:
+        return wait.until(ec.presence_of_element_located((By.ID, element_id)))
+    except TimeoutException:
+        raise AssertionError(f"#{element_id} missing on {browser.current_url}: {browser.title!r} "
+                             f"{browser.find_element(By.TAG_NAME, 'body').text[:500]!r}") from None
+
+
 @pytest.fixture
 def server(tmp_path):  # type: ignore[no-untyped-def]
     settings = make_settings(tmp_path, rasa_url="http://127.0.0.1:9")
@@ -66,8 +80,10 @@ def test_stats_laws_and_a_law_page(server, browser) -> None:  # type: ignore[no-
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
+    from selenium.common.exceptions import StaleElementReferenceException
+
     running, land_law = server
-    wait = WebDriverWait(browser, 20)
+    wait = WebDriverWait(browser, 20, ignored_exceptions=(StaleElementReferenceException,))
     kind = browser.form_factor
 
     browser.get(f"{running.url}/stats")
@@ -86,6 +102,8 @@ def test_stats_laws_and_a_law_page(server, browser) -> None:  # type: ignore[no-
     browser.find_element(By.CSS_SELECTOR, "select[name=agency] option[value='กรมที่ดิน']").click()
     browser.find_element(By.CSS_SELECTOR, "form.filters button").click()
     wait.until(ec.url_contains("agency="))
+    wait.until(lambda b: b.find_element(By.ID, "agency-table").text.splitlines()[1:2] != []
+               and "องค์กรปกครองส่วนท้องถิ่น" not in b.find_element(By.ID, "agency-table").text)
     table = browser.find_element(By.ID, "agency-table").text
     assert table.splitlines()[1].startswith("กรมที่ดิน") and "องค์กรปกครองส่วนท้องถิ่น" not in table
     assert "คำร้องแยกตามบริการ · กรมที่ดิน" in browser.page_source
@@ -96,7 +114,7 @@ def test_stats_laws_and_a_law_page(server, browser) -> None:  # type: ignore[no-
     _shot(browser, f"stats-service-{kind}")
 
     browser.get(f"{running.url}/laws")
-    box = browser.find_element(By.ID, "q")
+    box = _wait_for(browser, wait, "q")
     box.send_keys("ซื้อขายที่ดิน โฉนด")
     browser.find_element(By.ID, "search").click()
     wait.until(ec.text_to_be_present_in_element((By.ID, "heading"), "ผลการค้นหา"))
