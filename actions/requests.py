@@ -22,8 +22,7 @@ from actions.idempotency import once_per_message
 from actions.identity import citizen_of, shared_location, speaker_of
 from actions.places import Routing, district_answer, names_an_area, nearest_districts, place_of, place_text, route
 from actions.request_handling import ActionUpdateRequestStatus, is_official_request_update
-from actions.service_cards import card_message
-from actions.services import choice_buttons, generic_service_only, latest_entity, law_citations
+from actions.services import choice_buttons, generic_service_only, latest_entity, utter_service_card
 from common.ids import format_request_id, parse_request_id
 from common.numbers import parse_number
 from common.replies import button, card, cards, location_request
@@ -53,7 +52,7 @@ from storage.requests import (
     rate_request,
 )
 from storage.requests import latest_completed_unrated
-from storage.agencies import FALLBACK_DESK, get_agency
+from storage.agencies import FALLBACK_DESK
 from storage.officials import agency_chats
 from storage.services import find_services, get_service
 
@@ -168,7 +167,7 @@ class ValidateRequestForm(FormValidationAction):
             if service is not None and asks:
                 # "ลงทะเบียนเบี้ยคนแก่ที่ไหนครับ", "แจ้งไฟถนนดับต้องใช้อะไรบ้าง": a question, not a filing; the card
                 # answers it (its button starts the form) and nothing is filed
-                _service_card(dispatcher, s, service)
+                utter_service_card(dispatcher, s, service)
                 return [*events, SlotSet("request_confirm", "answered"), SlotSet("request_stopped", True), SlotSet("requested_slot", None)]
             if service is not None:
                 tracker.slots["service"] = service.name
@@ -224,7 +223,7 @@ class ValidateRequestForm(FormValidationAction):
                 target = target or get_service(s, earlier or "")
                 if target is None:
                     return None
-                _service_card(dispatcher, s, target)
+                utter_service_card(dispatcher, s, target)
             dispatcher.utter_message(text=f"ต่อเรื่องที่กำลังแจ้ง{(' (' + earlier + ')') if earlier else ''}นะครับ ตอบคำถามด้านล่างได้เลย หรือพิมพ์ \"ยกเลิก\" หากไม่ต้องการแจ้งต่อ")
             return keep
         if CHANGE.search(text) or (requested == "request_confirm" and not YES.match(text) and not SKIP.match(text)):
@@ -311,7 +310,7 @@ class ValidateRequestForm(FormValidationAction):
             # a service word inside the details ("ไฟดับทั้งซอย") must not change what is being filed
             return {"service": earlier}
         text = str(value or "")
-        if text and requested in (None, "service") and generic_service_only(tracker) and text == _generic_value(tracker):
+        if text and requested in (None, "service") and generic_service_only(tracker, text):
             text = ""  # "อยากร้องเรียนค่ะ": the entity is the word ร้องเรียน, no service is named yet
         if not text.strip():
             return {"service": None}  # nothing said yet: the form asks
@@ -470,19 +469,6 @@ def shared_photo(tracker: Tracker) -> dict[str, Any] | None:
     photo = metadata.get("photo")
     if isinstance(photo, dict) and photo.get("message_id"):
         return {"provider": str(photo.get("provider") or "line"), "message_id": str(photo["message_id"])}
-    return None
-
-
-def _service_card(dispatcher: CollectingDispatcher, session, service) -> None:  # type: ignore[no-untyped-def]
-    agency = get_agency(session, service.agency)
-    dispatcher.utter_message(response="utter_service_info_intro", service=service.name,
-                             json_message=card_message(service, agency.phone if agency else None, law_citations(session, service.name)))
-
-
-def _generic_value(tracker: Tracker) -> str | None:
-    for entity in tracker.latest_message.get("entities") or []:
-        if entity.get("entity") == "service":
-            return str(entity.get("value") or "")
     return None
 
 

@@ -33,10 +33,11 @@ def _said(tracker: Tracker, entity: dict[str, Any]) -> str:
     return text[start:end].strip() if isinstance(start, int) and isinstance(end, int) else str(entity.get("value") or "")
 
 
-def generic_service_only(tracker: Tracker) -> bool:
-    """The message's service entities are all generic words (see GENERIC_SERVICE_WORDS)."""
+def generic_service_only(tracker: Tracker, value: str) -> bool:
+    """`value` came from the message's service entities and they are all generic words (GENERIC_SERVICE_WORDS)."""
     found = [e for e in tracker.latest_message.get("entities") or [] if e.get("entity") == "service"]
-    return bool(found) and all(_said(tracker, e) in GENERIC_SERVICE_WORDS for e in found)
+    return (any(str(e.get("value") or "") == value for e in found)
+            and all(_said(tracker, e) in GENERIC_SERVICE_WORDS for e in found))
 
 
 def latest_entity(tracker: Tracker, name: str) -> str | None:
@@ -53,6 +54,13 @@ def choice_buttons(services: list[Service], intent: str) -> list[dict[str, str]]
 
 
 
+def utter_service_card(dispatcher: CollectingDispatcher, session, service: Service) -> None:  # type: ignore[no-untyped-def]
+    """The service's card (documents, fees, where, the agency's phone, the laws it rests on)."""
+    agency = get_agency(session, service.agency)
+    dispatcher.utter_message(response="utter_service_info_intro", service=service.name,
+                             json_message=card_message(service, agency.phone if agency else None, law_citations(session, service.name)))
+
+
 def law_citations(session, service: str) -> list[str]:  # type: ignore[no-untyped-def]
     """The acts (and sections) a service rests on, worded for its card."""
     return [citation(ref.title, ref.sections) for ref in laws_for_service(session, service)]
@@ -67,11 +75,8 @@ class ActionServiceInfo(Action):
         with db.session() as s:
             match = find_services(s, entity=entity, text=None if text.startswith("/") else text)
             if match.single is not None:
-                service = match.single
-                agency = get_agency(s, service.agency)
-                payload = card_message(service, agency.phone if agency else None, law_citations(s, service.name))
-                dispatcher.utter_message(response="utter_service_info_intro", service=service.name, json_message=payload)
-                return [SlotSet("service", service.name)]
+                utter_service_card(dispatcher, s, match.single)
+                return [SlotSet("service", match.single.name)]
             if match.services:
                 dispatcher.utter_message(response="utter_which_service", buttons=choice_buttons(match.services, "ask_service_info"))
                 return []
