@@ -153,10 +153,10 @@ def pipeline_config(kind: str, seed: int, path: Path) -> Path:
     return path
 
 
-def train_nlu(config: Path, out: Path, name: str) -> tuple[Path, float]:
+def train_nlu(config: Path, out: Path, name: str, data: Path = ROOT / "nlu_data") -> tuple[Path, float]:
     started = time.monotonic()
     done = subprocess.run(
-        [str(RASA), "train", "nlu", "--config", str(config), "--nlu", "nlu_data", "--out", str(out),
+        [str(RASA), "train", "nlu", "--config", str(config), "--nlu", str(data), "--out", str(out),
          "--fixed-model-name", name, "--quiet"],
         cwd=ROOT, env=engine_env(), check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
@@ -175,8 +175,37 @@ def score(model: Path, held_out: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def compare_stock(seeds: list[int], held_out: Path, kinds: tuple[str, ...] = ("stock", "project")) -> None:
-    print(f"== Project pipeline vs stock Rasa pipeline, NLU only, seeds {seeds}, held-out {held_out.relative_to(ROOT)}")
+def dev_split(every: int, into: Path) -> tuple[Path, Path]:
+    """Splits `nlu_data/` for tuning: every `every`-th example of each intent (from the second on)
+    goes to a development set, the rest (and every lookup table, synonym and regex) to training.
+    Tuning a pipeline on this split never looks at the held-out files."""
+    train, dev = into / "train", into / "dev"
+    train.mkdir(parents=True)
+    dev.mkdir(parents=True)
+    for path in sorted((ROOT / "nlu_data").glob("*.yml")):
+        document = yaml.safe_load(path.read_text()) or {}
+        kept, held = [], []
+        for block in document.get("nlu", []):
+            if "intent" not in block:
+                kept.append(block)
+                continue
+            lines = [line for line in str(block.get("examples", "")).splitlines() if line.strip().startswith("- ")]
+            rest = [line for i, line in enumerate(lines) if i % every != 1]
+            taken = [line for i, line in enumerate(lines) if i % every == 1]
+            kept.append({**block, "examples": "\n".join(rest) + "\n"})
+            if taken:
+                held.append({"intent": block["intent"], "examples": "\n".join(taken) + "\n"})
+        (train / path.name).write_text(yaml.safe_dump({**document, "nlu": kept}, allow_unicode=True, sort_keys=False))
+        if held:
+            (dev / path.name).write_text(yaml.safe_dump({"version": document.get("version", "3.1"), "nlu": held},
+                                                       allow_unicode=True, sort_keys=False))
+    return train, dev
+
+
+def compare_stock(seeds: list[int], held_out: Path, kinds: tuple[str, ...] = ("stock", "project"),
+                  train_data: Path = ROOT / "nlu_data") -> None:
+    shown = held_out.relative_to(ROOT) if held_out.is_relative_to(ROOT) else held_out
+    print(f"== Project pipeline vs stock Rasa pipeline, NLU only, seeds {seeds}, scored on {shown}")
     print(f"   machine load at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared machine)")
     figures: dict[str, list[dict]] = {"stock": [], "project": []}
     tmp = Path(tempfile.mkdtemp(prefix="nlu-compare-"))
@@ -184,7 +213,7 @@ def compare_stock(seeds: list[int], held_out: Path, kinds: tuple[str, ...] = ("s
         for seed in seeds:
             for kind in kinds:
                 config = pipeline_config(kind, seed, tmp / f"{kind}-{seed}.yml")
-                model, seconds = train_nlu(config, tmp, f"{kind}-{seed}")
+                model, seconds = train_nlu(config, tmp, f"{kind}-{seed}", train_data)
                 result = score(model, held_out)
                 result["train_seconds"] = seconds
                 figures[kind].append(result)
@@ -237,11 +266,21 @@ def main() -> int:
     parser.add_argument("--held-out", type=Path, default=TEST_DATA, help="directory of held-out NLU files")
     parser.add_argument("--pipelines", nargs="+", choices=["stock", "project"], default=["stock", "project"])
     parser.add_argument("--project-config", type=Path, default=None, help="another config to try as the project's pipeline")
+    parser.add_argument("--dev-split", type=int, default=None, metavar="K",
+                        help="for tuning: score on every K-th example of nlu_data/ and train on the rest (not the held-out files)")
     args = parser.parse_args()
     if args.compare_stock:
         if args.project_config is not None:
             global PROJECT_CONFIG
             PROJECT_CONFIG = args.project_config.resolve()
+        if args.dev_split:
+            split = Path(tempfile.mkdtemp(prefix="nlu-dev-split-"))
+            try:
+                train, dev = dev_split(args.dev_split, split)
+                compare_stock(args.seeds, dev, tuple(args.pipelines), train)
+            finally:
+                shutil.rmtree(split, ignore_errors=True)
+            return 0
         compare_stock(args.seeds, args.held_out.resolve(), tuple(args.pipelines))
         return 0
 

@@ -42,6 +42,7 @@ async def _score(model: str, held_out: Path) -> dict:
     entity_fp: Counter[str] = Counter()
     entity_fn: Counter[str] = Counter()
     correct = correct_ranked = 0
+    misses: list[list[str]] = []
     for example in examples:
         text, gold = example.get("text"), example.get("intent")
         parsed = await agent.parse_message(text)
@@ -54,6 +55,7 @@ async def _score(model: str, held_out: Path) -> dict:
         else:
             intent_fn[gold] += 1
             intent_fp[str(predicted)] += 1
+            misses.append([text, gold, str(predicted)])
 
         wanted = {(e["entity"], e["start"], e["end"]) for e in example.get("entities") or []}
         found = {(e["entity"], e["start"], e["end"]) for e in parsed.get("entities") or []}
@@ -76,6 +78,7 @@ async def _score(model: str, held_out: Path) -> dict:
         "entity_micro_f1": _f1(sum(entity_tp.values()), sum(entity_fp.values()), sum(entity_fn.values())),
         "entity_macro_f1": sum(per_entity.values()) / len(per_entity) if per_entity else 0.0,
         "per_entity_f1": per_entity,
+        "intent_misses": misses,
     }
 
 
