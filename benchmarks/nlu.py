@@ -10,7 +10,9 @@ two pipelines on the same `nlu_data/`, once per seed: the project's (config.yml)
 stock one Rasa 3.6 uses when a project gives none (`rasa init`: WhitespaceTokenizer, char
 n-grams, DIET; rasa/engine/recipes/config_files/default_config.yml). Both are scored on the
 held-out files by `benchmarks/nlu_eval_engine.py` (final intent, merged entities, exact spans)
-and the means over the seeds are printed side by side.
+and the means over the seeds are printed side by side. `--dev-split K` scores on every K-th
+example of each intent in `nlu_data/` (training on the rest) instead: the pipeline and its
+thresholds are tuned there, never on the held-out files.
 """
 
 from __future__ import annotations
