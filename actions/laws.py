@@ -42,6 +42,21 @@ _ORDINALS = {"แรก": 1, "หนึ่ง": 1, "สอง": 2, "สาม": 
 _PICK = re.compile(r"(?:อัน|ฉบับ|ข้อ|รายการ|ตัว)\s*(?:ที่)?\s*(แรก|หนึ่ง|สอง|สาม|สี่|ห้า|หก|เจ็ด|แปด|เก้า|สิบ|[1-9])(?![0-9])")
 _SECTIONS = re.compile(r"(มาตรา(?:ที่)?(?:เกี่ยวข้อง|ที่เกี่ยว|ไหน|อะไร)|ดูมาตรา(?!\s*[0-9๐-๙])|รายละเอียด(?:เพิ่ม)?)")
 # A topic question that asks for sections rather than laws: "มาตราไหนพูดถึงค่าชดเชย".
+# "ทำไงดี", "ต้องทำยังไง", "ช่วยด้วย": the person needs to act, not only to read the law.
+_HELP_SEEKING = re.compile(
+    r"ทำ\s*(ไง|ยังไง|ยังงัย|อย่างไร)|ต้องทำ|ช่วยด้วย|ช่วยหน่อย|แก้\s*(ไข)?\s*(ยังไง|ไง|อย่างไร)"
+    r"|what (should|can|do) i do|help me", re.I)
+
+
+def situation_service(session: Any, query: str) -> Any:
+    """The one service whose name or alias the help-seeking message itself mentions (its card has the
+    hotline and where to report); None for any other message, or when the words fit several."""
+    if not _HELP_SEEKING.search(query):
+        return None
+    match = find_services(session, text=query)
+    return match.single if match.how in ("exact", "alias", "contained") else None
+
+
 _WANTS_SECTIONS = re.compile(r"มาตรา\s*(?:ไหน|ใด|อะไร|ที่เกี่ยว)|which section|what section")
 # Where a citizen can ask when no law in the catalog fits (also on the card, as a link).
 OFFICIAL_SEARCH = "https://www.krisdika.go.th"
@@ -161,6 +176,9 @@ class ActionSearchLaw(Action):
                     return []
                 dispatcher.utter_message(response="utter_no_law_fits")
                 return []
+            service = situation_service(s, query)
+            if service is not None:  # "โดนโกงออนไลน์ทำไงดี": where to report (1441) first, then the laws
+                utter_service_card(dispatcher, s, service)
             if _WANTS_SECTIONS.search(query.lower()):
                 self._show_best_sections(dispatcher, s, hits[0], query)
             else:

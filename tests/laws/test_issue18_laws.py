@@ -242,3 +242,25 @@ def test_when_no_law_fits_a_matching_service_answers(actions_db) -> None:
     assert messages[0]["service"] == "บัตรประจำตัวประชาชน" and events == []
     # a question neither a law nor a service answers is still told so
     assert [m["response"] for m in _run(_tracker("แมวของฉันไม่ยอมกินข้าว"))[0]] == ["utter_no_law_fits"]
+
+
+# -- help-seeking situations: the service that helps comes with the laws ---------------------------
+
+@pytest.mark.parametrize("text", ["โดนโกงออนไลน์ทำไงดีคะ", "ถูกแฮกเฟส ทำไงดี 😭", "แก๊งคอลเซ็นเตอร์หลอกให้โอนเงินช่วยด้วยค่ะ"])
+def test_help_seeking_scam_shows_the_online_report_card_then_the_laws(actions_db, text: str) -> None:
+    messages, events = _run(_tracker(text))
+    assert messages[0]["response"] == "utter_service_info_intro" and messages[0]["service"] == "แจ้งความออนไลน์"
+    assert "1441" in json.dumps(messages[0]["custom"], ensure_ascii=False)
+    assert messages[1]["response"] == "utter_law_results"  # the laws still follow
+    assert any(e["name"] == "law_results" and e["value"] for e in events)
+
+
+def test_paid_online_and_nothing_came_gets_the_report_card_even_without_a_law(actions_db) -> None:
+    messages, _ = _run(_tracker("สั่งของในเฟส โอนเงินไปแล้วไม่ได้ของ ต้องทำยังไงคะ"))
+    assert messages[0]["response"] == "utter_service_info_intro" and messages[0]["service"] == "แจ้งความออนไลน์"
+
+
+@pytest.mark.parametrize("text", ["กฎหมายเกี่ยวกับการโกงออนไลน์", "พรบ.คอม มาตรา 14 ว่าไง", "ป.อาญา ฉ้อโกง"])
+def test_a_law_question_without_a_call_for_help_gets_no_service_card(actions_db, text: str) -> None:
+    messages, _ = _run(_tracker(text))
+    assert all(m.get("response") != "utter_service_info_intro" for m in messages)
