@@ -25,7 +25,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
-from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.linear_model import LogisticRegression
@@ -38,10 +38,17 @@ INTENT_RANKING = "intent_ranking"
 
 
 def _sentence_features(message: Message, featurizers: list[str] | None) -> scipy.sparse.spmatrix | None:
-    _, sentence = message.get_sparse_features(TEXT, featurizers)
-    if sentence is None:
+    """The message's sparse sentence features side by side, in the order the featurizers added them
+    (only these: combining the per-token sequence features too, as `get_sparse_features` does, costs
+    more than the whole vote)."""
+    parts = [
+        f.features for f in message.features
+        if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE and f.is_sparse()
+        and (featurizers is None or f.origin in featurizers)
+    ]
+    if not parts:
         return None
-    return sentence.features.tocsr()
+    return (parts[0] if len(parts) == 1 else scipy.sparse.hstack(parts)).tocsr()
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -73,6 +80,8 @@ class IntentVote(GraphComponent, IntentClassifier):
         self._classes = classes or []
         self._coef = coef
         self._intercept = intercept
+        # features (1 × n-grams, sparse) @ weights (n-grams × intents): contiguous once, not per message
+        self._weights = np.ascontiguousarray(coef.T) if coef is not None else None
 
     @classmethod
     def create(
@@ -101,6 +110,7 @@ class IntentVote(GraphComponent, IntentClassifier):
         model.fit(scipy.sparse.vstack(rows).tocsr(), labels)
         self._classes = [str(c) for c in model.classes_]
         self._coef, self._intercept = model.coef_.astype(np.float32), model.intercept_.astype(np.float32)
+        self._weights = np.ascontiguousarray(self._coef.T)
         with self._model_storage.write_to(self._resource) as directory:
             np.savez(directory / _WEIGHTS_FILE, coef=self._coef, intercept=self._intercept)
             (directory / _CLASSES_FILE).write_text(json.dumps(self._classes, ensure_ascii=False), encoding="utf-8")
@@ -125,10 +135,10 @@ class IntentVote(GraphComponent, IntentClassifier):
             return cls(config, model_storage, resource)
 
     def _probabilities(self, features: scipy.sparse.spmatrix) -> np.ndarray:
-        assert self._coef is not None and self._intercept is not None
-        if features.shape[1] != self._coef.shape[1]:
+        assert self._weights is not None and self._intercept is not None
+        if features.shape[1] != self._weights.shape[0]:
             return np.full(len(self._classes), 1.0 / len(self._classes))
-        scores = np.asarray(features @ self._coef.T).ravel() + self._intercept
+        scores = np.asarray(features @ self._weights).ravel() + self._intercept
         if len(self._classes) == 2:  # binary LogisticRegression keeps one row of weights
             p = 1.0 / (1.0 + np.exp(-scores[0]))
             return np.array([1.0 - p, p])

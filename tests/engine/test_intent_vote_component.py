@@ -105,3 +105,17 @@ def test_untrained_or_featureless_messages_are_left_alone(storage: LocalModelSto
     bare = _with_diet_ranking(Message(data={TEXT: "สวัสดี"}), {"goodbye": 0.7, "greet": 0.3})
     vote.process([bare])
     assert bare.get(INTENT)["name"] == "goodbye"
+
+
+def test_sentence_features_are_rasas_combination_of_the_sentence_features() -> None:
+    from engine.intent_vote import _sentence_features
+
+    message = Message(data={TEXT: "ขอดูกฎหมายจราจร"})
+    rng = np.random.default_rng(7)
+    for origin, width in (("regex", 4), ("words", 6), ("chars", 9)):
+        message.add_features(Features(scipy.sparse.coo_matrix(rng.integers(0, 2, (3, width))), "sequence", TEXT, origin))
+        message.add_features(Features(scipy.sparse.coo_matrix(rng.integers(0, 3, (1, width))), "sentence", TEXT, origin))
+    expected = message.get_sparse_features(TEXT)[1].features.toarray()
+    assert np.array_equal(_sentence_features(message, None).toarray(), expected)
+    only = message.get_sparse_features(TEXT, ["words", "chars"])[1].features.toarray()
+    assert np.array_equal(_sentence_features(message, ["words", "chars"]).toarray(), only)
