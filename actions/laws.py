@@ -41,7 +41,6 @@ _NO_QUERY = {"", "/search_law"}
 _ORDINALS = {"แรก": 1, "หนึ่ง": 1, "สอง": 2, "สาม": 3, "สี่": 4, "ห้า": 5, "หก": 6, "เจ็ด": 7, "แปด": 8, "เก้า": 9, "สิบ": 10}
 _PICK = re.compile(r"(?:อัน|ฉบับ|ข้อ|รายการ|ตัว)\s*(?:ที่)?\s*(แรก|หนึ่ง|สอง|สาม|สี่|ห้า|หก|เจ็ด|แปด|เก้า|สิบ|[1-9])(?![0-9])")
 _SECTIONS = re.compile(r"(มาตรา(?:ที่)?(?:เกี่ยวข้อง|ที่เกี่ยว|ไหน|อะไร)|ดูมาตรา(?!\s*[0-9๐-๙])|รายละเอียด(?:เพิ่ม)?)")
-# A topic question that asks for sections rather than laws: "มาตราไหนพูดถึงค่าชดเชย".
 # "ทำไงดี", "ต้องทำยังไง", "ช่วยด้วย": the person needs to act, not only to read the law.
 _HELP_SEEKING = re.compile(
     r"ทำ\s*(ไง|ยังไง|ยังงัย|อย่างไร)|ต้องทำ|ช่วยด้วย|ช่วยหน่อย|แก้\s*(ไข)?\s*(ยังไง|ไง|อย่างไร)"
@@ -57,6 +56,7 @@ def situation_service(session: Any, query: str) -> Any:
     return match.single if match.how in ("exact", "alias", "contained") else None
 
 
+# A topic question that asks for sections rather than laws: "มาตราไหนพูดถึงค่าชดเชย".
 _WANTS_SECTIONS = re.compile(r"มาตรา\s*(?:ไหน|ใด|อะไร|ที่เกี่ยว)|which section|what section")
 # Where a citizen can ask when no law in the catalog fits (also on the card, as a link).
 OFFICIAL_SEARCH = "https://www.krisdika.go.th"
