@@ -97,6 +97,40 @@ def _install_warm_up() -> None:
     rasa_run.load_agent_on_start = load_and_warm
 
 
+def install_fast_event_lookup() -> None:
+    """Find an event's class by its name in a table instead of walking every Event subclass per event.
+
+    Rasa 3.6's `Event.resolve_by_type` (used by `Event.from_parameters` for every event the
+    tracker store loads and every event an action returns) rebuilds the list of all Event
+    subclasses on each call: 94 % of the time spent turning stored events back into objects, a
+    tenth of Rasa's work per message (profile in benchmarks/engine.py --profile). The table is
+    filled from the same walk, keeps the first class per name as Rasa's loop does, and is rebuilt
+    when a name is not in it (a subclass defined later); unknown names go to Rasa's own method
+    (its `default`, the old "topic" events, its error).
+    """
+    import rasa.shared.utils.common as common
+    from rasa.shared.core.events import Event
+
+    if getattr(Event.resolve_by_type, "_engine_fast", False):
+        return
+    rasa_resolve = Event.resolve_by_type
+    classes: dict[str, type] = {}
+
+    def resolve_by_type(type_name: str, default: type | None = None) -> type | None:
+        found = classes.get(type_name)
+        if found is None:
+            table: dict[str, type] = {}
+            for cls in common.all_subclasses(Event):
+                table.setdefault(cls.type_name, cls)
+            classes.clear()
+            classes.update(table)
+            found = classes.get(type_name)
+        return found if found is not None else rasa_resolve(type_name, default)
+
+    resolve_by_type._engine_fast = True  # type: ignore[attr-defined]
+    Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign,assignment]
+
+
 ACTION_TIMEOUT_ENV = "ACTION_TIMEOUT"  # seconds Rasa waits for the action server (Rasa's own default: 300)
 
 
@@ -129,6 +163,7 @@ def main() -> None:
     sys.argv = ["rasa", *args]
     if args[:1] == ["run"]:
         install_fast_action_validation()
+        install_fast_event_lookup()
         install_action_timeout()
         _install_warm_up()
     from rasa.__main__ import main as rasa_main

@@ -56,3 +56,28 @@ def test_warm_up_parses_and_predicts_without_storing_anything(trained_model: Pat
     first = asyncio.run(serve.warm_up(agent))
     assert first > 0
     assert list(asyncio.run(store.keys())) == []  # a throwaway tracker: nothing saved
+
+
+def test_event_lookup_by_name_gives_rasas_classes_and_errors() -> None:
+    import rasa.shared.utils.common as common
+    from rasa.shared.core.events import ActionExecuted, ActionReverted, Event, SlotSet, UserUttered
+
+    rasa_resolve = Event.resolve_by_type
+    names = {cls.type_name for cls in common.all_subclasses(Event)}
+    expected = {name: rasa_resolve(name) for name in names}
+    serve.install_fast_event_lookup()
+    serve.install_fast_event_lookup()  # idempotent
+    assert Event.resolve_by_type is not rasa_resolve
+    assert {name: Event.resolve_by_type(name) for name in names} == expected
+    assert Event.resolve_by_type("topic") is None  # Rasa's backwards compatibility, kept
+    assert Event.resolve_by_type("no_such_event", SlotSet) is SlotSet
+    with pytest.raises(ValueError, match="Unknown event name 'no_such_event'"):
+        Event.resolve_by_type("no_such_event")
+    events = [UserUttered("สวัสดีครับ", {"name": "greet", "confidence": 0.9}, [], message_id="m1"), ActionExecuted("utter_greet"),
+              SlotSet("service", "ทำบัตรประชาชน")]
+    assert [Event.from_parameters(e.as_dict()) for e in events] == events
+
+    class LaterEvent(ActionReverted):  # defined after the table was filled: found on the next lookup
+        type_name = "engine_test_later_event"
+
+    assert Event.resolve_by_type("engine_test_later_event") is LaterEvent

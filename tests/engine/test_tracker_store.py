@@ -119,6 +119,30 @@ def test_secure_delete_is_on_for_sqlite(tmp_path: Path, backend: dict[str, Any])
     assert unwrap(Agent(store).tracker_store) is store
 
 
+def test_sqlite_saves_through_a_write_ahead_log_that_an_erasure_empties(tmp_path: Path, backend: dict[str, Any]) -> None:
+    """WAL keeps a turn's save off fsync (issue #20); after an erasure no file of the database holds the person."""
+    if backend["dialect"] != "sqlite":
+        pytest.skip("SQLite only")
+    store = _store(tmp_path)
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    agent = Agent(store)
+    sender, other = "line:U1", "line:U2"
+    asyncio.run(_save(store, sender, _turn(sender, "U1", f"ไฟดับ โทร {PHONE}", 1000.0, DETAILS)))
+    asyncio.run(_save(store, other, _turn(other, "U2", "สวัสดีครับ", 1001.0)))
+    files = [p for p in tmp_path.iterdir() if p.name.startswith("tracker.db")]
+    assert any(p.name.endswith("-wal") for p in files)
+    assert any(PHONE.encode() in p.read_bytes() for p in files)  # the check below can fail
+
+    asyncio.run(erase_person(agent, "line", "U1", [sender]))
+    for path in tmp_path.iterdir():
+        if path.name.startswith("tracker.db"):
+            data = path.read_bytes()
+            assert PHONE.encode() not in data and json.dumps(DETAILS).encode() not in data, path.name
+    assert [row[0] for row in _rows(tmp_path)] == [other] * 3
+
+
 def test_a_turn_in_progress_cannot_write_the_erased_events_back(tmp_path: Path) -> None:
     """The bug: rows deleted during a turn came back at its save. Under the lock they stay gone."""
     store = _store(tmp_path)
