@@ -93,32 +93,49 @@ def med(values: list[float]) -> float:
 # ---------------------------------------------------------------- the law corpus, imported once
 
 
-def prepared_database(log: Any) -> Path:
-    """A SQLite database with the schema, the service catalog and the shipped law corpus (cached)."""
-    from storage.laws.corpus import SHIPPED_ARCHIVE
+PREPARE = """
+import sys
+from pathlib import Path
+from storage.db import make_engine, session_scope
+from storage.laws.corpus import ensure_corpus
+from storage.migrate import upgrade
+from storage.services import load_catalog
 
-    digest = hashlib.sha256(Path(SHIPPED_ARCHIVE).read_bytes()).hexdigest()[:16]
-    migrations = hashlib.sha256("".join(sorted(p.name for p in (ROOT / "storage").rglob("*.py") if "migrations" in str(p))).encode()).hexdigest()[:8]
+tmp = Path(sys.argv[1])
+engine = make_engine(f"sqlite:///{tmp}")
+upgrade(engine)
+with session_scope(engine) as session:
+    load_catalog(session)
+ensure_corpus(engine, echo=lambda m: print(m, flush=True))
+with engine.connect() as conn:
+    conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+engine.dispose()
+"""
+
+
+def prepared_database(log: Any, root: Path = ROOT) -> Path:
+    """A SQLite database with `root`'s schema, service catalog and shipped law corpus (cached).
+
+    Built by `root`'s own code (a baseline checkout has its own migrations), in a subprocess.
+    """
+    archive = root / "storage" / "seed" / "thai-law.tar.xz"
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:16]
+    migrations = hashlib.sha256("".join(sorted(p.name for p in (root / "storage").rglob("*.py") if "migrations" in str(p))).encode()).hexdigest()[:8]
     cached = CACHE / f"bot-{digest}-{migrations}.db"
     if cached.exists():
         return cached
     CACHE.mkdir(parents=True, exist_ok=True)
-    log(f"importing the law corpus into {cached} (first run only, a few minutes) ...")
+    log(f"importing the law corpus into {cached} with {root}'s code (first run only, a few minutes) ...")
     tmp = cached.with_suffix(".tmp")
     tmp.unlink(missing_ok=True)
-    from storage.db import make_engine, session_scope
-    from storage.laws.corpus import ensure_corpus
-    from storage.migrate import upgrade
-    from storage.services import load_catalog
-
-    engine = make_engine(f"sqlite:///{tmp}")
-    upgrade(engine)
-    with session_scope(engine) as session:
-        load_catalog(session)
-    ensure_corpus(engine, echo=log)
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
+    python = root / ".venv" / "bin" / "python"
+    env = {**os.environ, "PYTHONPATH": str(root), "BOT_ENV_FILE": str(tmp.with_suffix(".env"))}
+    done = subprocess.run([str(python if python.exists() else sys.executable), "-c", PREPARE, str(tmp)],  # noqa: S603
+                          cwd=root, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"preparing the database with {root}'s code failed:\n{done.stdout[-2000:]}{done.stderr[-4000:]}")
+    for line in done.stdout.splitlines()[-3:]:
+        log(f"  {line}")
     tmp.rename(cached)
     return cached
 
@@ -453,6 +470,8 @@ async def profile(args: argparse.Namespace) -> int:
         await asyncio.sleep(0.01)
     workdir = Path(tempfile.mkdtemp(prefix="engine-profile-"))
     root = Path(args.baseline_root).resolve() if args.profile_baseline else ROOT
+    if root != ROOT:
+        database = prepared_database(lambda m: print(f"   {m}", flush=True), root)
     stack = Stack("profiled", root, database, f"http://127.0.0.1:{line_port}", workdir, profile=True)
     try:
         await asyncio.to_thread(stack.start)
@@ -494,7 +513,9 @@ async def run(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="engine-bench-"))
     stacks: dict[str, Stack] = {"new": Stack("new", ROOT, database, f"http://127.0.0.1:{line_port}", workdir)}
     if args.baseline_root:
-        stacks["base"] = Stack("base", Path(args.baseline_root).resolve(), database, f"http://127.0.0.1:{line_port}", workdir)
+        base_root = Path(args.baseline_root).resolve()
+        base_database = prepared_database(lambda m: print(f"   {m}", flush=True), base_root)
+        stacks["base"] = Stack("base", base_root, base_database, f"http://127.0.0.1:{line_port}", workdir)
     stock: StockRasa | None = None
     try:
         for stack in stacks.values():  # one at a time: start-up is CPU-bound
