@@ -103,23 +103,72 @@ class TurnAbandoned(Exception):
     """The message was not handled (see ActionServerLost): the gateway should ask again."""
 
 
+KEEPALIVE_SECONDS = 2.0  # under the action server's (Sanic's default 5 s): a kept connection is never one it just closed
+
+
 class WatchedActionEndpoint:
-    """Rasa's action endpoint, raising ActionServerLost when a call breaks off during a gateway message."""
+    """Rasa's action endpoint over one kept-alive HTTP session, raising ActionServerLost when a call
+    breaks off during a gateway message.
+
+    Rasa 3.6 (`EndpointConfig.request`) opens a new `aiohttp.ClientSession`, so a new TCP
+    connection, for every action call; here one session is kept per event loop (issue #20: the
+    connection set-up on both sides, per action, for nothing). The request is Rasa's: the same
+    headers, parameters, timeout, errors (`ClientResponseError` on an HTTP error) and JSON
+    answer. An endpoint with basic auth or its own CA file keeps Rasa's own request.
+    """
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
     async def request(self, *args: Any, **kwargs: Any) -> Any:
         try:
+            if self._can_keep_alive():
+                return await self._kept_alive_request(*args, **kwargs)
             return await self.inner.request(*args, **kwargs)
         except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
             # (ClientConnectionError covers refused, reset and disconnected; a 4xx/5xx answer is not lost)
             if _ABANDON_ON_LOST_ACTION.get():
                 raise ActionServerLost(type(exc).__name__) from exc
             raise
+
+    def _can_keep_alive(self) -> bool:
+        from rasa.utils.endpoints import EndpointConfig
+
+        return isinstance(self.inner, EndpointConfig) and not self.inner.basic_auth and not self.inner.cafile
+
+    def _client(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._loop is not loop:
+            self._session = aiohttp.ClientSession(
+                headers=self.inner.headers, connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS),
+            )
+            self._loop = loop
+        return self._session
+
+    async def _kept_alive_request(self, method: str = "post", subpath: str | None = None,
+                                  content_type: str | None = "application/json", compress: bool = False, **kwargs: Any) -> Any:
+        from aiohttp import ContentTypeError
+        from rasa.utils.endpoints import ClientResponseError, concat_url
+
+        headers: dict[str, str] = {}
+        if content_type:
+            headers["Content-Type"] = content_type
+        headers.update(kwargs.pop("headers", None) or {})
+        headers.update(self.inner.headers or {})
+        params = self.inner.combine_parameters(kwargs)
+        async with self._client().request(method, concat_url(self.inner.url, subpath), headers=headers, params=params,
+                                          compress=compress, **kwargs) as answer:
+            if answer.status >= 400:
+                raise ClientResponseError(answer.status, answer.reason, await answer.content.read())
+            try:
+                return await answer.json()
+            except ContentTypeError:
+                return None
 
 
 def watch_action_endpoint(agent: Any) -> None:

@@ -81,3 +81,28 @@ def test_event_lookup_by_name_gives_rasas_classes_and_errors() -> None:
         type_name = "engine_test_later_event"
 
     assert Event.resolve_by_type("engine_test_later_event") is LaterEvent
+
+
+@pytest.mark.parametrize("result", [
+    {"events": [{"event": "user", "text": "สวัสดี", "parse_data": {"intent": {"name": "greet", "confidence": 0.9}}},
+                {"event": "action", "name": "action_listen"}, {"event": "bot", "text": "ครับ"},
+                {"event": "active_loop", "name": None}, {"event": "reset_slots"}, {"event": "session_started"}]},
+    {"events": [{"event": "no_such_event"}]},  # no branch of the oneOf
+    {"events": [{"event": "slot", "value": 1}]},  # its branch requires the name
+    {"events": [{"event": "slot", "name": "law_query", "value": "x"}, {"event": "action"}]},  # the second one is invalid
+    {"events": [{"event": 7}]},
+    {"events": [{"name": "law_query"}]},  # no event name at all
+    {"events": [{"event": "user", "parse_data": {"entities": [{"entity": "service"}]}}]},  # an entity without its value
+    {"events": [], "responses": [{"text": "ได้ครับ"}]},
+    {"events": None},
+    {},
+])
+def test_each_event_checked_against_its_own_branch_gives_rasas_verdict(result: dict) -> None:
+    serve.install_fast_action_validation()
+    expected = _rasa_verdict(result)
+    if expected is None:
+        assert _action()._validate_action_result(result) is True
+    else:
+        with pytest.raises(ValidationError) as caught:
+            _action()._validate_action_result(result)
+        assert caught.value.message.startswith(expected)

@@ -123,3 +123,46 @@ def test_the_trained_assistant_abandons_the_turn_and_handles_the_retry_afresh(tr
     assert {"recipient_id": BODY["sender"], "text": "คำตอบจากแอ็กชัน"} in out["retry"]["messages"]
     assert out["users"] == [BODY["message_id"]]  # handled once, on the retry
     json.dumps(out["retry"])  # what the gateway receives is plain JSON
+
+
+def test_action_calls_share_one_kept_alive_connection_and_answer_as_rasas_request() -> None:
+    """Rasa opened a connection per action call; the endpoint keeps one (issue #20) with Rasa's request semantics."""
+    from rasa.utils.endpoints import ClientResponseError, EndpointConfig
+
+    seen: list[tuple[Any, str | None, dict[str, Any]]] = []
+
+    async def webhook(request: web.Request) -> web.Response:
+        seen.append((request.transport, request.headers.get("Authorization"), await request.json()))
+        if request.query.get("fail"):
+            return web.json_response({"error": "no"}, status=400)
+        return web.json_response({"events": [], "responses": [{"text": "รับทราบครับ"}]})
+
+    async def go() -> None:
+        app = web.Application()
+        app.router.add_post("/webhook", webhook)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        endpoint = WatchedActionEndpoint(EndpointConfig(f"http://127.0.0.1:{port}/webhook", headers={"Authorization": "Bearer k"}))
+        token = _ABANDON_ON_LOST_ACTION.set(True)
+        try:
+            first = await endpoint.request(json={"next_action": "action_a"}, method="post", timeout=5)
+            second = await endpoint.request(json={"next_action": "action_b"}, method="post", timeout=5)
+            assert first == second == {"events": [], "responses": [{"text": "รับทราบครับ"}]}
+            with pytest.raises(ClientResponseError) as failed:
+                await endpoint.request(json={}, method="post", params={"fail": "1"}, timeout=5)
+            assert failed.value.status == 400  # an answer, not a lost server
+            assert [auth for _, auth, _ in seen] == ["Bearer k"] * 3
+            assert [body.get("next_action") for _, _, body in seen[:2]] == ["action_a", "action_b"]
+            assert len({id(transport) for transport, _, _ in seen}) == 1  # one connection for all three calls
+            await runner.cleanup()  # the action server goes away
+            with pytest.raises(ActionServerLost):
+                await endpoint.request(json={}, method="post", timeout=5)
+        finally:
+            _ABANDON_ON_LOST_ACTION.reset(token)
+            if endpoint._session is not None:
+                await endpoint._session.close()
+
+    asyncio.run(go())
