@@ -106,6 +106,23 @@ def install_fast_action_validation() -> None:
     RemoteAction._validate_action_result = validate  # type: ignore[method-assign]
 
 
+def _install_warm_up() -> None:
+    """Wrap Rasa's start-up listener: load the agent, then warm it, before the server takes requests."""
+    import rasa.core.run as rasa_run
+
+    load = rasa_run.load_agent_on_start
+
+    async def load_and_warm(*args: Any, **kwargs: Any) -> Any:
+        agent = await load(*args, **kwargs)
+        try:
+            logger.info("engine warmed up in %.1f s", await warm_up(agent))
+        except Exception as exc:  # noqa: BLE001 - a failed warm-up only costs the first message time
+            logger.warning("engine warm-up failed (%s); the first messages will be slower", type(exc).__name__)
+        return agent
+
+    rasa_run.load_agent_on_start = load_and_warm
+
+
 def install_fast_event_lookup() -> None:
     """Find an event's class by its name in a table instead of walking every Event subclass per event.
 

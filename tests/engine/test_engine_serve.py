@@ -106,3 +106,20 @@ def test_each_event_checked_against_its_own_branch_gives_rasas_verdict(result: d
         with pytest.raises(ValidationError) as caught:
             _action()._validate_action_result(result)
         assert caught.value.message.startswith(expected)
+
+
+def test_run_installs_every_change_before_rasa_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    import rasa.__main__
+    import rasa.core.run as rasa_run
+    from rasa.shared.core.events import Event
+
+    started: list[list[str]] = []
+    monkeypatch.setattr(rasa.__main__, "main", lambda: started.append(list(__import__("sys").argv)))
+    monkeypatch.setattr(rasa_run, "load_agent_on_start", rasa_run.load_agent_on_start)
+    monkeypatch.setattr(serve.sys, "argv", ["engine.serve", "run", "--port", "5005"])
+    monkeypatch.delenv(serve.ACTION_TIMEOUT_ENV, raising=False)
+    serve.main()
+    assert started == [["rasa", "run", "--port", "5005"]]
+    assert getattr(RemoteAction._validate_action_result, "_engine_fast", False)
+    assert getattr(Event.resolve_by_type, "_engine_fast", False)
+    assert rasa_run.load_agent_on_start.__name__ == "load_and_warm"
