@@ -8,8 +8,11 @@ from typing import Any
 
 from common.thai_datetime import parse_when
 
+# An official may address the bot before the command: "บอท สร้างงาน ...", "น้องบอทครับ เพิ่มงาน ...",
+# "@thai_gov_bot สร้างงาน ..." (the address is not part of the task's title).
+_ADDRESS = r"(?:(?:@\w+|(?:น้อง)?บอท(?:ครับ|คับ|ค่ะ|คะ|จ้า|จ๋า)?)\s*[,:：]?\s*)?"
 _COMMAND_WORDS = re.compile(
-    r"^(?:/newtask(?:@\w+)?|/remind(?:@\w+)?|สร้างงาน(?:ใหม่)?|เพิ่มงาน(?:ใหม่)?|เปิดงาน(?:ใหม่)?|ตั้งงาน|new task|create task|งานใหม่)\s*[:：-]?\s*",
+    r"^" + _ADDRESS + r"(?:/newtask(?:@\w+)?|/remind(?:@\w+)?|สร้างงาน(?:ใหม่)?|เพิ่มงาน(?:ใหม่)?|เปิดงาน(?:ใหม่)?|ตั้งงาน|new task|create task|งานใหม่)\s*[:：-]?\s*",
     re.IGNORECASE,
 )
 _REMIND_WORDS = re.compile(

@@ -208,6 +208,15 @@ def _assignee_ids(engine) -> list[str]:
         return [a.official.user_id for a in s.scalars(select(Task).order_by(Task.id.desc())).first().assignees]
 
 
+def test_an_addressed_task_command_makes_the_task_without_the_address(world) -> None:
+    engine, _ = world
+    text = "บอท สร้างงาน ทดสอบระบบจองคิวออนไลน์ ให้วิภา ภายในวันศุกร์นี้"
+    messages = run(ActionCreateTask(), tracker(text, "create_task", "31"))
+    assert messages[0]["response"] == "utter_task_created", messages
+    assert _task(engine).title == "ทดสอบระบบจองคิวออนไลน์"
+    assert _assignee_ids(engine) == ["32"]  # วิภา
+
+
 def test_title_keeps_its_tail(world) -> None:
     engine, _ = world
     text = "สร้างงาน สำรวจไฟถนนดับทั้งตำบล ภายใน 9 ธ.ค. 10 โมง"
@@ -405,6 +414,10 @@ def test_task_status_words(text: str, status: str | None) -> None:
     ("สร้างงาน ติดตามคำร้องเรื่องถนนชำรุด ให้เสร็จภายในศุกร์นี้", "ติดตามคำร้องเรื่องถนนชำรุด"),
     ("สร้างงาน ประชุมเรื่องขนส่งภายในพรุ่งนี้", "ประชุมเรื่องขนส่ง"),
     ("เพิ่มงาน ตรวจรับพัสดุ ก่อนสิ้นเดือนธันวา ครับ", "ตรวจรับพัสดุ"),
+    # the bot addressed first, as officials write in a group: the address is not the title
+    ("บอท สร้างงาน ทดสอบระบบจองคิวออนไลน์ ภายในวันศุกร์นี้", "ทดสอบระบบจองคิวออนไลน์"),
+    ("น้องบอทครับ เพิ่มงาน ตรวจรับพัสดุ ก่อนสิ้นเดือนธันวา", "ตรวจรับพัสดุ"),
+    ("@thai_gov_bot สร้างงาน: ร่าง TOR โครงการ ภายใน 15 ธ.ค.", "ร่าง TOR โครงการ"),
 ])
 def test_task_titles_are_whole(text: str, title: str) -> None:
     from actions.official_parsing import task_title_from
