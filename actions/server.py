@@ -69,10 +69,13 @@ WARM_SERVICE_QUERY = "ทำบัตรประชาชนใช้อะไ�
 
 
 def warm_up() -> float:
-    """One law search and one service lookup (read-only); seconds taken. A failure only costs the first question time."""
+    """One law search and one service card (read-only, nothing sent); seconds taken. A failure only costs the first question time."""
     import time
 
+    from rasa_sdk.executor import CollectingDispatcher
+
     from actions import db
+    from actions.services import utter_service_card
     from storage.laws.search import search_laws
     from storage.laws.sections import best_sections
     from storage.services import find_services
@@ -83,7 +86,9 @@ def warm_up() -> float:
             hits = search_laws(session, WARM_LAW_QUERY)
             if hits:
                 best_sections(session, hits[0].law_id, WARM_LAW_QUERY)
-            find_services(session, text=WARM_SERVICE_QUERY)
+            match = find_services(session, text=WARM_SERVICE_QUERY)
+            if match.single is not None:  # the card too: the agency, the laws it rests on (thrown away)
+                utter_service_card(CollectingDispatcher(), session, match.single)
     except Exception as exc:  # noqa: BLE001 - e.g. a database without the corpus yet
         logger.warning("action server warm-up failed (%s)", type(exc).__name__)
     return time.perf_counter() - began
