@@ -136,6 +136,12 @@ class WatchedActionEndpoint:
                 raise ActionServerLost(type(exc).__name__) from exc
             raise
 
+    async def aclose(self) -> None:
+        """Close the kept-alive session (Rasa's server stopping): its connections end cleanly."""
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            await session.close()
+
     def _can_keep_alive(self) -> bool:
         from rasa.utils.endpoints import EndpointConfig
 
@@ -169,6 +175,13 @@ class WatchedActionEndpoint:
                 return await answer.json()
             except ContentTypeError:
                 return None
+
+
+async def close_action_endpoint(agent: Any) -> None:
+    """Close the watched action endpoint's session, if the agent has one."""
+    endpoint = getattr(getattr(agent, "processor", None), "action_endpoint", None)
+    if isinstance(endpoint, WatchedActionEndpoint):
+        await endpoint.aclose()
 
 
 def watch_action_endpoint(agent: Any) -> None:

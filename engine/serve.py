@@ -107,7 +107,8 @@ def install_fast_action_validation() -> None:
 
 
 def _install_warm_up() -> None:
-    """Wrap Rasa's start-up listener: load the agent, then warm it, before the server takes requests."""
+    """Wrap Rasa's start-up listener: load the agent, then warm it, before the server takes requests;
+    and its shut-down listener: close the action endpoint's kept-alive session too."""
     import rasa.core.run as rasa_run
 
     load = rasa_run.load_agent_on_start
@@ -121,6 +122,19 @@ def _install_warm_up() -> None:
         return agent
 
     rasa_run.load_agent_on_start = load_and_warm
+
+    close = rasa_run.close_resources
+
+    async def close_and_disconnect(app: Any, loop: Any) -> None:
+        """Rasa's own clean-up, then the action endpoint's kept-alive session (engine/channel.py)."""
+        from engine.channel import close_action_endpoint
+
+        try:
+            await close(app, loop)
+        finally:
+            await close_action_endpoint(getattr(app.ctx, "agent", None))
+
+    rasa_run.close_resources = close_and_disconnect
 
 
 def install_fast_event_lookup() -> None:

@@ -116,6 +116,7 @@ def test_run_installs_every_change_before_rasa_starts(monkeypatch: pytest.Monkey
     started: list[list[str]] = []
     monkeypatch.setattr(rasa.__main__, "main", lambda: started.append(list(__import__("sys").argv)))
     monkeypatch.setattr(rasa_run, "load_agent_on_start", rasa_run.load_agent_on_start)
+    monkeypatch.setattr(rasa_run, "close_resources", rasa_run.close_resources)
     monkeypatch.setattr(serve.sys, "argv", ["engine.serve", "run", "--port", "5005"])
     monkeypatch.delenv(serve.ACTION_TIMEOUT_ENV, raising=False)
     serve.main()
@@ -123,3 +124,4 @@ def test_run_installs_every_change_before_rasa_starts(monkeypatch: pytest.Monkey
     assert getattr(RemoteAction._validate_action_result, "_engine_fast", False)
     assert getattr(Event.resolve_by_type, "_engine_fast", False)
     assert rasa_run.load_agent_on_start.__name__ == "load_and_warm"
+    assert rasa_run.close_resources.__name__ == "close_and_disconnect"

@@ -17,7 +17,14 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from engine.channel import ActionServerLost, GatewayInput, TurnAbandoned, WatchedActionEndpoint, _ABANDON_ON_LOST_ACTION
+from engine.channel import (
+    ActionServerLost,
+    GatewayInput,
+    TurnAbandoned,
+    WatchedActionEndpoint,
+    _ABANDON_ON_LOST_ACTION,
+    close_action_endpoint,
+)
 
 BODY = {"sender": "line:engine-lost", "message": "ต่อใบขับขี่ที่ขนส่ง", "include_nlu": True, "message_id": "line-1-170",
         "metadata": {"channel": "line", "user_id": "engine-lost", "chat_id": "engine-lost", "chat_type": "private"}}
@@ -157,6 +164,13 @@ def test_action_calls_share_one_kept_alive_connection_and_answer_as_rasas_reques
             assert [auth for _, auth, _ in seen] == ["Bearer k"] * 3
             assert [body.get("next_action") for _, _, body in seen[:2]] == ["action_a", "action_b"]
             assert len({id(transport) for transport, _, _ in seen}) == 1  # one connection for all three calls
+            kept = endpoint._session
+            assert kept is not None and not kept.closed
+            agent = type("Agent", (), {"processor": type("Processor", (), {"action_endpoint": endpoint})()})()
+            await close_action_endpoint(agent)  # Rasa's server stopping (engine/serve.py)
+            assert kept.closed and endpoint._session is None
+            await endpoint.request(json={"next_action": "action_c"}, method="post", timeout=5)  # a new session
+            assert len({id(transport) for transport, _, _ in seen}) == 2
             await runner.cleanup()  # the action server goes away
             with pytest.raises(ActionServerLost):
                 await endpoint.request(json={}, method="post", timeout=5)
