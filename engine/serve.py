@@ -107,8 +107,7 @@ def install_fast_action_validation() -> None:
 
 
 def _install_warm_up() -> None:
-    """Wrap Rasa's start-up listener: load the agent, then warm it, before the server takes requests;
-    and its shut-down listener: close the action endpoint's kept-alive session too."""
+    """Wrap Rasa's start-up listener: load the agent, then warm it, before the server takes requests."""
     import rasa.core.run as rasa_run
 
     load = rasa_run.load_agent_on_start
@@ -122,6 +121,11 @@ def _install_warm_up() -> None:
         return agent
 
     rasa_run.load_agent_on_start = load_and_warm
+
+
+def _install_disconnect() -> None:
+    """Wrap Rasa's shut-down listener: its own clean-up, then the action endpoint's kept-alive session."""
+    import rasa.core.run as rasa_run
 
     close = rasa_run.close_resources
 
@@ -206,6 +210,7 @@ def main() -> None:
         install_fast_event_lookup()
         install_action_timeout()
         _install_warm_up()
+        _install_disconnect()
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

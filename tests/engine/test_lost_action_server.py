@@ -121,6 +121,7 @@ def test_the_trained_assistant_abandons_the_turn_and_handles_the_retry_afresh(tr
             actions.hang_up = False  # the action server is back
             retry = await channel.answer(dict(BODY, resumed=True), BODY["metadata"], agent, agent.handle_message)
             tracker = await agent.tracker_store.retrieve(BODY["sender"])
+            await close_action_endpoint(agent)  # as Rasa's server does when it stops (engine/serve.py)
             return {"abandoned": abandoned, "saved_after_loss": saved_after_loss, "calls_while_lost": calls_while_lost,
                     "retry": retry, "users": [e.message_id for e in tracker.events if isinstance(e, UserUttered)]}
 
